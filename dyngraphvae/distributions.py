@@ -7,7 +7,8 @@ Supported families (all batched, batch shapes broadcast):
   dimensions; the event is flattened to a vector of length ``D``),
 * full-covariance :class:`~torch.distributions.MultivariateNormal`,
 * :class:`~torch.distributions.LowRankMultivariateNormal` (through its dense covariance),
-* Gaussian mixtures :class:`~torch.distributions.MixtureSameFamily` whose components are any of the above.
+* Gaussian mixtures :class:`~torch.distributions.MixtureSameFamily` whose components are any of
+  the above.
 
 Cauchy–Schwarz divergence (Principe 2010; Kampa, Hasanbelliu & Principe, IJCNN 2011)::
 
@@ -30,13 +31,13 @@ mixtures p = Σ_k π_k N(μ_k, Σ_k), q = Σ_l τ_l N(ν_l, Λ_l)::
 
 evaluated in log space with ``logsumexp``.
 
-KL divergence uses the closed forms of :func:`torch.distributions.kl_divergence` (plus cross-family
-Gaussian pairs, e.g. diagonal vs full covariance). KL between Gaussian mixtures has no closed form; it is
-only available as an explicit Monte Carlo estimate (``mc_samples=``).
+KL divergence uses the closed forms of :func:`torch.distributions.kl_divergence` (plus
+cross-family Gaussian pairs, e.g. diagonal vs full covariance). KL between Gaussian mixtures has no
+closed form; it is only available as an explicit Monte Carlo estimate (``mc_samples=``).
 
-Dispatch for :func:`cs_divergence` follows :func:`torch.distributions.kl_divergence`: implementations are
-registered for pairs of types with :func:`register_cs` and looked up by the most specific match along the
-method resolution orders of ``type(p)`` and ``type(q)``.
+Dispatch for :func:`cs_divergence` follows :func:`torch.distributions.kl_divergence`:
+implementations are registered for pairs of types with :func:`register_cs` and looked up by the most
+specific match along the method resolution orders of ``type(p)`` and ``type(q)``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import NamedTuple
 
 import torch
@@ -280,7 +281,7 @@ def register_cs(type_p: type, type_q: type) -> Callable:
     return decorator
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dispatch_cs(type_p: type, type_q: type) -> Callable | None:
     best, best_rank = None, None
     mro_p, mro_q = type_p.__mro__, type_q.__mro__
@@ -483,8 +484,8 @@ def kl_divergence(
         if mc_samples is None:
             raise ValueError(
                 f"kl_divergence({type(p).__name__}, {type(q).__name__}): the KL divergence "
-                "involving a Gaussian mixture has no closed form. Pass mc_samples=S for an explicit "
-                "Monte Carlo estimate, or use cs_divergence (closed form for mixtures)."
+                "involving a Gaussian mixture has no closed form. Pass mc_samples=S for an "
+                "explicit Monte Carlo estimate, or use cs_divergence (closed form for mixtures)."
             )
         return monte_carlo_kl(p, q, mc_samples, generator=generator).mean
     try:

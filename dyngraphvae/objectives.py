@@ -1,7 +1,7 @@
 r"""Variational objectives: divergence choice, importance-weighted bound, CS-regularised objective.
 
-* :func:`divergence` — ``KL(q || p)`` or the Cauchy–Schwarz divergence ``D_CS(q, p)``, wherever a model
-  regularises its posterior towards a prior.
+* :func:`divergence` — ``KL(q || p)`` or the Cauchy–Schwarz divergence ``D_CS(q, p)``, wherever a
+  model regularises its posterior towards a prior.
 * :func:`importance_weighted_bound` — the IWAE bound (Burda, Grosse & Salakhutdinov, ICLR 2016)
   ``L_K = log (1/K) Σ_k w_k`` from log-weights ``log w_k = log p(x, z_k) − log q(z_k | x)``.
 * :class:`RegularisedObjective` — ``E_q[log p(x|z)] − λ·D(q || p)`` with ``D`` = KL (the ELBO for
@@ -16,8 +16,8 @@ r"""Variational objectives: divergence choice, importance-weighted bound, CS-reg
 
    and the bracket is ≥ 0 for Gaussians with λ ≤ 1 (D_CS ≤ KL, Problem 2.1), so ``L_CS`` may exceed
    ``log p(x)``. Compare CS-trained models to ELBO-trained ones through an importance-weighted
-   estimate of ``log p(x)`` (e.g. :meth:`dyngraphvae.models.cvae.CVAE.log_likelihood`), never through
-   ``L_CS`` itself.
+   estimate of ``log p(x)`` (e.g. :meth:`dyngraphvae.models.cvae.CVAE.log_likelihood`), never
+   through ``L_CS`` itself.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class RegularisedObjective:
     * ``RegularisedObjective("kl", 1.0)``: the ELBO (a lower bound on ``log p(x)``);
     * ``RegularisedObjective("kl", β)``: β-VAE (a lower bound only for β ≥ 1);
     * ``RegularisedObjective("cs", λ)``: the Cauchy–Schwarz-regularised objective (Tran et al.
-      2022) — **not** a bound on ``log p(x)``; report an importance-weighted log-likelihood beside it.
+      2022) — **not** a bound on ``log p(x)``; report an importance-weighted log-likelihood
+      beside it.
 
     Free bits and annealing schedules live in :mod:`dyngraphvae.collapse`; pass the resulting weight
     as ``weight`` here.
@@ -122,7 +123,9 @@ class RegularisedObjective:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", _check_kind(self.kind))
         if not math.isfinite(self.weight) or self.weight < 0:
-            raise ValueError(f"RegularisedObjective: weight must be finite and >= 0, got {self.weight}")
+            raise ValueError(
+                f"RegularisedObjective: weight must be finite and >= 0, got {self.weight}"
+            )
 
     @classmethod
     def elbo(cls) -> RegularisedObjective:
