@@ -1,5 +1,84 @@
 """Temporal graph data: container, loaders, interop, synthetic generators and splits."""
 
+from dyngraphvae.data import synthetic
+from dyngraphvae.data.interop import (
+    bin_events,
+    from_data_list,
+    from_networkx,
+    from_pygt_signal,
+    from_temporal_data,
+    is_symmetric,
+    to_data_list,
+    to_networkx,
+)
+from dyngraphvae.data.io import (
+    DATASETS,
+    DatasetChecksumError,
+    DatasetFormatError,
+    DatasetInfo,
+    DatasetNotFoundError,
+    data_root,
+    dataset_path,
+    download_pygt,
+    list_datasets,
+    load_dataset,
+    load_npz,
+    read_npz,
+    save_npz,
+    sha256_file,
+)
+from dyngraphvae.data.splits import (
+    LinkEvalSet,
+    LinkSplit,
+    chronological_split,
+    link_prediction_split,
+    sample_non_edges,
+    temporal_signal_split,
+)
+from dyngraphvae.data.synthetic import (
+    ForkData,
+    LinearGaussianData,
+    dynamic_sbm,
+    fork,
+    linear_gaussian,
+)
 from dyngraphvae.data.temporal_graph import TemporalGraph, TemporalGraphError
 
-__all__ = ["TemporalGraph", "TemporalGraphError"]
+__all__ = [
+    "DATASETS",
+    "DatasetChecksumError",
+    "DatasetFormatError",
+    "DatasetInfo",
+    "DatasetNotFoundError",
+    "ForkData",
+    "LinearGaussianData",
+    "LinkEvalSet",
+    "LinkSplit",
+    "TemporalGraph",
+    "TemporalGraphError",
+    "bin_events",
+    "chronological_split",
+    "data_root",
+    "dataset_path",
+    "download_pygt",
+    "dynamic_sbm",
+    "fork",
+    "from_data_list",
+    "from_networkx",
+    "from_pygt_signal",
+    "from_temporal_data",
+    "is_symmetric",
+    "linear_gaussian",
+    "link_prediction_split",
+    "list_datasets",
+    "load_dataset",
+    "load_npz",
+    "read_npz",
+    "sample_non_edges",
+    "save_npz",
+    "sha256_file",
+    "synthetic",
+    "temporal_signal_split",
+    "to_data_list",
+    "to_networkx",
+]

@@ -173,8 +173,8 @@ class TemporalGraph:
             if self_loops == "error":
                 v = int(ei[0, loops][0])
                 raise TemporalGraphError(
-                    f"snapshot {t}, edge_index: {int(loops.sum())} self-loop(s), first at node {v}; "
-                    "pass self_loops='remove' or 'keep'"
+                    f"snapshot {t}, edge_index: {int(loops.sum())} self-loop(s), first at node "
+                    f"{v}; pass self_loops='remove' or 'keep'"
                 )
             if self_loops == "remove":
                 ei, w = ei[:, ~loops], (None if w is None else w[~loops])
@@ -253,7 +253,8 @@ class TemporalGraph:
         if x.dim() == 2:
             if x.size(0) != self.num_nodes:
                 raise TemporalGraphError(
-                    f"x: static features must have shape ({self.num_nodes}, F), got {tuple(x.shape)}"
+                    f"x: static features must have shape ({self.num_nodes}, F), got "
+                    f"{tuple(x.shape)}"
                 )
         elif x.dim() == 3:
             if x.size(0) != T or x.size(1) != self.num_nodes:
@@ -477,6 +478,47 @@ class TemporalGraph:
         g._x = self._check_features(x, len(self)) if x is not None else None
         return g
 
+    # ------------------------------------------------------------------ interop (thin wrappers)
+    @classmethod
+    def from_data_list(cls, data_list, num_nodes=None, **kwargs) -> TemporalGraph:
+        """See :func:`dyngraphvae.data.interop.from_data_list`."""
+        from dyngraphvae.data.interop import from_data_list
+
+        return from_data_list(data_list, num_nodes, **kwargs)
+
+    def to_data_list(self) -> list:
+        """See :func:`dyngraphvae.data.interop.to_data_list`."""
+        from dyngraphvae.data.interop import to_data_list
+
+        return to_data_list(self)
+
+    @classmethod
+    def from_networkx(cls, graphs, **kwargs):
+        """See :func:`dyngraphvae.data.interop.from_networkx`."""
+        from dyngraphvae.data.interop import from_networkx
+
+        return from_networkx(graphs, **kwargs)
+
+    def to_networkx(self, nodes=None) -> list:
+        """See :func:`dyngraphvae.data.interop.to_networkx`."""
+        from dyngraphvae.data.interop import to_networkx
+
+        return to_networkx(self, nodes)
+
+    @classmethod
+    def from_pygt_signal(cls, signal, num_nodes=None, **kwargs) -> TemporalGraph:
+        """See :func:`dyngraphvae.data.interop.from_pygt_signal`."""
+        from dyngraphvae.data.interop import from_pygt_signal
+
+        return from_pygt_signal(signal, num_nodes, **kwargs)
+
+    @classmethod
+    def from_temporal_data(cls, events, num_nodes=None, **kwargs) -> TemporalGraph:
+        """See :func:`dyngraphvae.data.interop.from_temporal_data`."""
+        from dyngraphvae.data.interop import from_temporal_data
+
+        return from_temporal_data(events, num_nodes, **kwargs)
+
     def __eq__(self, other) -> bool:
         if not isinstance(other, TemporalGraph):
             return NotImplemented
@@ -490,10 +532,10 @@ class TemporalGraph:
             self.num_nodes == other.num_nodes
             and self.directed == other.directed
             and len(self) == len(other)
-            and all(same(a, b) for a, b in zip(self._edges, other._edges))
+            and all(same(a, b) for a, b in zip(self._edges, other._edges, strict=True))
             and (self._weights is None) == (other._weights is None)
             and (self._weights is None or all(
-                same(a, b) for a, b in zip(self._weights, other._weights)
+                same(a, b) for a, b in zip(self._weights, other._weights, strict=True)
             ))
             and same(self._x, other._x)
             and same(self._node_mask, other._node_mask)
@@ -504,7 +546,8 @@ class TemporalGraph:
 
     def __repr__(self) -> str:
         e = self.num_edges()
-        parts = [f"N={self.num_nodes}", f"T={len(self)}", "directed" if self.directed else "undirected"]
+        kind = "directed" if self.directed else "undirected"
+        parts = [f"N={self.num_nodes}", f"T={len(self)}", kind]
         parts.append(f"edges/step={min(e)}..{max(e)} (mean {sum(e) / len(e):.1f})")
         if self._x is None:
             parts.append("features=none")
