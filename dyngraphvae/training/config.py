@@ -1,0 +1,211 @@
+"""Training configuration: a plain dataclass that round-trips to dict / JSON.
+
+The KL-weight schedule and the scheduled-sampling (teacher-forcing) schedule are stored as their
+JSON specs (``schedule.to_dict()``) and rebuilt with
+:func:`dyngraphvae.collapse.schedules.schedule_from_dict` and
+:class:`dyngraphvae.scheduled_sampling.TeacherForcingSchedule`, so a whole training run is
+described by one JSON file (``train_config.json`` next to every trained model).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainConfig"]
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run besides the model config and the data.
+
+    Attributes:
+        epochs: maximum number of epochs. For one long graph an epoch is one pass of full
+            back-propagation through time over the training prefix (``replicas`` times).
+        lr: learning rate of the optimizer.
+        weight_decay: L2 penalty (``adam``/``sgd``) or decoupled weight decay (``adamw``).
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``.
+        grad_clip: clip the global gradient norm to this value before every optimizer step
+            (Lightning's ``gradient_clip_val``, algorithm ``"norm"``); ``None`` disables it.
+        num_samples: Monte Carlo samples per ELBO evaluation during training.
+        reduction: how ``model.elbo`` scales the loss: ``"sum"`` (``−ELBO`` of the sequence),
+            ``"mean_node"`` (the same objective per observed node-step; learning rates then
+            transfer across graph sizes) or ``"mean_edge"`` (see ``TemporalGraphVAE.elbo``).
+            Logged and validation metrics are always the unscaled ELBO terms.
+        kl_weight: constant KL weight β used when ``kl_schedule`` is ``None``.
+        kl_schedule: spec of a KL-weight schedule, e.g. ``{"kind": "linear", "num_steps": 50}``
+            (see :mod:`dyngraphvae.collapse.schedules`); called with the global optimizer step.
+        free_bits: free-bits threshold λ passed to ``model.elbo`` (0 disables it).
+        teacher_forcing: spec of a scheduled-sampling decay, e.g.
+            ``{"kind": "inverse_sigmoid", "k": 50.0}`` (see
+            :class:`dyngraphvae.scheduled_sampling.TeacherForcingSchedule`), called with the global
+            optimizer step; ``None`` = always teacher forcing (ε = 1).
+        val_fraction: for one long graph, the fraction of its snapshots (at the end, chronological)
+            used for validation; for a list of sequences, the fraction of sequences (the last
+            ones). 0 disables validation (and early stopping).
+        val_snapshots: exact number of validation snapshots (overrides ``val_fraction`` for one
+            long graph).
+        val_samples: Monte Carlo samples of the validation ELBO (fixed noise across epochs).
+        patience: early stopping after this many validations without improvement of the
+            validation metric (``None`` disables early stopping; the best checkpoint is still
+            restored at the end).
+        min_delta: minimum improvement that counts for early stopping.
+        batch_size: sequences per optimizer step and per device (the loss is their mean).
+        replicas: each training sequence appears this many times per epoch, each time with
+            independent Monte Carlo noise. Under DDP the effective value is raised so that the
+            number of items per epoch is a multiple of the number of processes (see
+            ``docs/training.md``).
+        seed: seeds parameters' initialisation, shuffling and every Monte Carlo draw.
+        accelerator: Lightning accelerator (``"auto"``, ``"cpu"``, ``"gpu"``, ...).
+        devices: Lightning devices (an int, a list or ``"auto"``).
+        strategy: Lightning strategy (``"auto"``, ``"ddp"``, ``"ddp_spawn"``, ...).
+        num_nodes: Lightning ``num_nodes`` (machines) for multi-node DDP.
+        precision: Lightning precision (``"32-true"``, ``"bf16-mixed"``, ...).
+        deterministic: Lightning ``deterministic`` (``True``, ``False`` or ``"warn"``).
+        progress_bar: show the progress bar.
+        log_every_n_steps: logging interval of the loggers.
+        check_val_every_n_epoch: validation interval in epochs.
+        tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
+        save_checkpoints: write Lightning checkpoints (``last.ckpt`` and the best one).
+    """
+
+    epochs: int = 100
+    lr: float = 1e-2
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    grad_clip: float | None = 5.0
+    num_samples: int = 1
+    reduction: str = "mean_node"
+    kl_weight: float = 1.0
+    kl_schedule: dict[str, Any] | None = None
+    free_bits: float = 0.0
+    teacher_forcing: dict[str, Any] | None = None
+    val_fraction: float = 0.2
+    val_snapshots: int | None = None
+    val_samples: int = 4
+    patience: int | None = 20
+    min_delta: float = 0.0
+    batch_size: int = 1
+    replicas: int = 1
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    deterministic: Any = True
+    progress_bar: bool = True
+    log_every_n_steps: int = 1
+    check_val_every_n_epoch: int = 1
+    tensorboard: bool = True
+    save_checkpoints: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        def positive_int(name: str, allow_zero: bool = False) -> None:
+            v = getattr(self, name)
+            lo = 0 if allow_zero else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= {lo}, got {v!r}")
+
+        for name in ("epochs", "num_samples", "val_samples", "batch_size", "replicas",
+                     "log_every_n_steps", "check_val_every_n_epoch", "num_nodes"):
+            positive_int(name)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"TrainConfig.seed must be an integer >= 0, got {self.seed!r}")
+        for name in ("lr", "weight_decay", "kl_weight", "free_bits", "min_delta"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {v!r}")
+        if self.lr <= 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if self.reduction not in ("sum", "mean_node", "mean_edge"):
+            raise ValueError(
+                "TrainConfig.reduction must be 'sum', 'mean_node' or 'mean_edge', "
+                f"got {self.reduction!r}"
+            )
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(
+                f"TrainConfig.optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}"
+            )
+        if self.grad_clip is not None and not (
+            math.isfinite(self.grad_clip) and self.grad_clip > 0
+        ):
+            raise ValueError(
+                f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip!r}"
+            )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(
+                f"TrainConfig.val_fraction must be in [0, 1), got {self.val_fraction!r}"
+            )
+        if self.val_snapshots is not None:
+            positive_int("val_snapshots", allow_zero=True)
+        if self.patience is not None:
+            positive_int("patience")
+        # building the schedules validates their specs now rather than mid-training
+        self.kl_weight_schedule()
+        self.teacher_forcing_schedule()
+
+    # ------------------------------------------------------------------ schedules
+    def kl_weight_schedule(self) -> Callable[[int], float]:
+        """β(step): the KL schedule built from ``kl_schedule``, or the constant ``kl_weight``."""
+        from dyngraphvae.collapse.schedules import ConstantSchedule, schedule_from_dict
+
+        if self.kl_schedule is None:
+            return ConstantSchedule(float(self.kl_weight))
+        try:
+            return schedule_from_dict(dict(self.kl_schedule))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"TrainConfig.kl_schedule {self.kl_schedule!r}: {err}") from err
+
+    def teacher_forcing_schedule(self) -> Callable[[int], float]:
+        """ε(step): the scheduled-sampling decay from ``teacher_forcing``, or always 1."""
+        from dyngraphvae.scheduled_sampling import TeacherForcingSchedule
+
+        if self.teacher_forcing is None:
+            return _always_one
+        try:
+            return TeacherForcingSchedule.from_dict(dict(self.teacher_forcing))
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"TrainConfig.teacher_forcing {self.teacher_forcing!r}: {err}"
+            ) from err
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would be silently lost)."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {unknown}; known: {sorted(names)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_json(Path(path).read_text())
+
+
+def _always_one(step: int) -> float:
+    """Teacher forcing always on (ε = 1)."""
+    return 1.0

@@ -1,0 +1,266 @@
+"""``fit``: train a temporal graph VAE with Lightning and write a model folder."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.training.config import TrainConfig
+from dyngraphvae.training.io import save_model
+
+__all__ = ["FitResult", "build_model", "fit", "read_history"]
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        model: the trained model with the weights of the best validation epoch (the last epoch
+            when there is no validation), in eval mode, on the CPU.
+        out_dir: the run folder; it is also the model folder (``config.json``, ``model.pt``,
+            ``manifest.json``, ``train_config.json``), with ``checkpoints/`` and ``logs/`` inside.
+        best_checkpoint: Lightning checkpoint of the best validation epoch (or ``None``).
+        last_checkpoint: Lightning checkpoint of the last epoch (resume from it).
+        best_score: best value of ``val/elbo_per_step`` (``None`` without validation).
+        epochs_completed: epochs trained in total (including those before a resume).
+        stopped_early: whether early stopping ended the run.
+        history: one dict per epoch (all CSV log rows of the run folder merged by epoch).
+    """
+
+    model: nn.Module
+    out_dir: Path
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    best_score: float | None
+    epochs_completed: int
+    stopped_early: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def build_model(model_config: Any) -> nn.Module:
+    """The model a config describes: ``ForecasterConfig -> TemporalGraphVAE``; a config object with
+    a ``build()`` method is built with it; an ``nn.Module`` is returned as is."""
+    if isinstance(model_config, nn.Module):
+        return model_config
+    if callable(getattr(model_config, "build", None)):
+        return model_config.build()
+    from dyngraphvae.models.forecaster import ForecasterConfig, TemporalGraphVAE
+
+    if isinstance(model_config, ForecasterConfig):
+        return TemporalGraphVAE(model_config)
+    raise TypeError(
+        f"fit: cannot build a model from {type(model_config).__name__}; pass a ForecasterConfig, "
+        "a config with build(), or an nn.Module with an elbo(...) method"
+    )
+
+
+def read_history(out_dir: str | Path) -> list[dict[str, float]]:
+    """Epoch-level rows of every CSV log under ``out_dir/logs`` (runs in version order; a resumed
+    run's rows replace the same epochs of earlier runs)."""
+    rows: dict[int, dict[str, float]] = {}
+    logs = sorted(
+        Path(out_dir, "logs").glob("version_*/metrics.csv"),
+        key=lambda p: int(p.parent.name.split("_")[-1]),
+    )
+    for path in logs:
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                if not row.get("epoch"):
+                    continue
+                epoch = int(float(row["epoch"]))
+                target = rows.setdefault(epoch, {"epoch": float(epoch)})
+                for k, v in row.items():
+                    if v not in ("", None) and k != "epoch":
+                        target[k] = float(v)
+    return [rows[e] for e in sorted(rows)]
+
+
+def _split(
+    data: TemporalGraph | Sequence[TemporalGraph],
+    val_data: Sequence[TemporalGraph] | None,
+    config: TrainConfig,
+):
+    from dyngraphvae.training.lightning_module import (
+        GraphSequenceDataModule,
+        num_validation_snapshots,
+    )
+
+    kwargs = dict(
+        batch_size=config.batch_size, replicas=config.replicas, seed=config.seed, shuffle=True
+    )
+    if isinstance(data, TemporalGraph):
+        if val_data is not None:
+            raise ValueError(
+                "fit: val_data is for lists of sequences; one long graph is split "
+                "chronologically by TrainConfig.val_fraction / val_snapshots"
+            )
+        num_val = num_validation_snapshots(len(data), config)
+        return GraphSequenceDataModule.from_graph(data, num_val, **kwargs)
+    graphs = list(data)
+    if not graphs or not all(isinstance(g, TemporalGraph) for g in graphs):
+        raise TypeError("fit: data must be a TemporalGraph or a non-empty list of TemporalGraphs")
+    if val_data is None:
+        n_val = int(math.floor(config.val_fraction * len(graphs) + 0.5))
+        if config.val_fraction > 0:
+            n_val = max(1, n_val)
+        if n_val >= len(graphs):
+            raise ValueError(
+                f"fit: {len(graphs)} sequences cannot give {n_val} validation sequences and "
+                "at least one training sequence"
+            )
+        train, val = graphs[: len(graphs) - n_val], graphs[len(graphs) - n_val:]
+    else:
+        train, val = graphs, list(val_data)
+    return GraphSequenceDataModule.from_sequences(train, val, **kwargs)
+
+
+def fit(
+    model_config: Any,
+    train_config: TrainConfig,
+    data: TemporalGraph | Sequence[TemporalGraph],
+    out_dir: str | Path,
+    *,
+    val_data: Sequence[TemporalGraph] | None = None,
+    resume: str | Path | None = None,
+    callbacks: Sequence[Any] = (),
+    metadata: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train a model by maximising its ELBO with Lightning; write the model folder ``out_dir``.
+
+    Args:
+        model_config: a :class:`~dyngraphvae.models.ForecasterConfig` (or any config with
+            ``build()``, or an ``nn.Module`` with the ``elbo`` interface and a ``.config``).
+        train_config: the :class:`TrainConfig`.
+        data: one long :class:`TemporalGraph` (its last ``val_fraction`` of snapshots validate;
+            hold the test snapshots out *before* calling ``fit``) or a list of sequences.
+        out_dir: run folder (created). Receives ``checkpoints/``, ``logs/`` and the model folder
+            files (``config.json``, ``model.pt``, ``manifest.json``, ``train_config.json``).
+        val_data: validation sequences when ``data`` is a list (default: its last
+            ``val_fraction``).
+        resume: a Lightning checkpoint to resume from (``"last"`` = ``out_dir/checkpoints/
+            last.ckpt``). Resuming is exact: N epochs in one go and N/2 + N/2 give the same
+            parameters (see ``docs/training.md``).
+        callbacks: extra Lightning callbacks (e.g. a collapse monitor).
+        metadata: stored in ``manifest.json`` (e.g. how to reload the data).
+
+    Returns:
+        :class:`FitResult`, with the best-validation weights loaded (model selection on the
+        validation split only).
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from dyngraphvae.training.lightning_module import VAL_METRIC, ELBOModule
+
+    if not isinstance(train_config, TrainConfig):
+        raise TypeError(f"fit: train_config must be a TrainConfig, got {type(train_config).__name__}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = out_dir / "checkpoints"
+    if resume == "last":
+        resume = ckpt_dir / "last.ckpt"
+    if resume is not None and not Path(resume).is_file():
+        raise FileNotFoundError(f"fit: checkpoint to resume from {resume} does not exist")
+
+    L.seed_everything(train_config.seed, workers=True, verbose=False)
+    model = build_model(model_config)
+    datamodule = _split(data, val_data, train_config)
+    module = ELBOModule(model, train_config)
+    validate = datamodule.has_validation
+
+    cbs: list[Any] = []
+    checkpoint = None
+    if train_config.save_checkpoints:
+        checkpoint = ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best-{epoch}" if validate else "epoch-{epoch}",
+            monitor=VAL_METRIC if validate else None,
+            mode="max",
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+        )
+        cbs.append(checkpoint)
+    early = None
+    if validate and train_config.patience is not None:
+        early = EarlyStopping(
+            monitor=VAL_METRIC,
+            mode="max",
+            patience=train_config.patience,
+            min_delta=train_config.min_delta,
+            check_finite=True,
+        )
+        cbs.append(early)
+    cbs.extend(callbacks)
+
+    loggers: list[Any] = [CSVLogger(save_dir=out_dir, name="logs")]
+    if train_config.tensorboard and importlib.util.find_spec("tensorboard") is not None:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard"))
+
+    trainer = L.Trainer(
+        max_epochs=train_config.epochs,
+        accelerator=train_config.accelerator,
+        devices=train_config.devices,
+        strategy=train_config.strategy,
+        num_nodes=train_config.num_nodes,
+        precision=train_config.precision,
+        deterministic=train_config.deterministic,
+        gradient_clip_val=train_config.grad_clip,
+        gradient_clip_algorithm="norm" if train_config.grad_clip is not None else None,
+        enable_progress_bar=train_config.progress_bar,
+        enable_model_summary=False,
+        enable_checkpointing=checkpoint is not None,
+        log_every_n_steps=train_config.log_every_n_steps,
+        check_val_every_n_epoch=train_config.check_val_every_n_epoch,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        callbacks=cbs,
+        logger=loggers,
+        default_root_dir=out_dir,
+    )
+    with warnings.catch_warnings():
+        # one sequence per epoch makes every "few batches" / "num_workers" hint irrelevant
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume)
+
+    best_path = last_path = None
+    best_score = None
+    if checkpoint is not None:
+        last_path = Path(checkpoint.last_model_path) if checkpoint.last_model_path else None
+        if validate and checkpoint.best_model_path:
+            best_path = Path(checkpoint.best_model_path)
+            best_score = float(checkpoint.best_model_score)
+            state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+    model = module.model.cpu().eval()
+    meta = dict(metadata or {})
+    meta.setdefault("best_val_elbo_per_step", best_score)
+    meta.setdefault("epochs_completed", int(trainer.current_epoch))
+    if trainer.is_global_zero:
+        save_model(model, out_dir, train_config=train_config, metadata=meta)
+    trainer.strategy.barrier()
+    return FitResult(
+        model=model,
+        out_dir=out_dir,
+        best_checkpoint=best_path,
+        last_checkpoint=last_path,
+        best_score=best_score,
+        epochs_completed=int(trainer.current_epoch),
+        stopped_early=bool(early is not None and early.stopped_epoch > 0),
+        history=read_history(out_dir) if trainer.is_global_zero else [],
+    )
