@@ -1,0 +1,27 @@
+"""Models: the temporal graph VAE forecaster (Problem 4)."""
+
+from dyngraphvae.models.config import ForecasterConfig
+from dyngraphvae.models.forecaster import (
+    REDUCTIONS,
+    ELBOOutput,
+    FilterState,
+    Forecast,
+    PredictiveLogLikelihood,
+    TemporalGraphVAE,
+    forecast_to_data,
+    forecast_to_networkx,
+    forecast_to_temporal_graph,
+)
+
+__all__ = [
+    "REDUCTIONS",
+    "ELBOOutput",
+    "FilterState",
+    "Forecast",
+    "ForecasterConfig",
+    "PredictiveLogLikelihood",
+    "TemporalGraphVAE",
+    "forecast_to_data",
+    "forecast_to_networkx",
+    "forecast_to_temporal_graph",
+]

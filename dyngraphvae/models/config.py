@@ -1,0 +1,182 @@
+"""Configuration of :class:`~dyngraphvae.models.TemporalGraphVAE` (dataclass, JSON round-trip)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ForecasterConfig"]
+
+_CHOICES: dict[str, tuple] = {
+    "encoder": ("gcn", "sage", "gat", "gin", "graphconv"),
+    "node_input": ("learned", "identity", "features", "both"),
+    "edge_decoder": ("inner", "bilinear", "mlp"),
+    "feature_covariance": ("diag", "lowrank", "full"),
+    "transition_mixture": ("node", "graph"),
+    "adjacency": ("auto", "dense", "sparse"),
+    "divergence": ("kl", "cs"),
+    "initial_state": ("learned", "zero"),
+}
+
+
+@dataclass
+class ForecasterConfig:
+    """Hyper-parameters of the temporal graph VAE forecaster.
+
+    Args:
+        num_nodes: ``N``, size of the fixed node universe.
+        num_features: ``F``; 0 for a featureless graph.
+        latent_dim: ``d``, per-node latent width.
+        hidden_dim: width of the GNN embeddings, the recurrent summary ``h_t`` and all MLPs.
+        encoder: PyG convolution of the snapshot encoder (``gcn|sage|gat|gin|graphconv``).
+        encoder_layers: number of convolutions.
+        node_input: per-node encoder input (``learned`` embedding, one-hot ``identity``,
+            ``features`` or ``both``); see :class:`dyngraphvae.nn.encoders.NodeInput`.
+        node_embedding_dim: width of the learned node embedding.
+        edge_decoder: edge score ``inner|bilinear|mlp``.
+        edge_bias: learn an offset in the inner/bilinear edge score (density calibration).
+        feature_covariance: ``diag|lowrank|full`` covariance of the Gaussian feature decoder.
+        feature_rank: rank of the low-rank factor.
+        transition_components: ``K``; ``K > 1`` makes ``p(Z_{t+1}|Z_t)`` a Gaussian mixture.
+        transition_mixture: for ``K > 1``: ``"node"`` draws a component independently for every
+            node; ``"graph"`` draws ONE component for the whole graph (all nodes switch together,
+            the multimodality of a global event such as a fork). See ``docs/model.md``.
+        directed: model directed edges.
+        adjacency: edge log-likelihood evaluator: ``dense`` (exact, O(N²)), ``sparse`` (unbiased,
+            O(E + K)) or ``auto`` (dense iff ``N <= dense_max_nodes``).
+        num_negatives: non-edge pairs sampled per step by the sparse evaluator (None: its default).
+        dense_max_nodes: threshold of ``auto`` and of dense edge-probability summaries.
+        decode_features: model ``p(X_{t+1}|Z_t)``; None means "iff num_features > 0". Set False to
+            use features as encoder input only (e.g. static features).
+        decode_edges: model ``p(A_{t+1}|Z_t)``.
+        deterministic_decoder: the Σ→0 feature-decoder ablation (Problem 4.3): features are
+            scored by the squared error ``−½‖x − μ‖²`` and forecasts emit ``μ``.
+        deterministic: the fully deterministic ablation: point-mass posterior, transition mean
+            instead of a sample, Σ→0 decoder; its "KL" is ``½‖μ_q − μ_p‖²``. Implies
+            ``deterministic_decoder``. A recurrent graph auto-encoder trained with squared error.
+        divergence: ``kl`` (the ELBO) or ``cs`` (Cauchy–Schwarz: not a bound; see docs).
+        initial_state: ``Z_0`` is a ``learned`` parameter ``(N, d)`` or ``zero``.
+        dropout: dropout inside the snapshot encoder.
+        min_scale: floor on the posterior and transition standard deviations.
+        feature_min_scale: floor on the feature decoder's standard deviations.
+    """
+
+    num_nodes: int
+    num_features: int = 0
+    latent_dim: int = 16
+    hidden_dim: int = 32
+    encoder: str = "gcn"
+    encoder_layers: int = 2
+    node_input: str = "learned"
+    node_embedding_dim: int = 32
+    edge_decoder: str = "inner"
+    edge_bias: bool = True
+    feature_covariance: str = "diag"
+    feature_rank: int = 2
+    transition_components: int = 1
+    transition_mixture: str = "node"
+    directed: bool = False
+    adjacency: str = "auto"
+    num_negatives: int | None = None
+    dense_max_nodes: int = 2000
+    decode_features: bool | None = None
+    decode_edges: bool = True
+    deterministic_decoder: bool = False
+    deterministic: bool = False
+    divergence: str = "kl"
+    initial_state: str = "learned"
+    dropout: float = 0.0
+    min_scale: float = 1e-4
+    feature_min_scale: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(
+                    f"ForecasterConfig.{name}: expected one of {choices}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        for name in ("num_nodes", "latent_dim", "hidden_dim", "encoder_layers",
+                     "node_embedding_dim", "feature_rank", "transition_components",
+                     "dense_max_nodes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"ForecasterConfig.{name}: expected a positive integer, got {v!r}")
+        if isinstance(self.num_features, bool) or not isinstance(self.num_features, int) \
+                or self.num_features < 0:
+            raise ValueError(
+                "ForecasterConfig.num_features: expected an integer >= 0, "
+                f"got {self.num_features!r}"
+            )
+        if self.num_negatives is not None and (not isinstance(self.num_negatives, int)
+                                               or self.num_negatives < 1):
+            raise ValueError(
+                f"ForecasterConfig.num_negatives: expected None or a positive integer, "
+                f"got {self.num_negatives!r}"
+            )
+        if self.decode_features is None:
+            self.decode_features = self.num_features > 0
+        if self.decode_features and self.num_features == 0:
+            raise ValueError("ForecasterConfig.decode_features=True needs num_features > 0")
+        if self.node_input in ("features", "both") and self.num_features == 0:
+            raise ValueError(
+                f"ForecasterConfig.node_input={self.node_input!r} needs num_features > 0"
+            )
+        if not (self.decode_features or self.decode_edges):
+            raise ValueError("ForecasterConfig: decode_features and decode_edges are both False; "
+                             "the model would have no likelihood")
+        if self.deterministic:
+            self.deterministic_decoder = True
+            if self.divergence != "kl":
+                raise ValueError("ForecasterConfig.deterministic=True has no divergence (its "
+                                 "latent term is a squared error); leave divergence='kl'")
+        if self.transition_mixture == "graph" and self.transition_components < 2:
+            raise ValueError("ForecasterConfig.transition_mixture='graph' needs "
+                             "transition_components >= 2")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ForecasterConfig.dropout: expected [0, 1), got {self.dropout}")
+        for name in ("min_scale", "feature_min_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def for_graph(cls, graph: Any, **overrides: Any) -> ForecasterConfig:
+        """A config matching ``graph`` (``num_nodes``, ``num_features``, ``directed``).
+
+        ``node_input`` defaults to ``"both"`` (features and a learned embedding) when the graph has
+        features, else ``"learned"``; ``overrides`` replace any field.
+        """
+        base = dict(num_nodes=graph.num_nodes, num_features=graph.num_features,
+                    directed=graph.directed,
+                    node_input="both" if graph.num_features > 0 else "learned")
+        base.update(overrides)
+        return cls(**base)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ForecasterConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"ForecasterConfig.from_dict: unknown keys {unknown}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ForecasterConfig:
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ForecasterConfig:
+        return cls.from_json(Path(path).read_text())

@@ -1,0 +1,993 @@
+r"""Temporal graph VAE forecaster (Problem 4 of the problem set; design in ``docs/model.md``).
+
+Index convention (kept exactly): **Z_t generates the next graph** ``G_{t+1} = (X_{t+1}, A_{t+1})``.
+``Z_0`` is fixed (a learned parameter or zero). TemporalGraph snapshot ``s`` (0-based) holds
+``G_{s+1}``, so snapshot ``s`` is decoded from ``Z_s`` and the posterior step that reads snapshot
+``s`` infers ``Z_{s+1}``.
+
+Generative model and filtering posterior::
+
+    p(G_{1:T}, Z_{1:T}) = Π_{t=0}^{T-1} p(X_{t+1}, A_{t+1} | Z_t) · p(Z_{t+1} | Z_t)
+    q(Z_{1:T} | G_{1:T}) = Π_{t=0}^{T-1} q(Z_{t+1} | Z_t, G_{1:t+1})
+
+    ELBO = Σ_{t=0}^{T-1} E_q[ log p(X_{t+1} | Z_t) + log p(A_{t+1} | Z_t)
+                              − KL(q(Z_{t+1} | Z_t, G_{1:t+1}) || p(Z_{t+1} | Z_t)) ]
+
+* posterior: ``e_s = GNN(NodeInput(X_{s+1}), A_{s+1})`` once per snapshot (independent of the
+  samples), a per-node GRU summary ``h_{s+1} = GRU(e_s, h_s)`` of ``G_{1:s+1}``, and a head on
+  ``[h_{s+1}, Z_s]`` giving ``N(μ, diag σ²)`` per node, broadcast over ``S`` samples of ``Z_s``;
+* prior: :class:`dyngraphvae.nn.transition.GRUTransition` (Markov in ``Z``; a ``K``-mixture
+  optional, per node or for the whole graph);
+* decoder: Gaussian node features (:class:`~dyngraphvae.nn.decoders.GaussianFeatureDecoder`) and
+  Bernoulli edges (:class:`~dyngraphvae.nn.decoders.EdgeDecoder`) scored by
+  :func:`dyngraphvae.nn.adjacency.adjacency_log_likelihood` (exact dense or unbiased sparse).
+
+References: Hajiramezanali et al., "Variational Graph Recurrent Neural Networks", NeurIPS 2019
+(VGRNN); Burda et al., "Importance Weighted Autoencoders", ICLR 2016; Bengio et al.,
+"Scheduled Sampling for Sequence Prediction with Recurrent Neural Networks", NeurIPS 2015.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import (
+    Categorical,
+    Distribution,
+    Independent,
+    MixtureSameFamily,
+    Normal,
+)
+
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.distributions import sample as _draw
+from dyngraphvae.models.config import ForecasterConfig
+from dyngraphvae.nn.adjacency import adjacency_log_likelihood
+from dyngraphvae.nn.decoders import EdgeDecoder, GaussianFeatureDecoder, deterministic_score
+from dyngraphvae.nn.encoders import NodeInput, PosteriorHead, SnapshotEncoder
+from dyngraphvae.nn.transition import GRUTransition
+from dyngraphvae.objectives import divergence, importance_weighted_bound
+
+__all__ = [
+    "ELBOOutput",
+    "FilterState",
+    "Forecast",
+    "PredictiveLogLikelihood",
+    "REDUCTIONS",
+    "TemporalGraphVAE",
+    "forecast_to_data",
+    "forecast_to_networkx",
+    "forecast_to_temporal_graph",
+]
+
+REDUCTIONS = ("sum", "mean_node", "mean_edge")
+"""Accepted ``reduction=`` values of :meth:`TemporalGraphVAE.elbo`."""
+
+KLTransform = Callable[[Tensor], Tensor]
+
+
+def _sample1(d: Distribution, generator: torch.Generator | None) -> Tensor:
+    """One (reparameterised where possible) draw with an optional generator, shape batch+event."""
+    return _draw(d, 1, generator=generator)[0]
+
+
+# ==================================================================================================
+# result types
+# ==================================================================================================
+@dataclass
+class ELBOOutput:
+    r"""Named terms of the temporal ELBO (all per-step tensors are averages over the ``S`` samples).
+
+    Attributes:
+        elbo: scalar ``Σ_t per_step_elbo``: the ELBO of the whole sequence (sum over steps and
+            nodes; KL weight 1, no free bits) — a lower bound on ``log p(G_{1:T})`` when
+            :attr:`is_bound` is true (sparse edge evaluator: an unbiased estimate of it).
+        loss: scalar to minimise, ``−(Σ_t F_t + Σ_t E_t − β R)`` divided according to
+            :attr:`reduction` (see :meth:`TemporalGraphVAE.elbo`), ``β`` = ``kl_weight``, ``R``
+            = :attr:`regulariser`.
+        feature_ll: ``(T,)`` ``F_t = E_q log p(X_{t+1} | Z_t)`` summed over observed nodes (with the
+            deterministic decoder: the squared-error score ``−½‖x − μ‖²``, not a log-density).
+        edge_ll: ``(T,)`` ``E_t = E_q log p(A_{t+1} | Z_t)`` summed over observed pairs.
+        kl: ``(T,)`` ``KL(q(Z_{t+1}|·) || p(Z_{t+1}|Z̃_t))`` summed over nodes (closed form; a
+            one-sample Monte Carlo estimate ``log q − log p`` for mixture priors; the CS
+            divergence when ``divergence="cs"``; ``½‖μ_q − μ_p‖²`` for the deterministic ablation).
+        per_step_elbo: ``(T,)`` ``F_t + E_t − KL_t``.
+        kl_per_dim: ``(d,)`` KL per latent dimension per node per step (mean over samples, steps
+            and nodes) — the free-bits units; ``None`` for mixture priors (no factorisation).
+        posterior_loc: ``(T, N, d)`` Monte Carlo mean of ``Z_{t+1}`` under ``q`` (mean over the
+            ``S`` trajectories of the conditional means).
+        posterior_scale: ``(T, N, d)`` the matching standard deviation (law of total variance).
+        regulariser: scalar ``R`` entering the loss: ``Σ_t KL_t`` or its free-bits /
+            ``kl_transform`` replacement.
+        reduction, teacher_forcing, num_samples: the arguments used.
+        is_bound: ``elbo`` is a lower bound on ``log p(G_{1:T})`` (KL divergence, a density decoder,
+            ``teacher_forcing == 1``).
+        num_observed_nodes: ``Σ_t n_t`` observed (node, step) pairs (``mean_node`` divisor).
+        num_observed_pairs: ``Σ_t n_t(n_t − 1)/2`` (undirected) or ``n_t(n_t − 1)`` (directed).
+    """
+
+    elbo: Tensor
+    loss: Tensor
+    feature_ll: Tensor
+    edge_ll: Tensor
+    kl: Tensor
+    per_step_elbo: Tensor
+    kl_per_dim: Tensor | None
+    posterior_loc: Tensor
+    posterior_scale: Tensor
+    regulariser: Tensor
+    reduction: str
+    teacher_forcing: float
+    num_samples: int
+    is_bound: bool
+    num_observed_nodes: int
+    num_observed_pairs: int
+
+
+@dataclass
+class FilterState:
+    r"""The filtered state after ``num_snapshots = T`` snapshots: what forecasting needs.
+
+    Attributes:
+        z: ``(S, N, d)`` samples of ``Z_T`` drawn ancestrally through the posterior chain
+            ``Z_{t+1} ~ q(· | Z_t, G_{1:t+1})`` (joint over nodes).
+        posterior: ``q(Z_T | Z_{T-1}^{(s)}, G_{1:T})`` with batch ``(S, N)`` and event ``(d,)``;
+            ``None`` when ``T = 0`` (``Z_0`` is fixed) or for the deterministic ablation.
+        summary: ``(N, H)`` recurrent summary ``h_T`` of ``G_{1:T}`` (``None`` when ``T = 0``).
+        num_snapshots: ``T``; ``z`` generates snapshot index ``T`` (``G_{T+1}``).
+    """
+
+    z: Tensor
+    posterior: Distribution | None
+    summary: Tensor | None
+    num_snapshots: int
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.z.size(0))
+
+    def marginal(self) -> Distribution:
+        r"""Per-node Monte Carlo approximation of the filtering marginal ``q(z_v^T | G_{1:T})``.
+
+        A uniform mixture over the ``S`` conditional posteriors, batch ``(N,)``, event ``(d,)``
+        (``MixtureSameFamily``). It drops the dependence between nodes that :attr:`z` keeps.
+        """
+        if self.posterior is None:
+            raise ValueError("FilterState.marginal: no posterior (T = 0 or deterministic model)")
+        base = self.posterior.base_dist
+        loc, scale = base.loc.transpose(0, 1), base.scale.transpose(0, 1)  # (N, S, d)
+        mix = Categorical(logits=torch.zeros(loc.shape[:2], dtype=loc.dtype, device=loc.device))
+        return MixtureSameFamily(mix, Independent(Normal(loc, scale), 1))
+
+
+@dataclass
+class PredictiveLogLikelihood:
+    r"""Monte Carlo predictive log-likelihoods ``log p(G_{T+h} | G_{1:T})``, ``h = 1..H``.
+
+    ``log p̂ = logsumexp_s log p(· | Ẑ^{(s)}_{T+h-1}) − log S`` over ``S`` forecast trajectories
+    (a consistent estimator, biased low for finite ``S`` by Jensen's inequality).
+
+    Attributes:
+        feature: ``(H,)`` for ``X_{T+h}`` (observed nodes), or ``None`` without a feature decoder.
+        edge: ``(H,)`` for ``A_{T+h}``, or ``None`` without an edge decoder.
+        joint: ``(H,)`` for ``(X_{T+h}, A_{T+h})`` jointly.
+        num_observed_nodes: ``(H,)`` observed nodes per step (to normalise per node).
+        num_samples: ``S``.
+    """
+
+    feature: Tensor | None
+    edge: Tensor | None
+    joint: Tensor
+    num_observed_nodes: Tensor
+    num_samples: int
+
+
+def _sample_edge_coords(
+    decoder: EdgeDecoder,
+    z: Tensor,
+    directed: bool,
+    deterministic: bool,
+    generator: torch.Generator | None,
+    max_block: int = 1 << 22,
+) -> Tensor:
+    r"""Sample ``A ~ Bernoulli(σ(s(z_u, z_v)))`` for every batch row of ``z (B, N, d)``.
+
+    Returns a ``(3, E)`` long tensor of ``(batch, u, v)``; undirected edges once with ``u < v``,
+    no self-loops. Evaluated in row blocks so memory stays ``O(max_block)`` for any ``N``.
+    ``deterministic=True`` keeps the pairs with ``π_uv > ½`` (the mode) instead of sampling.
+    """
+    b, n = z.size(0), z.size(1)
+    rows_per_block = max(1, max_block // max(1, b * n))
+    cols = torch.arange(n, device=z.device)
+    out = []
+    for i in range(0, n, rows_per_block):
+        rows = torch.arange(i, min(n, i + rows_per_block), device=z.device)
+        uu = rows.repeat_interleave(n)
+        vv = cols.repeat(rows.numel())
+        keep = uu != vv if directed else uu < vv
+        uu, vv = uu[keep], vv[keep]
+        if uu.numel() == 0:
+            continue
+        logits = decoder.logits(z, torch.stack([uu, vv]))  # (B, P)
+        if deterministic:
+            hit = logits > 0
+        else:
+            u = torch.rand(logits.shape, generator=generator, device=z.device, dtype=logits.dtype)
+            hit = u < torch.sigmoid(logits)
+        bi, pi = hit.nonzero(as_tuple=True)
+        out.append(torch.stack([bi, uu[pi], vv[pi]]))
+    if not out:
+        return torch.zeros(3, 0, dtype=torch.long, device=z.device)
+    return torch.cat(out, dim=1)
+
+
+@dataclass
+class Forecast:
+    r"""``S`` sampled futures over ``H`` steps from :meth:`TemporalGraphVAE.forecast`.
+
+    ``z[:, k]`` is ``Ẑ_{T+k}``, which generates ``G_{T+k+1}`` = TemporalGraph snapshot index
+    ``start + k`` (``start = T``, the number of conditioning snapshots).
+
+    Attributes:
+        z: ``(S, H, N, d)`` latent rollout.
+        feature_mean, feature_var: ``(S, H, N, F)`` mean and marginal variance of
+            ``p(X_{T+k+1} | Ẑ_{T+k})`` (variance 0 for the deterministic decoder), or ``None``.
+        x: ``(S, H, N, F)`` sampled features ``X̂ ~ p(X | Ẑ)`` (the mean for the deterministic
+            decoder), or ``None``.
+        start: ``T``.
+        directed: whether edges are directed.
+        deterministic: whether edges are emitted as the mode (``π > ½``) rather than sampled.
+        edge_decoder: the model's edge decoder (edge summaries are computed on demand from ``z``).
+        dense_max_nodes: above this ``N``, dense ``(S, H, N, N)`` summaries are refused.
+    """
+
+    z: Tensor
+    feature_mean: Tensor | None
+    feature_var: Tensor | None
+    x: Tensor | None
+    start: int
+    directed: bool
+    deterministic: bool
+    edge_decoder: EdgeDecoder | None
+    dense_max_nodes: int = 2000
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.z.size(0))
+
+    @property
+    def horizon(self) -> int:
+        return int(self.z.size(1))
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.z.size(2))
+
+    def _decoder(self) -> EdgeDecoder:
+        if self.edge_decoder is None:
+            raise ValueError("Forecast: the model has no edge decoder (decode_edges=False)")
+        return self.edge_decoder
+
+    def _guard_dense(self, what: str) -> None:
+        if self.num_nodes > self.dense_max_nodes:
+            raise ValueError(
+                f"Forecast.{what}: N={self.num_nodes} > dense_max_nodes={self.dense_max_nodes}; "
+                "pass pairs=(2, P) for a pair query, or sample_adjacency(sparse=True)"
+            )
+
+    def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
+        """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None)."""
+        dec = self._decoder()
+        with torch.set_grad_enabled(self.z.requires_grad):
+            if pairs is None:
+                self._guard_dense("edge_logits")
+                return dec.dense_logits(self.z)
+            return dec.logits(self.z, pairs.to(self.z.device))
+
+    def edge_prob(self, pairs: Tensor | None = None) -> Tensor:
+        r"""Edge probabilities ``π_uv(Ẑ_{T+k})``: ``(S, H, P)`` or dense ``(S, H, N, N)``.
+
+        Average over the sample dimension for the Monte Carlo predictive ``p(A_uv = 1 | G_{1:T})``.
+        """
+        return torch.sigmoid(self.edge_logits(pairs))
+
+    def sample_adjacency(
+        self, generator: torch.Generator | None = None, sparse: bool | None = None
+    ) -> Tensor:
+        r"""Sample ``Â_{T+k+1} ~ p(A | Ẑ_{T+k})`` for every sample and step.
+
+        Returns a bool ``(S, H, N, N)`` tensor (symmetric when undirected, zero diagonal), dense
+        when ``N <= dense_max_nodes`` (or ``sparse=False``), otherwise a sparse COO tensor of the
+        same shape (built in row blocks, O(edges) memory). The deterministic ablation returns
+        the mode ``π > ½``.
+        """
+        s, h, n, d = self.z.shape
+        if sparse is None:
+            sparse = n > self.dense_max_nodes
+        with torch.no_grad():
+            coords = _sample_edge_coords(
+                self._decoder(), self.z.reshape(s * h, n, d), self.directed,
+                self.deterministic, generator,
+            )
+        if not self.directed:
+            coords = torch.cat([coords, coords[[0, 2, 1]]], dim=1)
+        idx = torch.stack([coords[0] // h, coords[0] % h, coords[1], coords[2]])
+        if sparse:
+            vals = torch.ones(idx.size(1), dtype=torch.bool, device=idx.device)
+            return torch.sparse_coo_tensor(
+                idx, vals, (s, h, n, n), check_invariants=True
+            ).coalesce()
+        self._guard_dense("sample_adjacency")
+        a = torch.zeros(s, h, n, n, dtype=torch.bool, device=self.z.device)
+        a[idx[0], idx[1], idx[2], idx[3]] = True
+        return a
+
+    def sample_edge_index(
+        self, sample: int, step: int, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``(2, E)`` sampled edges of one future graph (undirected: ``u < v`` once)."""
+        z = self.z[sample, step].unsqueeze(0)
+        with torch.no_grad():
+            c = _sample_edge_coords(
+                self._decoder(), z, self.directed, self.deterministic, generator
+            )
+        return c[1:]
+
+
+# ==================================================================================================
+# the model
+# ==================================================================================================
+class TemporalGraphVAE(nn.Module):
+    r"""Temporal graph VAE: GNN-GRU filtering posterior, GRU transition prior, Gaussian/Bernoulli
+    decoders (equations in the module docstring and ``docs/model.md``).
+
+    Args:
+        config: a :class:`~dyngraphvae.models.config.ForecasterConfig`.
+
+    Everything returns values (distributions or small dataclasses); nothing is cached on ``self``
+    between calls. All sampling accepts an optional ``torch.Generator`` and is vectorised over the
+    ``S`` samples (the only Python loops are over time steps and over row blocks).
+    """
+
+    def __init__(self, config: ForecasterConfig) -> None:
+        super().__init__()
+        if not isinstance(config, ForecasterConfig):
+            raise TypeError(f"config must be a ForecasterConfig, got {type(config).__name__}")
+        self.config = c = config
+        n, d, hdim = c.num_nodes, c.latent_dim, c.hidden_dim
+        self.node_input = NodeInput(n, c.num_features, c.node_embedding_dim, c.node_input)
+        self.encoder = SnapshotEncoder(
+            self.node_input.out_channels, hdim, hdim, c.encoder, c.encoder_layers, c.dropout
+        )
+        self.summary = nn.GRUCell(hdim, hdim)
+        self.posterior_head = PosteriorHead(hdim, d, hdim, c.min_scale)
+        self.transition = GRUTransition(d, hdim, c.transition_components, c.min_scale)
+        self.feature_decoder = (
+            GaussianFeatureDecoder(
+                d, c.num_features, hdim, c.feature_covariance, c.feature_rank,
+                deterministic=c.deterministic_decoder, min_scale=c.feature_min_scale,
+            )
+            if c.decode_features
+            else None
+        )
+        self.edge_decoder = (
+            EdgeDecoder(d, c.edge_decoder, c.directed, hdim, bias=c.edge_bias)
+            if c.decode_edges
+            else None
+        )
+        if c.initial_state == "learned":
+            self.z0 = nn.Parameter(0.1 * torch.randn(n, d))
+        else:
+            self.register_buffer("z0", torch.zeros(n, d))
+
+    # ------------------------------------------------------------------ properties & checks
+    @property
+    def device(self) -> torch.device:
+        return self.z0.device
+
+    @property
+    def factorised_prior(self) -> bool:
+        """True when ``p(Z_{t+1}|Z_t)`` is a diagonal Normal (KL per dimension exists)."""
+        return self.config.transition_components == 1
+
+    def _prepare(self, graph: TemporalGraph, where: str) -> TemporalGraph:
+        if not isinstance(graph, TemporalGraph):
+            raise TypeError(f"{where}: expected a TemporalGraph, got {type(graph).__name__}")
+        c = self.config
+        if graph.num_nodes != c.num_nodes:
+            raise ValueError(
+                f"{where}: graph has {graph.num_nodes} nodes, the model {c.num_nodes}"
+            )
+        if graph.directed != c.directed:
+            raise ValueError(
+                f"{where}: graph.directed={graph.directed} but config.directed={c.directed}"
+            )
+        if graph.num_features != c.num_features:
+            raise ValueError(
+                f"{where}: graph has {graph.num_features} node features, config.num_features="
+                f"{c.num_features}; build the config with ForecasterConfig.for_graph(graph)"
+            )
+        if graph.device != self.device:
+            graph = graph.to(self.device)
+        return graph
+
+    def _method(self, adjacency: str | None) -> str:
+        m = self.config.adjacency if adjacency is None else adjacency
+        if m not in ("auto", "dense", "sparse"):
+            raise ValueError(f"adjacency: expected 'auto', 'dense' or 'sparse', got {m!r}")
+        return m
+
+    # ------------------------------------------------------------------ building blocks
+    def initial_latent(self) -> Tensor:
+        """``Z_0``: ``(N, d)`` (a learned parameter or zeros)."""
+        return self.z0
+
+    def summarise(self, graph: TemporalGraph) -> Tensor:
+        r"""Deterministic recurrent summaries ``h_{s+1} = GRU(GNN(G_{s+1}), h_s)``: ``(T, N, H)``.
+
+        ``h[s]`` summarises snapshots ``0..s`` (``G_{1:s+1}``). Absent nodes (``node_mask``) get a
+        zero encoder input at that step. Computed once per snapshot, independent of samples.
+        """
+        graph = self._prepare(graph, "summarise")
+        n, hdim = self.config.num_nodes, self.config.hidden_dim
+        h = torch.zeros(n, hdim, device=self.device)
+        out = []
+        for s in range(len(graph)):
+            inp = self.node_input(graph.features(s))
+            if graph.node_mask is not None:
+                inp = inp * graph.node_mask[s].unsqueeze(-1).to(inp.dtype)
+            e = self.encoder(
+                inp, graph.edges(s, both_directions=True), graph.weights(s, both_directions=True)
+            )
+            h = self.summary(e, h)
+            out.append(h)
+        return torch.stack(out)
+
+    def posterior(self, summary: Tensor, z_prev: Tensor) -> Independent:
+        r"""``q(Z_{t+1} | Z_t, G_{1:t+1}) = Π_v N(μ_v, diag σ_v²)`` from ``h_{t+1} (N, H)`` and
+        ``Z_t (..., N, d)``; batch ``(..., N)``, event ``(d,)``."""
+        return self.posterior_head(summary, z_prev)
+
+    def prior(self, z: Tensor) -> Distribution:
+        r"""Transition ``p(Z_{t+1} | Z_t)`` for ``z (..., N, d)``.
+
+        Batch ``(..., N)``, event ``(d,)`` (diagonal Normal or per-node mixture); for
+        ``transition_mixture="graph"`` a mixture with batch ``(...)`` and event ``(N, d)`` whose
+        component ``k`` is the product over nodes of the per-node components ``k`` and whose
+        weights are ``softmax(mean_v logits_v)``: one component is chosen for the whole graph.
+        """
+        p = self.transition(z)
+        if self.config.transition_mixture == "graph":
+            logits = p.mixture_distribution.logits.mean(-2)  # (..., K)
+            base = p.component_distribution.base_dist  # loc (..., N, K, d)
+            loc, scale = base.loc.transpose(-3, -2), base.scale.transpose(-3, -2)  # (..., K, N, d)
+            p = MixtureSameFamily(Categorical(logits=logits), Independent(Normal(loc, scale), 2))
+        return p
+
+    def decode_features(self, z: Tensor) -> Distribution | Tensor:
+        """``p(X_{t+1} | Z_t)`` (batch ``(..., N)``, event ``(F,)``) or its mean when the decoder
+        is deterministic."""
+        if self.feature_decoder is None:
+            raise ValueError("decode_features: the model has no feature decoder")
+        return self.feature_decoder(z)
+
+    def _feature_ll(self, z: Tensor, graph: TemporalGraph, s: int) -> Tensor:
+        x = graph.features(s)
+        out = self.feature_decoder(z)
+        if self.config.deterministic_decoder:
+            score = deterministic_score(out, x)
+        else:
+            score = out.log_prob(x)
+        if graph.node_mask is not None:
+            score = torch.where(graph.node_mask[s], score, torch.zeros_like(score))
+        return score.sum(-1)
+
+    def _edge_ll(
+        self, z: Tensor, graph: TemporalGraph, s: int, method: str,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        c = self.config
+        mask = None if graph.node_mask is None else graph.node_mask[s]
+        return adjacency_log_likelihood(
+            self.edge_decoder, z, graph.edges(s), c.num_nodes, c.directed, method=method,
+            num_negatives=c.num_negatives, generator=generator, dense_max_nodes=c.dense_max_nodes,
+            node_mask=mask, validate=False,
+        )
+
+    def step_log_likelihood(
+        self, z: Tensor, graph: TemporalGraph, step: int, *, adjacency: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        r"""``(log p(X_{s+1} | Z_s), log p(A_{s+1} | Z_s))`` for snapshot ``s = step`` of ``graph``,
+        each of shape ``z.shape[:-2]``; absent nodes (``node_mask``) are excluded; a missing
+        decoder contributes zeros."""
+        graph = self._prepare(graph, "step_log_likelihood")
+        return self._step_ll(z, graph, step, self._method(adjacency), generator)
+
+    def _step_ll(self, z, graph, s, method, generator):
+        zero = z.new_zeros(z.shape[:-2])
+        fl = self._feature_ll(z, graph, s) if self.feature_decoder is not None else zero
+        el = zero
+        if self.edge_decoder is not None:
+            el = self._edge_ll(z, graph, s, method, generator)
+        return fl, el
+
+    def _kl_elements(
+        self, q: Independent, p: Distribution, z_next: Tensor, kind: str
+    ) -> Tensor:
+        """Element-wise divergence terms: ``(S, N, d)`` (factorised prior), ``(S, N, 1)`` (node
+        mixture) or ``(S, 1, 1)`` (graph mixture); they sum to the step's divergence."""
+        if self.config.deterministic:
+            return 0.5 * (z_next - p.mean).pow(2)
+        if self.factorised_prior:
+            return divergence(q.base_dist, p.base_dist, kind)
+        if self.config.transition_mixture == "graph":
+            qg = Independent(q.base_dist, 2)
+            if kind == "kl":
+                val = qg.log_prob(z_next) - p.log_prob(z_next)
+            else:
+                val = divergence(qg, p, "cs")
+            return val.reshape(val.shape + (1, 1))
+        if kind == "kl":
+            val = q.log_prob(z_next) - p.log_prob(z_next)
+        else:
+            val = divergence(q, p, "cs")
+        return val.unsqueeze(-1)
+
+    def _trajectory(
+        self,
+        graph: TemporalGraph,
+        num_samples: int,
+        *,
+        teacher_forcing: float = 1.0,
+        generator: torch.Generator | None = None,
+        likelihood: bool = True,
+        method: str = "auto",
+        divergence_kind: str | None = None,
+    ) -> dict:
+        """Run the posterior chain over all snapshots with ``S`` samples (vectorised)."""
+        c = self.config
+        S, n, d = num_samples, c.num_nodes, c.latent_dim
+        kind = c.divergence if divergence_kind is None else divergence_kind
+        summaries = self.summarise(graph)
+        z = self.initial_latent().expand(S, n, d)
+        p_prev = None
+        keys = ("fl", "el", "kl", "logp", "logq", "loc", "scale")
+        acc: dict[str, list] = {k: [] for k in keys}
+        q = None
+        for s in range(len(graph)):
+            if likelihood:
+                fl, el = self._step_ll(z, graph, s, method, generator)
+                acc["fl"].append(fl)
+                acc["el"].append(el)
+            # Scheduled sampling (Problem 4.5): the transition's input Z̃_s is the posterior sample
+            # Z_s with probability ε (one coin per sample and step), else Ẑ_s ~ p(·|Z̃_{s-1}).
+            if s > 0 and teacher_forcing < 1.0:
+                if c.deterministic:
+                    z_hat = p_prev.mean
+                else:
+                    z_hat = _sample1(p_prev, generator)
+                coin = torch.rand(S, 1, 1, generator=generator, device=z.device) < teacher_forcing
+                z_tilde = torch.where(coin, z, z_hat)
+            else:
+                z_tilde = z
+            p = self.prior(z_tilde)
+            q = self.posterior(summaries[s], z)
+            z_next = q.mean if c.deterministic else _sample1(q, generator)
+            acc["kl"].append(self._kl_elements(q, p, z_next, kind))
+            if not c.deterministic:
+                acc["logq"].append(q.log_prob(z_next).sum(-1))
+                lp = p.log_prob(z_next)
+                acc["logp"].append(lp if c.transition_mixture == "graph" else lp.sum(-1))
+            acc["loc"].append(q.base_dist.loc)
+            acc["scale"].append(q.base_dist.scale)
+            p_prev, z = p, z_next
+        out = {k: torch.stack(v, dim=1) for k, v in acc.items() if v}  # (S, T, ...)
+        out["z_last"], out["q_last"], out["summary_last"] = z, q, summaries[-1]
+        return out
+
+    # ------------------------------------------------------------------ objectives
+    def elbo(
+        self,
+        graph: TemporalGraph,
+        *,
+        num_samples: int = 1,
+        kl_weight: float = 1.0,
+        free_bits: float = 0.0,
+        kl_transform: KLTransform | None = None,
+        teacher_forcing: float = 1.0,
+        reduction: str = "sum",
+        adjacency: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> ELBOOutput:
+        r"""Temporal ELBO of ``graph`` with ``S = num_samples`` posterior trajectories.
+
+        ``ELBO = Σ_t (F_t + E_t − KL_t)`` (module docstring), each term averaged over the ``S``
+        samples. Node masks: absent nodes are excluded from ``F_t`` and ``E_t``; the latent chain
+        covers all ``N`` nodes, so ``KL_t`` sums over all of them (a valid bound on the
+        likelihood of the observed part).
+
+        The loss (to minimise) is ``−J / D`` with ``J = Σ_t F_t + Σ_t E_t − β R``:
+
+        * ``reduction="sum"``: ``D = 1`` — with ``β = 1``, no free bits and ``teacher_forcing=1``
+          the loss is exactly ``−elbo``;
+        * ``"mean_node"``: ``D = Σ_t n_t`` (observed node-steps): the same objective per node-step;
+        * ``"mean_edge"``: a *re-weighted* objective, ``−(Σ_t E_t / P + (Σ_t F_t − β R) / M)`` with
+          ``P`` observed node pairs and ``M`` observed node-steps (VGAE/VGRNN-style normalisation;
+          it changes the balance between edges and the rest, so it is not proportional to the ELBO).
+
+        Args:
+            num_samples: ``S`` trajectories ``Z_{1:T} ~ q`` (vectorised).
+            kl_weight: ``β`` multiplying the regulariser ``R`` in the loss (KL annealing).
+            free_bits: ``λ`` nats per latent dimension per node per step (Kingma et al. 2016):
+                ``R = T·N·Σ_d max(λ, KL̄_d)`` with ``KL̄_d`` the mean over samples, steps and nodes
+                (:func:`dyngraphvae.collapse.free_bits`); needs a factorised (non-mixture) prior.
+            kl_transform: custom regulariser: called with the element-wise divergence terms
+                ``(S, T, N, d)`` (mixture priors: ``(S, T, N, 1)`` per node or ``(S, T, 1, 1)`` per
+                graph) and returning the scalar ``R`` on the scale of ``Σ_t KL_t`` (sum over steps
+                and nodes, mean over samples). Overrides ``free_bits``.
+            teacher_forcing: ``ε``: probability that the transition prior's input is the posterior
+                sample ``Z_t`` (one coin per sample and step); otherwise the model's own rollout
+                ``Ẑ_t ~ p(·|Z̃_{t-1})``. Only ``KL_t`` changes (it becomes
+                ``KL(q(Z_{t+1}|Z_t, G) || p(Z_{t+1}|Z̃_t))``); the decoder and the posterior keep
+                using the posterior sample. With ``ε < 1`` the result is a training objective,
+                not a bound (``is_bound=False``).
+            reduction: ``"sum"``, ``"mean_node"`` or ``"mean_edge"`` (above).
+            adjacency: override the edge evaluator (``auto|dense|sparse``).
+            generator: seeds every random draw (samples, coins, sparse negatives).
+        """
+        graph = self._prepare(graph, "elbo")
+        c = self.config
+        if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
+            raise ValueError(f"elbo: num_samples must be a positive integer, got {num_samples!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"elbo: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(f"elbo: teacher_forcing must lie in [0, 1], got {teacher_forcing}")
+        if not (math.isfinite(kl_weight) and kl_weight >= 0):
+            raise ValueError(f"elbo: kl_weight must be finite and >= 0, got {kl_weight}")
+        if not (math.isfinite(free_bits) and free_bits >= 0):
+            raise ValueError(f"elbo: free_bits must be finite and >= 0, got {free_bits}")
+        if free_bits > 0 and kl_transform is None and not self.factorised_prior:
+            raise ValueError(
+                "elbo: per-dimension free bits need a factorised prior, but the transition is a "
+                f"{c.transition_components}-component mixture whose KL does not split over "
+                "dimensions; pass kl_transform= to regularise the per-node/per-graph terms"
+            )
+        tr = self._trajectory(
+            graph, int(num_samples), teacher_forcing=float(teacher_forcing),
+            generator=generator, method=self._method(adjacency),
+        )
+        T, n = len(graph), c.num_nodes
+        fl, el = tr["fl"].mean(0), tr["el"].mean(0)  # (T,)
+        kl_el = tr["kl"]  # (S, T, ., .)
+        kl_t = kl_el.sum((-1, -2)).mean(0)
+        per_step = fl + el - kl_t
+        if kl_transform is not None:
+            reg = kl_transform(kl_el)
+            if not isinstance(reg, Tensor) or reg.dim() != 0:
+                raise ValueError("elbo: kl_transform must return a scalar tensor")
+        elif free_bits > 0:
+            from dyngraphvae.collapse.free_bits import free_bits as _free_bits
+
+            reg = _free_bits(
+                kl_el, free_bits, "dimension", reduce_over=(0, 1, 2), reduction="mean"
+            ) * (T * n)
+        else:
+            reg = kl_t.sum()
+        mask = graph.node_mask
+        counts = (
+            mask.sum(-1).to(torch.float64)
+            if mask is not None
+            else torch.full((T,), float(n), dtype=torch.float64)
+        )
+        pairs_t = counts * (counts - 1) * (1.0 if c.directed else 0.5)
+        m_nodes, m_pairs = int(counts.sum().item()), int(pairs_t.sum().item())
+        rec_f, rec_e = fl.sum(), el.sum()
+        if reduction == "sum":
+            loss = -(rec_f + rec_e - kl_weight * reg)
+        elif reduction == "mean_node":
+            loss = -(rec_f + rec_e - kl_weight * reg) / max(m_nodes, 1)
+        else:
+            loss = -(rec_e / max(m_pairs, 1) + (rec_f - kl_weight * reg) / max(m_nodes, 1))
+        loc, scale = tr["loc"], tr["scale"]  # (S, T, N, d)
+        post_loc = loc.mean(0)
+        post_scale = (scale.pow(2).mean(0) + loc.var(0, unbiased=False)).sqrt()
+        kl_per_dim = kl_el.mean((0, 1, 2)) if kl_el.size(-1) == c.latent_dim and kl_el.size(
+            -2) == n else None
+        return ELBOOutput(
+            elbo=per_step.sum(),
+            loss=loss,
+            feature_ll=fl,
+            edge_ll=el,
+            kl=kl_t,
+            per_step_elbo=per_step,
+            kl_per_dim=kl_per_dim,
+            posterior_loc=post_loc,
+            posterior_scale=post_scale,
+            regulariser=reg,
+            reduction=reduction,
+            teacher_forcing=float(teacher_forcing),
+            num_samples=int(num_samples),
+            is_bound=(c.divergence == "kl" and not c.deterministic_decoder
+                      and teacher_forcing == 1.0),
+            num_observed_nodes=m_nodes,
+            num_observed_pairs=m_pairs,
+        )
+
+    def log_weights(
+        self,
+        graph: TemporalGraph,
+        num_samples: int,
+        *,
+        adjacency: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        r"""Whole-trajectory importance log-weights ``(K,)``:
+        ``log w_k = Σ_t [log p(G_{t+1}|Z_t^k) + log p(Z_{t+1}^k|Z_t^k)
+        − log q(Z_{t+1}^k|Z_t^k, G)]``, ``Z^k_{1:T} ~ q`` (vectorised over ``K``);
+        ``E[log w] = ELBO``."""
+        graph = self._prepare(graph, "log_weights")
+        if self.config.deterministic_decoder:
+            raise ValueError("log_weights: the deterministic decoder has no density (Problem 4.3)")
+        method = self._method(adjacency)
+        tr = self._trajectory(graph, num_samples, generator=generator, method=method)
+        return (tr["fl"] + tr["el"] + tr["logp"] - tr["logq"]).sum(1)
+
+    def iw_bound(
+        self,
+        graph: TemporalGraph,
+        num_samples: int,
+        *,
+        batch_size: int | None = None,
+        adjacency: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        r"""Importance-weighted bound (Burda et al. 2016) with ``K = num_samples`` whole
+        trajectories:
+
+        ``L_K = logsumexp_k log w_k − log K ≤ log p(G_{1:T})``, ``E[L_1] = ELBO``, ``E[L_K]``
+        non-decreasing in ``K`` (:meth:`log_weights`). Per-step resampling would be SMC instead.
+
+        ``batch_size`` evaluates the ``K`` trajectories in chunks (memory). The edge evaluator
+        defaults to ``"dense"`` when ``N <= dense_max_nodes`` (the sparse estimator is unbiased
+        for ``log p(A)`` but not inside the log-sum-exp), else the configured one.
+        """
+        if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
+            raise ValueError(
+                f"iw_bound: num_samples must be a positive integer, got {num_samples!r}"
+            )
+        if adjacency is None:
+            adjacency = (
+                "dense" if self.config.num_nodes <= self.config.dense_max_nodes
+                else self.config.adjacency
+            )
+        bs = num_samples if batch_size is None else int(batch_size)
+        if bs < 1:
+            raise ValueError(f"iw_bound: batch_size must be >= 1, got {batch_size!r}")
+        lw = torch.cat([
+            self.log_weights(graph, min(bs, num_samples - i), adjacency=adjacency,
+                             generator=generator)
+            for i in range(0, num_samples, bs)
+        ])
+        return importance_weighted_bound(lw, 0)
+
+    # ------------------------------------------------------------------ filtering & forecasting
+    def initial_state(self, num_samples: int = 1) -> FilterState:
+        """The state before any snapshot: ``Z_0`` repeated ``S`` times (``T = 0``)."""
+        c = self.config
+        z = self.initial_latent().expand(num_samples, c.num_nodes, c.latent_dim)
+        return FilterState(z=z, posterior=None, summary=None, num_snapshots=0)
+
+    def filter(
+        self,
+        graph: TemporalGraph,
+        num_samples: int = 1,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> FilterState:
+        r"""Run the filtering posterior over ``G_{1:T}``: ``S`` joint samples of ``Z_T`` and
+        ``q(Z_T | Z_{T-1}^{(s)}, G_{1:T})`` (see :class:`FilterState`)."""
+        graph = self._prepare(graph, "filter")
+        if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
+            raise ValueError(f"filter: num_samples must be a positive integer, got {num_samples!r}")
+        tr = self._trajectory(graph, int(num_samples), generator=generator, likelihood=False)
+        q = None if self.config.deterministic else tr["q_last"]
+        return FilterState(z=tr["z_last"], posterior=q, summary=tr["summary_last"],
+                           num_snapshots=len(graph))
+
+    def forecast(
+        self,
+        graph_or_state: TemporalGraph | FilterState,
+        horizon: int,
+        num_samples: int | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        requires_grad: bool = False,
+    ) -> Forecast:
+        r"""Roll out ``S`` futures over ``H`` steps, vectorised over samples (Problem 4.4):
+
+        ``Ẑ_T ~ q`` (filtered), then for ``k = 0..H-1``: ``X̂_{T+k+1} ~ p(X | Ẑ_{T+k})`` and
+        ``Ẑ_{T+k+1} ~ p(Z | Ẑ_{T+k})`` (edges ``Â ~ p(A | Ẑ)`` on demand from the returned
+        :class:`Forecast`, since the transition is Markov in ``Z`` and does not read ``Â``).
+
+        Args:
+            graph_or_state: the history ``G_{1:T}`` (filtered here with ``S`` samples) or a
+                :class:`FilterState` with ``S`` or 1 samples (1 is repeated ``S`` times).
+            horizon: ``H >= 1``.
+            num_samples: ``S`` (default: the state's, or 1 for a graph).
+            generator: seeds all draws.
+            requires_grad: keep the autograd graph (default: run under ``no_grad``).
+        """
+        if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+            raise ValueError(f"forecast: horizon must be a positive integer, got {horizon!r}")
+        with torch.set_grad_enabled(requires_grad and torch.is_grad_enabled()):
+            if isinstance(graph_or_state, FilterState):
+                state = graph_or_state
+            else:
+                state = self.filter(graph_or_state, num_samples or 1, generator=generator)
+            S = state.num_samples if num_samples is None else int(num_samples)
+            z = state.z
+            if z.size(0) != S:
+                if z.size(0) != 1:
+                    raise ValueError(
+                        f"forecast: the state holds {z.size(0)} samples but num_samples={S}; "
+                        "filter with the same number of samples or with 1"
+                    )
+                z = z.expand(S, *z.shape[1:])
+            z = z.to(self.device)
+            c = self.config
+            zs, means, vars_, xs = [], [], [], []
+            for _ in range(int(horizon)):
+                zs.append(z)
+                if self.feature_decoder is not None:
+                    out = self.feature_decoder(z)
+                    if c.deterministic_decoder:
+                        means.append(out)
+                        vars_.append(torch.zeros_like(out))
+                        xs.append(out)
+                    else:
+                        means.append(out.mean)
+                        vars_.append(out.variance)
+                        xs.append(_sample1(out, generator))
+                p = self.prior(z)
+                if c.deterministic:
+                    z = p.mean
+                else:
+                    z = _sample1(p, generator)
+            stack = (lambda v: torch.stack(v, dim=1)) if self.feature_decoder is not None else (
+                lambda v: None)
+            return Forecast(
+                z=torch.stack(zs, dim=1),
+                feature_mean=stack(means),
+                feature_var=stack(vars_),
+                x=stack(xs),
+                start=state.num_snapshots,
+                directed=c.directed,
+                deterministic=c.deterministic,
+                edge_decoder=self.edge_decoder,
+                dense_max_nodes=c.dense_max_nodes,
+            )
+
+    def predictive_log_likelihood(
+        self,
+        graph: TemporalGraph,
+        start: int,
+        horizon: int = 1,
+        num_samples: int = 100,
+        *,
+        adjacency: str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> PredictiveLogLikelihood:
+        r"""Monte Carlo ``log p(G_{T+h} | G_{1:T})`` for ``h = 1..H`` with ``T = start``.
+
+        Conditions on snapshots ``0..start-1`` of ``graph`` (``start = 0``: on nothing, from
+        ``Z_0``), forecasts ``S`` trajectories and scores snapshots ``start..start+H-1``:
+        ``logsumexp_s log p(G_{T+h} | Ẑ^{(s)}_{T+h-1}) − log S`` (see
+        :class:`PredictiveLogLikelihood`). Absent nodes are excluded.
+        """
+        graph = self._prepare(graph, "predictive_log_likelihood")
+        if self.config.deterministic_decoder:
+            raise ValueError(
+                "predictive_log_likelihood: the deterministic decoder has no density (Problem 4.3)"
+            )
+        if isinstance(start, bool) or int(start) != start or start < 0:
+            raise ValueError(
+                f"predictive_log_likelihood: start must be an integer >= 0, got {start}"
+            )
+        graph.require_snapshots(start + horizon, f"predictive_log_likelihood(start={start}, "
+                                                 f"horizon={horizon})")
+        with torch.no_grad():
+            if start == 0:
+                state = self.initial_state(num_samples)
+            else:
+                state = self.filter(graph[:start], num_samples, generator=generator)
+            fc = self.forecast(state, horizon, num_samples, generator=generator)
+            method = self._method(adjacency)
+            fls, els = [], []
+            for k in range(horizon):
+                fl, el = self._step_ll(fc.z[:, k], graph, start + k, method, generator)
+                fls.append(fl)
+                els.append(el)
+            fl, el = torch.stack(fls), torch.stack(els)  # (H, S)
+            log_s = math.log(num_samples)
+
+            def lme(v: Tensor) -> Tensor:
+                return torch.logsumexp(v, dim=1) - log_s
+
+            mask = graph.node_mask
+            counts = torch.tensor(
+                [int(mask[start + k].sum()) if mask is not None else self.config.num_nodes
+                 for k in range(horizon)]
+            )
+            return PredictiveLogLikelihood(
+                feature=lme(fl) if self.feature_decoder is not None else None,
+                edge=lme(el) if self.edge_decoder is not None else None,
+                joint=lme(fl + el),
+                num_observed_nodes=counts,
+                num_samples=int(num_samples),
+            )
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"N={c.num_nodes}, F={c.num_features}, d={c.latent_dim}, H={c.hidden_dim}, "
+                f"K={c.transition_components}, divergence={c.divergence!r}")
+
+
+# ==================================================================================================
+# conversion helpers
+# ==================================================================================================
+def _edges_both(ei: Tensor, directed: bool) -> Tensor:
+    return ei if directed else torch.cat([ei, ei.flip(0)], dim=1)
+
+
+def forecast_to_data(
+    forecast: Forecast, sample: int = 0, step: int = 0, generator: torch.Generator | None = None
+):
+    r"""One sampled future graph ``Ĝ_{T+step+1}`` of trajectory ``sample`` as a PyG ``Data``.
+
+    Fields: ``edge_index`` (undirected: both directions, PyG's convention), ``x`` (sampled
+    features, if any), ``num_nodes``, ``t`` (the snapshot index ``start + step``).
+    """
+    from torch_geometric.data import Data
+
+    ei = forecast.sample_edge_index(sample, step, generator=generator)
+    data = Data(edge_index=_edges_both(ei, forecast.directed), num_nodes=forecast.num_nodes)
+    if forecast.x is not None:
+        data.x = forecast.x[sample, step]
+    data.t = forecast.start + step
+    return data
+
+
+def forecast_to_networkx(
+    forecast: Forecast, sample: int = 0, step: int = 0, generator: torch.Generator | None = None
+):
+    """One sampled future graph as a ``networkx.Graph`` (``DiGraph`` if directed); nodes ``0..N-1``
+    carry their sampled features as the attribute ``"x"`` (a list) when the model has features."""
+    import networkx as nx
+
+    ei = forecast.sample_edge_index(sample, step, generator=generator)
+    g = nx.DiGraph() if forecast.directed else nx.Graph()
+    if forecast.x is not None:
+        xs = forecast.x[sample, step].detach().cpu().tolist()
+        g.add_nodes_from((v, {"x": xs[v]}) for v in range(forecast.num_nodes))
+    else:
+        g.add_nodes_from(range(forecast.num_nodes))
+    g.add_edges_from(ei.t().cpu().tolist())
+    g.graph["t"] = forecast.start + step
+    return g
+
+
+def forecast_to_temporal_graph(
+    forecast: Forecast, sample: int = 0, generator: torch.Generator | None = None
+) -> TemporalGraph:
+    """Trajectory ``sample`` (all ``H`` steps, sampled edges and features) as a TemporalGraph."""
+    edges = [forecast.sample_edge_index(sample, k, generator=generator)
+             for k in range(forecast.horizon)]
+    x = None if forecast.x is None else forecast.x[sample].detach()
+    return TemporalGraph(edges, forecast.num_nodes, directed=forecast.directed, x=x,
+                         name=f"forecast[sample={sample}]")
