@@ -170,7 +170,7 @@ def from_data_list(
         if any(c is None for c in counts):
             num_nodes = _max_id(edges) + 1
         else:
-            num_nodes = int(max(counts))
+            num_nodes = int(counts[0])
             if any(c != num_nodes for c in counts):
                 t = next(i for i, c in enumerate(counts) if c != num_nodes)
                 raise TemporalGraphError(
