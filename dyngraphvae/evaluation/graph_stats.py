@@ -275,7 +275,7 @@ def graph_statistic(graphs, statistic: str) -> Tensor:
     if hasattr(graphs, "edge_index") and hasattr(graphs, "num_nodes"):
         hist = _edge_list_statistic(graphs.edge_index, int(graphs.num_nodes), statistic)
         return hist.unsqueeze(0)
-    if isinstance(graphs, Sequence) and len(graphs) > 0:
+    if isinstance(graphs, Sequence) and not isinstance(graphs, str) and len(graphs) > 0:
         return _pad_cat([graph_statistic(g, statistic) for g in graphs])
     raise TypeError(
         "graphs must be a dense adjacency tensor, a TemporalGraph, a PyG Data, an "
