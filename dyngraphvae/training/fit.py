@@ -181,18 +181,21 @@ def fit(
     validate = datamodule.has_validation
 
     cbs: list[Any] = []
-    checkpoint = None
+    best_ckpt = last_ckpt = None
     if train_config.save_checkpoints:
-        checkpoint = ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="best-{epoch}" if validate else "epoch-{epoch}",
-            monitor=VAL_METRIC if validate else None,
-            mode="max",
-            save_top_k=1,
-            save_last=True,
-            auto_insert_metric_name=False,
+        # Lightning >= 2.5 refreshes save_last only when a top-k file is written, so the
+        # every-epoch "last" checkpoint is its own callback.
+        last_ckpt = ModelCheckpoint(
+            dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+            enable_version_counter=False,
         )
-        cbs.append(checkpoint)
+        cbs.append(last_ckpt)
+        if validate:
+            best_ckpt = ModelCheckpoint(
+                dirpath=ckpt_dir, filename="best-{epoch}", monitor=VAL_METRIC, mode="max",
+                save_top_k=1, auto_insert_metric_name=False,
+            )
+            cbs.append(best_ckpt)
     early = None
     if validate and train_config.patience is not None:
         early = EarlyStopping(
@@ -223,7 +226,7 @@ def fit(
         gradient_clip_algorithm="norm" if train_config.grad_clip is not None else None,
         enable_progress_bar=train_config.progress_bar,
         enable_model_summary=False,
-        enable_checkpointing=checkpoint is not None,
+        enable_checkpointing=last_ckpt is not None,
         log_every_n_steps=train_config.log_every_n_steps,
         check_val_every_n_epoch=train_config.check_val_every_n_epoch,
         num_sanity_val_steps=0,
@@ -240,13 +243,15 @@ def fit(
 
     best_path = last_path = None
     best_score = None
-    if checkpoint is not None:
-        last_path = Path(checkpoint.last_model_path) if checkpoint.last_model_path else None
-        if validate and checkpoint.best_model_path:
-            best_path = Path(checkpoint.best_model_path)
-            best_score = float(checkpoint.best_model_score)
-            state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
+    if last_ckpt is not None and last_ckpt.last_model_path:
+        last_path = Path(last_ckpt.last_model_path)
+    if last_ckpt is not None and last_ckpt.best_model_path:
+        last_path = Path(last_ckpt.best_model_path)
+    if best_ckpt is not None and best_ckpt.best_model_path:
+        best_path = Path(best_ckpt.best_model_path)
+        best_score = float(best_ckpt.best_model_score)
+        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
     model = module.model.cpu().eval()
     meta = dict(metadata or {})
     meta.setdefault("best_val_elbo_per_step", best_score)
