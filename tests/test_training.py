@@ -95,7 +95,8 @@ def test_resume_is_exact(tmp_path):
     # the resumed run did train further (the test would pass trivially otherwise)
     assert any(not torch.equal(a[k], h[k]) for k in a)
     # best-model selection also agrees
-    for (k, v), v2 in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (k, v), v2 in zip(full.model.state_dict().items(), resumed.model.state_dict().values(),
+                          strict=True):
         assert torch.equal(v, v2), k
     assert full.best_score == resumed.best_score
     # the schedules followed the global step across the resume
@@ -161,7 +162,7 @@ def test_gradient_clipping_happens_before_the_step(tmp_path):
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     init = TemporalGraphVAE(mc)  # fit seeds then builds: the same initial weights
     delta = torch.sqrt(sum(
-        (a - b).pow(2).sum() for a, b in zip(res.model.parameters(), init.parameters())
+        (a - b).pow(2).sum() for a, b in zip(res.model.parameters(), init.parameters(), strict=True)
     ))
     assert delta.item() == pytest.approx(clip, rel=1e-4)
 

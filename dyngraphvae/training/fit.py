@@ -165,7 +165,9 @@ def fit(
     from dyngraphvae.training.lightning_module import VAL_METRIC, ELBOModule
 
     if not isinstance(train_config, TrainConfig):
-        raise TypeError(f"fit: train_config must be a TrainConfig, got {type(train_config).__name__}")
+        raise TypeError(
+            f"fit: train_config must be a TrainConfig, got {type(train_config).__name__}"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / "checkpoints"

@@ -237,6 +237,7 @@ def load_model(
     model_class: type[nn.Module] | None = None,
     map_location: str | torch.device = "cpu",
 ) -> nn.Module:
-    """The model of a folder written by :func:`save_model` (see :func:`load_saved`), in eval mode."""
+    """The model of a folder written by :func:`save_model` (see :func:`load_saved`), in eval
+    mode."""
     model = load_saved(directory, model_class=model_class, map_location=map_location).model
     return model.eval()

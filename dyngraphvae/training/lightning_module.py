@@ -255,8 +255,8 @@ class ELBOModule(L.LightningModule):
     ``train/edge_ll``, ``train/kl`` (means per snapshot), ``train/kl_weight``,
     ``train/teacher_forcing``; and, with validation, ``val/elbo_per_step`` (the model-selection
     metric: the mean per-step ELBO of the validation snapshots, β = 1, no free bits, teacher
-    forcing, ``val_samples`` Monte Carlo samples with noise fixed across epochs), ``val/feature_ll``,
-    ``val/edge_ll``, ``val/kl``.
+    forcing, ``val_samples`` Monte Carlo samples with noise fixed across epochs),
+    ``val/feature_ll``, ``val/edge_ll``, ``val/kl``.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig) -> None:
