@@ -14,6 +14,15 @@ from dyngraphvae.nn import EdgeDecoder, adjacency_log_likelihood, num_valid_pair
 from dyngraphvae.nn.adjacency import _index_to_ordered_pair, sample_pairs
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Hundreds of tiny autograd calls: intra-op threads only add contention on a shared box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _brute_force(decoder, z, edges, n, directed, node_mask=None):
     """Double loop over node pairs with the textbook Bernoulli log-likelihood."""
     present = [True] * n if node_mask is None else node_mask.tolist()
