@@ -27,6 +27,7 @@ and ``fit`` methods return what they fitted.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -151,7 +152,7 @@ class VGAELinks:
     ``negative_sampling``). Pairs are scored :math:`\sigma(\mu_i^\top\mu_j)` (posterior means).
     Node inputs: the snapshot's features if ``features="auto"`` and the graph has them, else the
     identity (one-hot node ids, :math:`N \times N`, as VGAE / VGRNN do for featureless graphs).
-    Training is seeded (``seed``) without touching the global RNG state.
+    Training is seeded (``seed``); the global torch and Python RNG states are restored after.
     """
 
     hidden_channels: int = 32
@@ -197,17 +198,22 @@ class VGAELinks:
                 return self.mu(h, edge_index), self.logstd(h, edge_index)
 
         devices = [x.device] if x.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
-            model = VGAE(_Encoder()).to(x.device)
-            opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-            model.train()
-            for _ in range(self.epochs):
-                opt.zero_grad()
-                z = model.encode(x, edge_index)
-                loss = model.recon_loss(z, edge_index) + model.kl_loss() / history.num_nodes
-                loss.backward()
-                opt.step()
+        py_state = random.getstate()  # PyG's negative_sampling draws with Python's `random`
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(self.seed)
+                random.seed(self.seed)
+                model = VGAE(_Encoder()).to(x.device)
+                opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+                model.train()
+                for _ in range(self.epochs):
+                    opt.zero_grad()
+                    z = model.encode(x, edge_index)
+                    loss = model.recon_loss(z, edge_index) + model.kl_loss() / history.num_nodes
+                    loss.backward()
+                    opt.step()
+        finally:
+            random.setstate(py_state)
         model.eval()
         return model, x, edge_index
 
