@@ -1,0 +1,93 @@
+"""Evaluation: link and feature forecast metrics, graph-statistic MMD, and baselines."""
+
+from dyngraphvae.evaluation.baselines import (
+    EdgeFrequencyLinks,
+    FeatureBaseline,
+    LinearLagFit,
+    LinearLagRegression,
+    LinkBaseline,
+    PersistenceFeatures,
+    PersistenceLinks,
+    VGAELinks,
+    least_squares,
+)
+from dyngraphvae.evaluation.graph_stats import (
+    MMDResult,
+    clustering_coefficients,
+    clustering_histogram,
+    degree_histogram,
+    density,
+    graph_mmd,
+    graph_statistic,
+    laplacian_spectrum,
+    mmd_squared,
+    spectral_histogram,
+)
+from dyngraphvae.evaluation.links import (
+    LinkMetrics,
+    average_precision,
+    binary_log_score,
+    brier_score,
+    hits_at_k,
+    link_metrics,
+    link_prediction_pairs,
+    link_ranks,
+    mean_reciprocal_rank,
+    roc_auc,
+    sample_non_edges,
+)
+from dyngraphvae.evaluation.scores import (
+    crps_ensemble,
+    crps_gaussian,
+    energy_score,
+    gaussian_log_score,
+    interval_coverage,
+    interval_coverage_gaussian,
+    mae,
+    mse,
+)
+
+__all__ = [
+    # links
+    "LinkMetrics",
+    "average_precision",
+    "binary_log_score",
+    "brier_score",
+    "hits_at_k",
+    "link_metrics",
+    "link_prediction_pairs",
+    "link_ranks",
+    "mean_reciprocal_rank",
+    "roc_auc",
+    "sample_non_edges",
+    # feature scores
+    "crps_ensemble",
+    "crps_gaussian",
+    "energy_score",
+    "gaussian_log_score",
+    "interval_coverage",
+    "interval_coverage_gaussian",
+    "mae",
+    "mse",
+    # graph statistics
+    "MMDResult",
+    "clustering_coefficients",
+    "clustering_histogram",
+    "degree_histogram",
+    "density",
+    "graph_mmd",
+    "graph_statistic",
+    "laplacian_spectrum",
+    "mmd_squared",
+    "spectral_histogram",
+    # baselines
+    "EdgeFrequencyLinks",
+    "FeatureBaseline",
+    "LinearLagFit",
+    "LinearLagRegression",
+    "LinkBaseline",
+    "PersistenceFeatures",
+    "PersistenceLinks",
+    "VGAELinks",
+    "least_squares",
+]
