@@ -51,6 +51,30 @@ def test_encoder_gradients_reach_every_parameter_and_input(conv):
     assert not missing, missing
 
 
+@pytest.mark.parametrize("conv", ["gcn", "sage", "gin", "graphconv"])
+def test_sparse_matmul_path_equals_message_passing(conv):
+    x, ei, w = _snapshot(7)
+    ei = torch.unique(ei, dim=1)  # directed, no repeats (as TemporalGraph guarantees)
+    w = w[: ei.size(1)]
+    x.requires_grad_(True)
+    torch.manual_seed(0)
+    ref = SnapshotEncoder(5, 8, 4, conv=conv, num_layers=2)
+    torch.manual_seed(0)
+    fast = SnapshotEncoder(5, 8, 4, conv=conv, num_layers=2, sparse_matmul=True)
+    for weight in (None, w):
+        a, b = ref(x, ei, weight), fast(x, ei, weight)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        ga = torch.autograd.grad(a.pow(2).sum(), [x, *ref.parameters()])
+        gb = torch.autograd.grad(b.pow(2).sum(), [x, *fast.parameters()])
+        for u, v in zip(ga, gb, strict=True):
+            torch.testing.assert_close(u, v, rtol=1e-4, atol=1e-5)
+
+
+def test_sparse_matmul_refused_for_gat():
+    with pytest.raises(ValueError, match="gat"):
+        SnapshotEncoder(5, 8, 4, conv="gat", sparse_matmul=True)
+
+
 def test_gcn_matches_weighted_normalised_adjacency():
     torch.manual_seed(2)
     n = 6
