@@ -8,9 +8,9 @@ r"""Forecast evaluation against held-out snapshots, ``metrics.json`` and PNG plo
   (all edges of ``G_{T+h}`` against as many sampled non-edges), next to the persistence baseline
   :math:`s_{uv} = A_T(u, v)` on the same pairs (Hajiramezanali et al. 2019; ties count one half);
 * features: the sample CRPS (Gneiting & Raftery 2007)
-  :math:`\mathrm{CRPS} = \frac1S\sum_s|x_s - y| - \frac1{2S^2}\sum_{s,s'}|x_s - x_{s'}|`, averaged over
-  nodes and features, next to persistence :math:`\hat x_{T+h} = x_T` (the CRPS of a point forecast
-  is its absolute error);
+  :math:`\mathrm{CRPS} = \frac1S\sum_s|x_s - y| - \frac1{2S^2}\sum_{s,s'}|x_s - x_{s'}|`,
+  averaged over nodes and features, next to persistence :math:`\hat x_{T+h} = x_T` (the CRPS of
+  a point forecast is its absolute error);
 * the Monte Carlo predictive log-likelihood :math:`\log \hat p(G_{T+h} \mid G_{1:T})` per node.
 
 Further metrics plug in with :func:`register_metric`; each returns one value per horizon.
