@@ -121,3 +121,16 @@ def test_interop_rejects_inconsistent_snapshots():
         from_data_list([Data(edge_index=E, num_nodes=4), d2])
     with pytest.raises(TemporalGraphError, match=r"snapshot 0, edge_index: expected integer"):
         from_data_list([Data(edge_index=E.float(), num_nodes=4)])
+
+
+def test_undirected_kept_self_loop_listed_once_in_both_directions():
+    g = TemporalGraph(
+        [torch.tensor([[0, 1, 2], [0, 2, 2]])],
+        3,
+        edge_weights=[torch.tensor([5.0, 2.0, 7.0])],
+        self_loops="keep",
+    )
+    data = g[0]
+    src, dst = data.edge_index.tolist()
+    pairs = sorted(zip(src, dst, data.edge_weight.tolist(), strict=True))
+    assert pairs == [(0, 0, 5.0), (1, 2, 2.0), (2, 1, 2.0), (2, 2, 7.0)]

@@ -356,7 +356,9 @@ class TemporalGraph:
         """``(2, E_t)`` edge index of snapshot ``t`` as stored (undirected: ``u < v`` once)."""
         ei = self._edges[t]
         if both_directions and not self.directed:
-            ei = torch.cat([ei, ei.flip(0)], dim=1)
+            # a kept self-loop is its own mirror: list it once
+            off = ei[0] != ei[1]
+            ei = torch.cat([ei, ei[:, off].flip(0)], dim=1)
         return ei
 
     def weights(self, t: int, both_directions: bool = False) -> Tensor | None:
@@ -364,7 +366,8 @@ class TemporalGraph:
             return None
         w = self._weights[t]
         if both_directions and not self.directed:
-            w = torch.cat([w, w])
+            ei = self._edges[t]
+            w = torch.cat([w, w[ei[0] != ei[1]]])
         return w
 
     def features(self, t: int) -> Tensor | None:
