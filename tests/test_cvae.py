@@ -251,3 +251,29 @@ def test_mlp_cvae_learns_conditional_generation():
         elbo = model.elbo(x[:64], y[:64], 200, generator=g).elbo.mean()
     assert ll >= elbo - 1e-3
     assert ll.item() > 0.0  # the 0.1-noise data has positive log-density per point when fitted
+
+
+def test_mixture_prior_needs_sample_kl():
+    """KL(q || mixture prior) has no closed form: analytic_kl=True raises, analytic_kl=False uses
+    E_q[log q − log p]; the CS objective stays closed-form (and elbo is then None)."""
+    from dyngraphvae.distributions import gaussian_mixture
+
+    class MixPrior(torch.nn.Module):
+        def forward(self, y):
+            b = y.shape[0]
+            loc = torch.tensor([[-2.0, 0.0], [2.0, 0.0]]).expand(b, 2, 2)
+            return gaussian_mixture(torch.zeros(b, 2), loc, torch.zeros(b, 2, 2))
+
+    torch.manual_seed(0)
+    cfg = CVAEConfig(x_dim=3, y_dim=2, latent_dim=2, conditional_prior=False)
+    base = CVAE.from_config(cfg)
+    model = CVAE(base.encoder, base.decoder, MixPrior())
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    with pytest.raises(ValueError, match="analytic_kl=False"):
+        model.elbo(x, y)
+    out = model.elbo(x, y, 3, analytic_kl=False)
+    q, p = out.posterior, out.prior
+    torch.testing.assert_close(out.divergence, (q.log_prob(out.z) - p.log_prob(out.z)).mean(0))
+    cs = model.elbo(x, y, 3, divergence="cs")
+    assert cs.elbo is None and torch.isfinite(cs.objective).all()
+    torch.testing.assert_close(cs.divergence, cs_divergence(q, p))

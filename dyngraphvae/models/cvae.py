@@ -364,9 +364,13 @@ class CVAE(nn.Module):
         if analytic_kl:
             try:
                 kl = _divergence(q, p, "kl")
-            except (ValueError, TypeError):
+            except (ValueError, TypeError) as err:
                 if kind == "kl":
-                    raise
+                    raise ValueError(
+                        f"CVAE.elbo: no closed-form KL between the posterior "
+                        f"({type(q).__name__}) and the prior ({type(p).__name__}); call with "
+                        "analytic_kl=False for the sample estimate E_q[log q(z) - log p(z)]"
+                    ) from err
                 kl = None
         else:
             kl = (q.log_prob(z) - p.log_prob(z)).mean(0)
