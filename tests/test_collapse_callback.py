@@ -1,4 +1,6 @@
-"""CollapseMonitor: works on (B, d) and (T, N, d) posteriors, logs, warns; package imports without Lightning."""
+"""CollapseMonitor: works on (B, d) and (T, N, d) posteriors, logs, warns; package imports
+without Lightning.
+"""
 
 import subprocess
 import sys
@@ -51,8 +53,6 @@ def test_evaluate_without_trainer_cvae_and_graph():
     assert mon.history[-1][0] == 3
 
 
-
-
 def test_lightning_fit_logs_and_warns():
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader, TensorDataset
@@ -81,8 +81,15 @@ def test_lightning_fit_logs_and_warns():
     loader = DataLoader(ds, batch_size=16)
     val = [torch.randn(16, 4) for _ in range(2)]
     mon = CollapseMonitor(cvae_posterior, data=val, every_n_epochs=2)
-    trainer = pl.Trainer(max_epochs=4, callbacks=[mon], logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer = pl.Trainer(
+        max_epochs=4,
+        callbacks=[mon],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         trainer.fit(LitCollapsing(), loader)
@@ -104,7 +111,8 @@ def test_package_imports_without_lightning():
         "import torch\n"
         "import dyngraphvae.collapse as c\n"
         "print(c.free_bits(torch.ones(2, 3), 0.5).item())\n"
-        "try:\n    c.CollapseMonitor\nexcept ImportError as e:\n    print('lazy', 'Lightning' in str(e))\n"
+        "try:\n    c.CollapseMonitor\nexcept ImportError as e:\n    print('lazy', 'Lightning' "
+        "in str(e))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -22,7 +22,9 @@ def test_dimension_mode_values_and_gradients():
 def test_threshold_zero_is_mean_total_kl():
     kl = torch.rand(7, 5, 3, generator=torch.Generator().manual_seed(0))
     for mode in ["dimension", "node", "total"]:
-        assert free_bits(kl, 0.0, mode=mode).item() == pytest.approx((kl.sum() / 7).item(), rel=1e-6)
+        assert free_bits(kl, 0.0, mode=mode).item() == pytest.approx(
+            (kl.sum() / 7).item(), rel=1e-6
+        )
         assert free_bits(kl, 0.0, mode=mode, reduction="sum").item() == pytest.approx(
             kl.sum().item(), rel=1e-6
         )
@@ -77,7 +79,9 @@ def test_matches_direct_formula_and_gradient_mask(b, d, lam, seed):
     kl.requires_grad_(True)
     out = free_bits(kl, lam)
     mean = kl.detach().mean(0)
-    assert out.item() == pytest.approx(torch.maximum(mean, torch.tensor(lam, dtype=torch.float64)).sum().item(), abs=1e-12)
+    assert out.item() == pytest.approx(
+        torch.maximum(mean, torch.tensor(lam, dtype=torch.float64)).sum().item(), abs=1e-12
+    )
     out.backward()
     above = (mean > lam).to(kl.dtype)
     torch.testing.assert_close(kl.grad, above.expand(b, d) / b)

@@ -19,8 +19,10 @@ from dyngraphvae.collapse import (
 
 
 def reference_frange_cycle(n_iter, start=0.0, stop=1.0, n_cycle=4, ratio=0.5, shape="linear"):
-    """Re-derivation of Fu et al.'s ``frange_cycle_{linear,sigmoid,cosine}`` as documented: the array
-    starts at `stop`; in each cycle v rises from `start` by (stop-start)/(period*ratio) per iteration
+    """Re-derivation of Fu et al.'s ``frange_cycle_{linear,sigmoid,cosine}`` as documented: the
+    array
+    starts at `stop`; in each cycle v rises from `start` by (stop-start)/(period*ratio) per
+    iteration
     while v <= stop, written at index int(i + c*period)."""
     out = np.ones(n_iter) * stop
     period = n_iter / n_cycle
@@ -42,7 +44,8 @@ def reference_frange_cycle(n_iter, start=0.0, stop=1.0, n_cycle=4, ratio=0.5, sh
 
 @pytest.mark.parametrize("shape", ["linear", "sigmoid", "cosine"])
 @pytest.mark.parametrize(
-    "n_iter,n_cycle,ratio", [(100, 4, 0.5), (1000, 4, 0.5), (90, 3, 0.25), (50, 1, 1.0), (37, 5, 0.7)]
+    "n_iter,n_cycle,ratio",
+    [(100, 4, 0.5), (1000, 4, 0.5), (90, 3, 0.25), (50, 1, 1.0), (37, 5, 0.7)],
 )
 def test_cyclical_matches_reference_loop(shape, n_iter, n_cycle, ratio):
     sched = CyclicalSchedule(n_iter, num_cycles=n_cycle, ratio=ratio, shape=shape)
@@ -98,14 +101,19 @@ def test_cyclical_properties(total, cycles, ratio, shape):
     s = CyclicalSchedule(total, num_cycles=cycles, ratio=ratio, shape=shape)
     vals = np.array(s.values(total))
     assert np.all((vals >= 0) & (vals <= 1))
-    np.testing.assert_allclose(vals, reference_frange_cycle(total, n_cycle=cycles, ratio=ratio,
-                                                            shape=shape), atol=1e-9)
+    np.testing.assert_allclose(
+        vals, reference_frange_cycle(total, n_cycle=cycles, ratio=ratio, shape=shape), atol=1e-9
+    )
 
 
 @pytest.mark.parametrize(
     "sched",
-    [ConstantSchedule(0.5), LinearSchedule(10, 0.2, 0.9), LogisticSchedule(0.01, 30.0),
-     CyclicalSchedule(100, 3, 0.4, "cosine")],
+    [
+        ConstantSchedule(0.5),
+        LinearSchedule(10, 0.2, 0.9),
+        LogisticSchedule(0.01, 30.0),
+        CyclicalSchedule(100, 3, 0.4, "cosine"),
+    ],
 )
 def test_round_trip_json(sched):
     d = json.loads(json.dumps(sched.to_dict()))

@@ -26,8 +26,9 @@ def test_eval_mode_and_rate_extremes():
 
 def test_share_over_drops_whole_snapshots():
     x = torch.randn(50, 7, 2) + 1.0  # (T, N, F): previous-snapshot node features
-    y, keep = drop_inputs(x, 0.5, share_over=-1, generator=torch.Generator().manual_seed(1),
-                          return_mask=True)
+    y, keep = drop_inputs(
+        x, 0.5, share_over=-1, generator=torch.Generator().manual_seed(1), return_mask=True
+    )
     assert torch.all(keep == keep[:, :1])  # one coin per snapshot
     assert 0 < int(keep[:, 0].sum()) < 50
 

@@ -1,7 +1,8 @@
 """Posterior-collapse toolkit: KL schedules, free bits, decoder weakening, diagnostics, monitor.
 
 Everything except :class:`CollapseMonitor` is plain PyTorch. ``CollapseMonitor`` (a Lightning
-``Callback``) is imported lazily on first access, so this package imports without Lightning installed.
+``Callback``) is imported lazily on first access, so this package imports without Lightning
+installed.
 """
 
 from __future__ import annotations

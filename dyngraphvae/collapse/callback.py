@@ -1,17 +1,24 @@
-"""``CollapseMonitor``: a Lightning callback that tracks latent usage and warns when collapse sets in.
+"""``CollapseMonitor``: a Lightning callback that tracks latent usage and warns when collapse
+sets in.
 
-Lightning is imported when this module is imported (``dyngraphvae.collapse`` only imports it on first
+Lightning is imported when this module is imported (``dyngraphvae.collapse`` only imports it on
+first
 access to ``CollapseMonitor``), so the rest of the toolkit works without Lightning installed.
 
 The monitor is written against tensors, not model classes: it takes ``posterior_fn(model, batch) ->
-(loc, scale)`` (or ``(loc, scale, mask)``) returning posterior parameters of shape (..., d), e.g. (B, d)
+(loc, scale)`` (or ``(loc, scale, mask)``) returning posterior parameters of shape (..., d), e.g.
+(B, d)
 for a CVAE or (T, N, d) for the temporal forecaster (every (t, v) pair is a datapoint). Every
-``every_n_epochs`` training epochs it runs ``posterior_fn`` without gradients over ``data`` (an iterable
-of batches; default: the trainer's validation dataloader(s)), concatenates the datapoints and computes
-:func:`~dyngraphvae.collapse.diagnostics.collapse_diagnostics`: KL per dimension, active units (He et al.
+``every_n_epochs`` training epochs it runs ``posterior_fn`` without gradients over ``data`` (an
+iterable
+of batches; default: the trainer's validation dataloader(s)), concatenates the datapoints and
+computes
+:func:`~dyngraphvae.collapse.diagnostics.collapse_diagnostics`: KL per dimension, active units (He
+et al.
 2019) and the minibatch MI estimate I_q(x; z). The values are logged as ``collapse/kl``,
 ``collapse/kl_dim_{j}``, ``collapse/active_units``, ``collapse/mutual_information`` and
-``collapse/collapsed`` (0/1), appended to ``history``, and a ``UserWarning`` is emitted when the number
+``collapse/collapsed`` (0/1), appended to ``history``, and a ``UserWarning`` is emitted when the
+number
 of active units drops to 0 or the MI estimate falls below ``mi_threshold``.
 """
 
@@ -62,10 +69,12 @@ class CollapseMonitor(Callback):
     """Log KL per dimension, active units and I_q(x; z) during training; warn on collapse.
 
     Args:
-        posterior_fn: ``(model, batch) -> (loc, scale)`` or ``(loc, scale, mask)``; tensors (..., d).
+        posterior_fn: ``(model, batch) -> (loc, scale)`` or ``(loc, scale, mask)``; tensors (...,
+        d).
         data: iterable of batches to evaluate on (e.g. a validation DataLoader or a list of graphs).
             None: the trainer's validation dataloader(s).
-        every_n_epochs: evaluate at the end of every n-th training epoch (epochs n−1, 2n−1, … 0-based).
+        every_n_epochs: evaluate at the end of every n-th training epoch (epochs n−1, 2n−1, …
+        0-based).
         prior: prior for the KL (default N(0, I)); see :func:`collapse_diagnostics`.
         au_threshold: δ of the active-unit statistic (0.01).
         mi_threshold: collapse is flagged when the MI estimate is below this many nats.
@@ -89,9 +98,13 @@ class CollapseMonitor(Callback):
     ) -> None:
         super().__init__()
         if not callable(posterior_fn):
-            raise TypeError("CollapseMonitor: posterior_fn must be callable (model, batch) -> (loc, scale)")
+            raise TypeError(
+                "CollapseMonitor: posterior_fn must be callable (model, batch) -> (loc, scale)"
+            )
         if int(every_n_epochs) != every_n_epochs or every_n_epochs < 1:
-            raise ValueError(f"CollapseMonitor: every_n_epochs must be an integer >= 1, got {every_n_epochs!r}")
+            raise ValueError(
+                f"CollapseMonitor: every_n_epochs must be an integer >= 1, got {every_n_epochs!r}"
+            )
         self.posterior_fn = posterior_fn
         self.data = data
         self.every_n_epochs = int(every_n_epochs)
@@ -106,7 +119,9 @@ class CollapseMonitor(Callback):
 
     # ------------------------------------------------------------------ core (no Lightning needed)
     def evaluate(self, model: torch.nn.Module, data: Iterable[Any]) -> CollapseDiagnostics:
-        """Run ``posterior_fn`` over ``data`` (no grad, eval mode restored afterwards) and diagnose."""
+        """Run ``posterior_fn`` over ``data`` (no grad, eval mode restored afterwards) and
+        diagnose.
+        """
         was_training = model.training
         model.eval()
         locs, scales = [], []
@@ -117,7 +132,8 @@ class CollapseMonitor(Callback):
                     out = self.posterior_fn(model, _move(batch, device))
                     if not isinstance(out, (tuple, list)) or len(out) not in (2, 3):
                         raise ValueError(
-                            "CollapseMonitor: posterior_fn must return (loc, scale) or (loc, scale, mask), "
+                            "CollapseMonitor: posterior_fn must return (loc, scale) or (loc, "
+                            "scale, mask), "
                             f"got {type(out).__name__}"
                         )
                     loc, scale = out[0], out[1]
@@ -125,7 +141,8 @@ class CollapseMonitor(Callback):
                     if loc.shape != scale.shape or loc.dim() < 1:
                         raise ValueError(
                             "CollapseMonitor: posterior_fn returned loc/scale of shapes "
-                            f"{tuple(loc.shape)}/{tuple(scale.shape)}; expected equal shapes (..., d)"
+                            f"{tuple(loc.shape)}/{tuple(scale.shape)}; expected equal shapes "
+                            "(..., d)"
                         )
                     d = loc.shape[-1]
                     if mask is not None:
@@ -159,7 +176,8 @@ class CollapseMonitor(Callback):
         if diagnostics.collapsed and self.warn:
             warnings.warn(
                 f"posterior collapse at epoch {epoch}: {diagnostics.reason} "
-                f"(mean KL {diagnostics.mean_kl:.4g} nats, {diagnostics.active_units} active units)",
+                f"(mean KL {diagnostics.mean_kl:.4g} nats, {diagnostics.active_units} active "
+                "units)",
                 UserWarning,
                 stacklevel=2,
             )
@@ -171,7 +189,8 @@ class CollapseMonitor(Callback):
         loaders = getattr(trainer, "val_dataloaders", None)
         if loaders is None:
             raise ValueError(
-                "CollapseMonitor: no `data` given and the trainer has no validation dataloader; pass "
+                "CollapseMonitor: no `data` given and the trainer has no validation "
+                "dataloader; pass "
                 "data=... (an iterable of batches)"
             )
         if isinstance(loaders, (list, tuple)):

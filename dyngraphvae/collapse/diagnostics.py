@@ -2,14 +2,16 @@
 
 Inputs are posterior parameters ``loc, scale`` of shape (..., d): every leading index is one
 *datapoint* — (B, d) for a CVAE, (T, N, d) for the temporal graph forecaster where each (t, v) pair
-(a node at a time step) is a datapoint. An optional boolean ``mask`` of shape (...) selects datapoints
+(a node at a time step) is a datapoint. An optional boolean ``mask`` of shape (...) selects
+datapoints
 (e.g. present nodes). Everything is computed in float64 internally and returned in the input dtype.
 
 Quantities (He, Spokoyny, Neubig, Berg-Kirkpatrick 2019, "Lagging Inference Networks and Posterior
 Collapse in Variational Autoencoders", ICLR; Hoffman & Johnson 2016, "ELBO surgery"):
 
 - KL per dimension: KL(N(μ, σ²) || N(μ_p, σ_p²)) = log(σ_p/σ) + (σ² + (μ − μ_p)²) / (2σ_p²) − ½.
-- Active units (Burda et al. 2016; He et al. ``calc_au``): A_u = Var_x(E_{q(z|x)}[z_u]) with the unbiased
+- Active units (Burda et al. 2016; He et al. ``calc_au``): A_u = Var_x(E_{q(z|x)}[z_u]) with the
+unbiased
   (N − 1) variance; unit u is active iff A_u >= δ (δ = 0.01).
 - Mutual information I_q(x; z) under q(x, z) = p_data(x) q(z|x), minibatch estimator of He et al.
   (``calc_mi``): I ≈ E_i[E_q log q(z|x_i)] − E_i[log q(z_i)], one z_i ∼ q(z|x_i) per datapoint and
@@ -48,12 +50,10 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _CHUNK_ELEMENTS = 1 << 22
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 # input handling
-# ----------------------------------------------------------------------------------------------------
-def as_datapoints(
-    loc: Tensor, scale: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
+# ------------------------------------------------------------------------------------------------
+def as_datapoints(loc: Tensor, scale: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Flatten posteriors (..., d) to (M, d) datapoints, keeping the rows where ``mask`` is True.
 
     (T, N, d) forecaster posteriors become (T·N, d): every (t, v) pair is one datapoint.
@@ -62,7 +62,7 @@ def as_datapoints(
     if not isinstance(loc, Tensor) or not isinstance(scale, Tensor):
         raise TypeError("posterior loc and scale must be tensors")
     if loc.dim() < 1:
-        raise ValueError(f"posterior loc must have shape (..., d), got a scalar")
+        raise ValueError("posterior loc must have shape (..., d), got a scalar")
     if loc.shape != scale.shape:
         raise ValueError(
             f"posterior loc and scale must have the same shape, got {tuple(loc.shape)} and "
@@ -76,7 +76,8 @@ def as_datapoints(
     if mask is not None:
         if mask.shape != loc.shape[:-1]:
             raise ValueError(
-                f"mask must have shape loc.shape[:-1]={tuple(loc.shape[:-1])}, got {tuple(mask.shape)}"
+                f"mask must have shape loc.shape[:-1]={tuple(loc.shape[:-1])}, got "
+                f"{tuple(mask.shape)}"
             )
         mask = mask.to(device=loc.device, dtype=torch.bool)
         return loc[mask].reshape(-1, d), scale[mask].reshape(-1, d)
@@ -100,9 +101,9 @@ def _prior_params(
     return base.loc.to(dtype=dtype, device=device), base.scale.to(dtype=dtype, device=device)
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 # KL and active units
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 def kl_per_dimension(loc: Tensor, scale: Tensor, prior: Distribution | None = None) -> Tensor:
     """Element-wise KL(N(loc, scale²) || prior) in nats, shape (..., d).
 
@@ -118,7 +119,8 @@ def kl_per_dimension(loc: Tensor, scale: Tensor, prior: Distribution | None = No
         kl = -torch.log(ratio) + 0.5 * (ratio**2 + ((mu - mu_p) / sd_p) ** 2) - 0.5
     except RuntimeError as err:
         raise ValueError(
-            f"prior parameters of shape {tuple(mu_p.shape)} do not broadcast against posterior shape "
+            f"prior parameters of shape {tuple(mu_p.shape)} do not broadcast against posterior "
+            "shape "
             f"{tuple(loc.shape)}"
         ) from err
     return kl.to(loc.dtype)
@@ -149,9 +151,9 @@ def active_units(loc: Tensor, threshold: float = 0.01, mask: Tensor | None = Non
     return ActiveUnits(int(active.sum()), var.to(loc.dtype), active, float(threshold))
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 # mutual information: He et al. minibatch estimator
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 def _pairwise_log_density(z: Tensor, mu: Tensor, sd: Tensor) -> Tensor:
     """log N(z_i | mu_j, diag sd_j²) summed over d, as an (n_z, n_comp) matrix, in row chunks."""
     n, m, d = z.shape[0], mu.shape[0], mu.shape[1]
@@ -184,8 +186,10 @@ def mutual_information(
     """He et al. (2019) minibatch estimate of I_q(x; z) in nats.
 
     I ≈ (1/B) Σ_i E_{q(z|x_i)}[log q(z|x_i)] − (1/B) Σ_i log q̂(z_i),
-    E_q log q(z|x) = −(d/2) log 2π − ½ Σ_k (1 + log σ_k²) (analytic), z_i ∼ q(z|x_i) (one sample each),
-    q̂(z_i) = (1/B) Σ_j q(z_i|x_j). The datapoints are split into consecutive batches of ``batch_size``
+    E_q log q(z|x) = −(d/2) log 2π − ½ Σ_k (1 + log σ_k²) (analytic), z_i ∼ q(z|x_i) (one sample
+    each),
+    q̂(z_i) = (1/B) Σ_j q(z_i|x_j). The datapoints are split into consecutive batches of
+    ``batch_size``
     (all at once if None) and the batch estimates are averaged with weights ∝ batch size, as in
     ``calc_mi``. The estimate is biased and cannot exceed ≈ log B: compare values only at equal B.
     Memory is bounded by chunking the B × B pairwise densities.
@@ -208,10 +212,12 @@ def mutual_information(
     return (total / used).to(loc.dtype)
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 # exact quantities on a finite set of posteriors
-# ----------------------------------------------------------------------------------------------------
-def aggregate_posterior(loc: Tensor, scale: Tensor, mask: Tensor | None = None) -> MixtureSameFamily:
+# ------------------------------------------------------------------------------------------------
+def aggregate_posterior(
+    loc: Tensor, scale: Tensor, mask: Tensor | None = None
+) -> MixtureSameFamily:
     """Aggregate posterior q(z) = (1/M) Σ_i N(z; μ_i, diag σ_i²) as a ``MixtureSameFamily``
     (event shape (d,)) over the M datapoints."""
     mu, sd = as_datapoints(loc, scale, mask)
@@ -223,8 +229,10 @@ def aggregate_posterior(loc: Tensor, scale: Tensor, mask: Tensor | None = None) 
 def _prior_log_prob(prior: Distribution | None, z: Tensor) -> Tensor:
     """log p(z) summed over the last dimension for z (..., d)."""
     d = z.shape[-1]
-    if prior is None or isinstance(prior, Normal) or (
-        isinstance(prior, Independent) and isinstance(prior.base_dist, Normal)
+    if (
+        prior is None
+        or isinstance(prior, Normal)
+        or (isinstance(prior, Independent) and isinstance(prior.base_dist, Normal))
     ):
         mu_p, sd_p = _prior_params(prior, d, z.dtype, z.device)
         return Normal(mu_p, sd_p).log_prob(z).sum(-1)
@@ -243,7 +251,9 @@ def _resolve_method(method: str, d: int) -> str:
     if method == "auto":
         return "quadrature" if d == 1 else "mc"
     if method == "quadrature" and d != 1:
-        raise ValueError(f"method='quadrature' is implemented for d = 1 only (got d = {d}); use 'mc'")
+        raise ValueError(
+            f"method='quadrature' is implemented for d = 1 only (got d = {d}); use 'mc'"
+        )
     return method
 
 
@@ -265,7 +275,8 @@ def _quadrature_terms(
     g = int(math.ceil((hi - lo) / h)) + 1
     if g > 4_000_000:
         raise ValueError(
-            f"quadrature grid of {g} points is too large (posterior scales span {float(sd1.min()):.3g} "
+            f"quadrature grid of {g} points is too large (posterior scales span "
+            f"{float(sd1.min()):.3g} "
             f"to a range of {hi - lo:.3g}); use method='mc'"
         )
     grid = torch.linspace(lo, hi, g, dtype=mu.dtype, device=mu.device)
@@ -419,15 +430,16 @@ def elbo_surgery(
     )
 
 
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 # one-call summary
-# ----------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CollapseDiagnostics:
     """Summary of latent usage over a set of datapoints.
 
     ``kl_per_dim`` (d,) is the datapoint-mean KL per latent dimension, ``mean_kl`` its sum;
-    ``active_units``/``au_variance`` as in :func:`active_units`; ``mutual_information`` is He et al.'s
+    ``active_units``/``au_variance`` as in :func:`active_units`; ``mutual_information`` is He et
+    al.'s
     minibatch estimate; ``num_datapoints`` is M. ``collapsed`` is True when no unit is active or the
     MI estimate is below ``mi_threshold``; ``reason`` says which.
     """
@@ -463,8 +475,10 @@ def collapse_diagnostics(
     """KL per dimension, active units and MI in one pass; flags collapse.
 
     Args:
-        loc, scale: posterior parameters (..., d); leading indices are datapoints ((B, d) or (T, N, d)).
-        prior: prior for the KL (default N(0, I)); parameters may broadcast against ``loc`` (per-datapoint
+        loc, scale: posterior parameters (..., d); leading indices are datapoints ((B, d) or (T,
+        N, d)).
+        prior: prior for the KL (default N(0, I)); parameters may broadcast against ``loc``
+        (per-datapoint
             conditional priors, e.g. the transition prior of the forecaster).
         mask: optional bool (...) selecting datapoints.
         au_threshold: δ for active units (0.01).

@@ -1,12 +1,16 @@
-"""Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse Autoregressive Flow", App.).
+"""Free bits (Kingma et al. 2016, "Improved Variational Inference with Inverse Autoregressive
+Flow", App.).
 
-The KL term is split into units j (latent dimensions, nodes, groups of dimensions, or the whole code) and
+The KL term is split into units j (latent dimensions, nodes, groups of dimensions, or the whole
+code) and
 each unit's *batch-averaged* KL is floored at a threshold λ (nats):
 
     L̃_λ = E_{x∼M} E_q[log p(x|z)] − Σ_j max(λ, E_{x∼M}[KL(q(z_j|x) || p(z_j))]).
 
-A unit whose batch-mean KL is below λ contributes the constant λ and receives **zero gradient**, so the
-optimiser is not pushed to close it further; above λ the term is the ordinary KL (gradient identity).
+A unit whose batch-mean KL is below λ contributes the constant λ and receives **zero gradient**,
+so the
+optimiser is not pushed to close it further; above λ the term is the ordinary KL (gradient
+identity).
 For graph latents Z ∈ R^{N×d} the natural units are per (node, dimension) or per node.
 """
 
@@ -39,7 +43,11 @@ def _group_matrix(groups: Tensor | Sequence[Sequence[int]], d: int, device, dtyp
     """(d, G) 0/1 matrix assigning each latent dimension to exactly one group."""
     if isinstance(groups, Tensor):
         gid = groups.to(device=device)
-        if gid.dim() != 1 or gid.numel() != d or gid.dtype in (torch.float16, torch.float32, torch.float64):
+        if (
+            gid.dim() != 1
+            or gid.numel() != d
+            or gid.dtype in (torch.float16, torch.float32, torch.float64)
+        ):
             raise ValueError(
                 f"free_bits: groups as a tensor must be an integer vector of length d={d} "
                 f"(group id per latent dimension), got shape {tuple(gid.shape)} dtype {gid.dtype}"
@@ -51,7 +59,9 @@ def _group_matrix(groups: Tensor | Sequence[Sequence[int]], d: int, device, dtyp
         present[gid] = True
         if not present.all():
             missing = torch.nonzero(~present).flatten().tolist()
-            raise ValueError(f"free_bits: group ids must be contiguous 0..G-1; ids {missing} are empty")
+            raise ValueError(
+                f"free_bits: group ids must be contiguous 0..G-1; ids {missing} are empty"
+            )
         return torch.nn.functional.one_hot(gid.long(), num).to(dtype)
     members = [list(g) for g in groups]
     flat = [i for g in members for i in g]
@@ -82,9 +92,12 @@ def free_bits_units(
         kl: element-wise KL terms, shape (..., d): the last dimension indexes latent dimensions, the
             dimensions in ``reduce_over`` index datapoints (averaged), every other dimension indexes
             latent *units* kept apart (e.g. nodes N in a (B, N, d) or (T, N, d) tensor).
-        mode: ``"dimension"`` (units = every kept coordinate × latent dimension), ``"node"`` (sum over d,
-            units = kept coordinates, e.g. nodes), ``"group"`` (sum within each group of latent dims,
-            units = kept coordinates × groups), ``"total"`` (sum over everything but the batch: one unit).
+        mode: ``"dimension"`` (units = every kept coordinate × latent dimension), ``"node"`` (sum
+        over d,
+            units = kept coordinates, e.g. nodes), ``"group"`` (sum within each group of latent
+            dims,
+            units = kept coordinates × groups), ``"total"`` (sum over everything but the batch:
+            one unit).
         groups: for ``mode="group"``: an integer tensor (d,) of group ids 0..G−1, or a list of index
             lists partitioning 0..d−1.
         reduce_over: datapoint dimension(s) (default 0). Must not include the last dimension.
@@ -97,7 +110,8 @@ def free_bits_units(
     """
     if not isinstance(kl, Tensor) or kl.dim() < 2:
         raise ValueError(
-            "free_bits: kl must be a tensor of shape (..., d) with at least one datapoint dimension, "
+            "free_bits: kl must be a tensor of shape (..., d) with at least one datapoint "
+            "dimension, "
             f"got {type(kl).__name__} of shape {getattr(kl, 'shape', None)}"
         )
     if mode not in _MODES:
@@ -153,16 +167,21 @@ def free_bits(
 ) -> Tensor:
     """Penalised KL term with free bits: Σ_j max(λ, E_batch[KL_j]) (Kingma et al. 2016).
 
-    Units j are described in :func:`free_bits_units`. Below λ a unit contributes λ with zero gradient;
-    above λ it contributes its batch-mean KL with the ordinary gradient. With λ = 0 the result equals the
+    Units j are described in :func:`free_bits_units`. Below λ a unit contributes λ with zero
+    gradient;
+    above λ it contributes its batch-mean KL with the ordinary gradient. With λ = 0 the result
+    equals the
     batch-mean total KL, ``kl.sum() / (number of datapoints)``.
 
     Args:
-        kl: element-wise KL terms (..., d), e.g. (B, d) for a CVAE, (B, N, d) or (T, N, d) for graph latents.
-        threshold: λ in nats per unit (>= 0). For a per-dimension target of τ total nats use λ = τ / d.
+        kl: element-wise KL terms (..., d), e.g. (B, d) for a CVAE, (B, N, d) or (T, N, d) for
+        graph latents.
+        threshold: λ in nats per unit (>= 0). For a per-dimension target of τ total nats use λ = τ
+        / d.
         mode, groups, reduce_over, mask: see :func:`free_bits_units`.
         reduction: ``"mean"`` returns the per-datapoint scale above; ``"sum"`` returns
-            Σ_j n_j · max(λ, E_batch[KL_j]) with n_j the number of datapoints of unit j (the scale of a
+            Σ_j n_j · max(λ, E_batch[KL_j]) with n_j the number of datapoints of unit j (the scale
+            of a
             summed ELBO, e.g. Σ_t over a sequence); without a mask n_j = product of the batch sizes.
 
     Returns:
@@ -175,7 +194,8 @@ def free_bits(
         raise ValueError(f"free_bits: reduction must be 'mean' or 'sum', got {reduction!r}")
     if reduction == "sum" and mask is not None and mode == "total":
         raise ValueError(
-            "free_bits: reduction='sum' with a mask is ambiguous for mode='total' (units kept apart by "
+            "free_bits: reduction='sum' with a mask is ambiguous for mode='total' (units kept "
+            "apart by "
             "the mask have different datapoint counts); use mode='node' or 'dimension'"
         )
     units = free_bits_units(kl, mode, groups=groups, reduce_over=reduce_over, mask=mask)

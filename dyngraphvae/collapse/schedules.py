@@ -1,6 +1,7 @@
 """KL-weight (β) schedules against posterior collapse.
 
-Every schedule is a frozen dataclass: the object *is* its configuration. It is called with the global
+Every schedule is a frozen dataclass: the object *is* its configuration. It is called with the
+global
 optimisation step (0-based, one step = one minibatch update) and returns the weight β_step that
 multiplies the KL term, ``loss = −E_q[log p(x|z)] + β_step · KL``.
 
@@ -79,8 +80,10 @@ class ConstantSchedule(KLSchedule):
 class LinearSchedule(KLSchedule):
     """Linear warm-up β_step = start + (stop − start) · min(1, step / num_steps).
 
-    With ``start = 0, stop = 1`` this is Sentence-VAE's ``min(1, step / x0)``; with ``start = kl_start``
-    it reproduces He et al. (2019)'s per-iteration increments ``(1 − kl_start) / (warm_up · N / B)``.
+    With ``start = 0, stop = 1`` this is Sentence-VAE's ``min(1, step / x0)``; with ``start =
+    kl_start``
+    it reproduces He et al. (2019)'s per-iteration increments ``(1 − kl_start) / (warm_up · N /
+    B)``.
     """
 
     num_steps: int
@@ -90,7 +93,9 @@ class LinearSchedule(KLSchedule):
 
     def __post_init__(self) -> None:
         if int(self.num_steps) != self.num_steps or self.num_steps < 1:
-            raise ValueError(f"LinearSchedule.num_steps must be an integer >= 1, got {self.num_steps!r}")
+            raise ValueError(
+                f"LinearSchedule.num_steps must be an integer >= 1, got {self.num_steps!r}"
+            )
         for name in ("start", "stop"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
@@ -133,18 +138,22 @@ _SHAPES = ("linear", "sigmoid", "cosine")
 
 @dataclass(frozen=True)
 class CyclicalSchedule(KLSchedule):
-    """Cyclical annealing (Fu et al. 2019): M cycles over T steps, rising for a proportion R of each.
+    """Cyclical annealing (Fu et al. 2019): M cycles over T steps, rising for a proportion R of
+    each.
 
     With period P = T / M, cycle c starts at step ⌊c P⌋ (c = 0..M−1, exactly as the reference
     ``frange_cycle_*`` functions index their array) and within a cycle at offset i = step − ⌊c P⌋
     the rise variable is v = start + i (stop − start) / (P R). Then
 
     - v ≤ stop (rising phase): β = f(v) with ``"linear"`` f(v) = v, ``"sigmoid"``
-      f(v) = 1 / (1 + exp(−(12 v − 6))) (so f(0) ≈ 0.0025, not 0), ``"cosine"`` f(v) = ½ − ½ cos(π v);
+      f(v) = 1 / (1 + exp(−(12 v − 6))) (so f(0) ≈ 0.0025, not 0), ``"cosine"`` f(v) = ½ − ½ cos(π
+      v);
     - otherwise (the remaining 1 − R of the cycle) β = stop.
 
-    For integer P this is the paper's β_t = f(τ/R) for τ ≤ R else 1, τ = mod(t, P) / P. Steps at or beyond
-    ``total_steps`` return ``stop`` (training continues at the final weight). M = 1 is the monotonic schedule.
+    For integer P this is the paper's β_t = f(τ/R) for τ ≤ R else 1, τ = mod(t, P) / P. Steps at
+    or beyond
+    ``total_steps`` return ``stop`` (training continues at the final weight). M = 1 is the
+    monotonic schedule.
     """
 
     total_steps: int
@@ -169,7 +178,9 @@ class CyclicalSchedule(KLSchedule):
             raise ValueError(f"CyclicalSchedule.ratio must be in (0, 1], got {self.ratio!r}")
         if self.shape not in _SHAPES:
             raise ValueError(f"CyclicalSchedule.shape must be one of {_SHAPES}, got {self.shape!r}")
-        if not (math.isfinite(self.start) and math.isfinite(self.stop) and 0 <= self.start <= self.stop):
+        if not (
+            math.isfinite(self.start) and math.isfinite(self.stop) and 0 <= self.start <= self.stop
+        ):
             raise ValueError(
                 f"CyclicalSchedule needs finite 0 <= start <= stop, got start={self.start!r}, "
                 f"stop={self.stop!r}"
@@ -206,9 +217,15 @@ class CyclicalSchedule(KLSchedule):
 
 
 def monotonic_schedule(
-    total_steps: int, ratio: float = 0.5, shape: str = "linear", start: float = 0.0, stop: float = 1.0
+    total_steps: int,
+    ratio: float = 0.5,
+    shape: str = "linear",
+    start: float = 0.0,
+    stop: float = 1.0,
 ) -> CyclicalSchedule:
-    """Monotonic annealing = :class:`CyclicalSchedule` with a single cycle (M = 1; Fu et al. 2019)."""
+    """Monotonic annealing = :class:`CyclicalSchedule` with a single cycle (M = 1; Fu et al.
+    2019).
+    """
     return CyclicalSchedule(
         total_steps=total_steps, num_cycles=1, ratio=ratio, shape=shape, start=start, stop=stop
     )
