@@ -4,7 +4,8 @@ Lipschitz constant, and whether the chain settles.
 The transition prior
 :math:`p(Z_{t+1}\mid Z_t) = \mathcal N(f(Z_t), \operatorname{diag}\sigma^2(Z_t))` (or a mixture)
 defines a Markov chain. If the mean map is a contraction, :math:`\|f(z) - f(z')\| \le L\|z - z'\|`
-with :math:`L < 1`, then two copies driven by the same noise (synchronous coupling) approach each other geometrically whenever the noise scale does not
+with :math:`L < 1`, then two copies driven by the same noise (synchronous coupling) approach
+each other geometrically whenever the noise scale does not
 depend on the state, and the chain has a unique stationary law (Banach fixed point /
 Wasserstein contraction; e.g. Diaconis & Freedman, "Iterated random functions", SIAM Review 1999).
 
