@@ -4,7 +4,8 @@ Load temporal graph datasets, train a temporal graph VAE, sample many plausible
 futures, and measure how forecast quality drifts with the horizon.
 """
 
-from dyngraphvae import data, evaluation
+from dyngraphvae import collapse, data, distributions, evaluation, nn, objectives
+from dyngraphvae.amortization import cvae_amortization_gap, refine_posterior
 from dyngraphvae.data import (
     TemporalGraph,
     TemporalGraphError,
@@ -25,10 +26,35 @@ from dyngraphvae.data import (
     to_data_list,
     to_networkx,
 )
+from dyngraphvae.distributions import cs_divergence, kl_divergence, register_cs
+from dyngraphvae.models.cvae import CVAE, CVAEConfig
+from dyngraphvae.models.forecaster import Forecast, ForecasterConfig, TemporalGraphVAE
+from dyngraphvae.objectives import divergence, importance_weighted_bound
+from dyngraphvae.training import TrainConfig, fit, load_model, save_model
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CVAE",
+    "CVAEConfig",
+    "Forecast",
+    "ForecasterConfig",
+    "TemporalGraphVAE",
+    "TrainConfig",
+    "collapse",
+    "cs_divergence",
+    "cvae_amortization_gap",
+    "distributions",
+    "divergence",
+    "fit",
+    "importance_weighted_bound",
+    "kl_divergence",
+    "load_model",
+    "nn",
+    "objectives",
+    "refine_posterior",
+    "register_cs",
+    "save_model",
     "TemporalGraph",
     "TemporalGraphError",
     "__version__",
