@@ -31,7 +31,8 @@ KEYS = ("link_auc", "link_ap", "new_link_auc", "new_link_ap")
 
 
 def markdown(result: dict, dataset: str) -> str:
-    lines = ["| method | link AUC | link AP | new-link AUC | new-link AP |", "|---|---|---|---|---|"]
+    lines = ["| method | link AUC | link AP | new-link AUC | new-link AP |",
+             "|---|---|---|---|---|"]
     for name, v in PUBLISHED[dataset].items():
         cells = [f"{v[2 * i]:.2f} ± {v[2 * i + 1]:.2f}" for i in range(4)]
         lines.append(f"| {name} (paper) | " + " | ".join(cells) + " |")

@@ -424,7 +424,9 @@ def series_graph(signal: TemporalGraph) -> TemporalGraph:
         raise ValueError("series_graph: x[i+1, :, -1] != y[i]; not a lag-window signal")
     s = torch.cat([x[0].transpose(0, 1), y], dim=0)  # (T + L, N)
     edges = [signal.edges(max(j - L, 0)) for j in range(s.size(0))]
-    weights = [signal.weights(max(j - L, 0)) for j in range(s.size(0))]
+    weights = None
+    if signal.weights(0) is not None:
+        weights = [signal.weights(max(j - L, 0)) for j in range(s.size(0))]
     return TemporalGraph(edges, signal.num_nodes, directed=signal.directed, edge_weights=weights,
                          x=s.unsqueeze(-1), self_loops="keep",
                          name=f"series({signal.name})" if signal.name else "series")

@@ -1,0 +1,157 @@
+"""Protocol runners on tiny graphs: rolling forecasts, series graphs, stacking, VGRNN, PyG
+Temporal, multi-horizon links, fork mode coverage and rollout statistics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dyngraphvae.data.synthetic import dynamic_sbm, fork
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.evaluation.protocols import (
+    HistoryStackedLinks,
+    link_forecast_protocol,
+    pygt_node_protocol,
+    rolling_forecast,
+    series_graph,
+    vgrnn_link_protocol,
+)
+from dyngraphvae.models.config import ForecasterConfig
+from dyngraphvae.models.forecaster import TemporalGraphVAE
+
+torch.set_num_threads(1)
+TINY = dict(latent_dim=3, hidden_dim=8, node_embedding_dim=4)
+FAST = dict(epochs=2, patience=None)
+
+
+def _model(graph, **kw):
+    torch.manual_seed(0)
+    return TemporalGraphVAE(ForecasterConfig.for_graph(graph, **TINY, **kw)).eval()
+
+
+def test_rolling_forecast_equals_filter_then_forecast_for_deterministic_model():
+    g = dynamic_sbm(num_nodes=15, num_snapshots=8, num_communities=2, num_features=2, seed=0)
+    model = _model(g, deterministic=True)
+    rf = rolling_forecast(model, g, [0, 3, 8, 3], 2, num_samples=2)
+    for i, o in enumerate([0, 3, 8, 3]):
+        with torch.no_grad():
+            state = model.initial_state(1) if o == 0 else model.filter(g[:o], 1)
+            fc = model.forecast(state, 2, 1)
+        torch.testing.assert_close(rf.z[0, i], fc.z[0])
+        torch.testing.assert_close(rf.feature_mean[1, i], fc.feature_mean[0])
+    with pytest.raises(ValueError, match="origins"):
+        rolling_forecast(model, g, [9], 1)
+
+
+def test_rolling_forecast_stochastic_matches_filter_law_in_mean():
+    """Stochastic model: the rolling z at origin T has the law of filter(graph[:T]).z (MC)."""
+    g = dynamic_sbm(num_nodes=6, num_snapshots=5, num_communities=2, num_features=0, seed=1)
+    model = _model(g)
+    gen = torch.Generator().manual_seed(0)
+    rf = rolling_forecast(model, g, [4], 1, num_samples=4000, generator=gen)
+    with torch.no_grad():
+        st = model.filter(g[:4], 4000, generator=torch.Generator().manual_seed(1))
+    a, b = rf.z[:, 0, 0], st.z
+    se = (a.var(0) / 4000 + b.var(0) / 4000).sqrt()
+    assert ((a.mean(0) - b.mean(0)).abs() < 5 * se + 1e-6).all()
+
+
+def test_series_graph_inverts_lag_windows():
+    T, N, L = 12, 3, 4
+    s = torch.randn(T + L, N)
+    x = torch.stack([s[i:i + L].T for i in range(T)])  # (T, N, L)
+    y = s[L:]
+    ei = torch.tensor([[0, 1], [1, 2]])
+    sig = TemporalGraph([ei] * T, N, directed=True, x=x, y=y)
+    ser = series_graph(sig)
+    assert len(ser) == T + L
+    torch.testing.assert_close(ser.x[:, :, 0], s)
+    bad = TemporalGraph([ei] * T, N, directed=True, x=x, y=y + 1)
+    with pytest.raises(ValueError, match="lag-window"):
+        series_graph(bad)
+
+
+def test_history_stacking_recovers_logistic_weights():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(20000, 4, generator=g, dtype=torch.float64)
+    w = torch.tensor([-0.5, 1.0, 2.0, -1.0, 0.5], dtype=torch.float64)
+    y = (torch.rand(20000, generator=g, dtype=torch.float64) < torch.sigmoid(X @ w[1:] + w[0]))
+    fit = HistoryStackedLinks(ridge=0.0).fit([X], [y.double()])
+    assert torch.allclose(fit.weights, w, atol=0.1)
+    torch.testing.assert_close(fit.score(X[:3]), X[:3] @ fit.weights[1:] + fit.weights[0])
+
+
+def test_vgrnn_protocol_on_a_tiny_graph_matches_direct_baselines():
+    from dyngraphvae.data.splits import link_prediction_split
+    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks
+    from dyngraphvae.evaluation.links import link_metrics
+
+    g = dynamic_sbm(num_nodes=20, num_snapshots=7, num_communities=2, num_features=0, seed=0)
+    cfg = ForecasterConfig.for_graph(g, **TINY)
+    res = vgrnn_link_protocol(g, cfg, seeds=[0], num_samples=4, train_kwargs=FAST,
+                              vgae_epochs=5)
+    assert set(res["summary"]) == {"model", "model+history", "persistence", "frequency", "vgae"}
+    split = link_prediction_split(g, seed=0)
+    aucs = []
+    for ev in split.test:
+        pairs, lab = ev.pairs_and_labels()
+        s = EdgeFrequencyLinks().score_pairs(split.history(ev.step), pairs)
+        p = int(lab.sum())
+        aucs.append(100 * link_metrics(s[:p], s[p:]).auc)
+    assert res["summary"]["frequency"]["link_auc"]["mean"] == pytest.approx(sum(aucs) / 3)
+    for d in res["summary"].values():
+        assert all(0 <= v["mean"] <= 100 for v in d.values())
+
+
+def test_pygt_protocol_on_a_tiny_signal():
+    from dyngraphvae.data.splits import temporal_signal_split
+    from dyngraphvae.evaluation.baselines import LinearLagRegression
+
+    T, N, L = 30, 4, 4
+    gen = torch.Generator().manual_seed(0)
+    s = torch.randn(T + L, N, generator=gen).cumsum(0) * 0.1
+    x = torch.stack([s[i:i + L].T for i in range(T)])
+    ei = torch.tensor([[0, 1, 2], [1, 2, 3]])
+    sig = TemporalGraph([ei] * T, N, directed=True, x=x, y=s[L:])
+    cfg = ForecasterConfig(num_nodes=N, num_features=1, directed=True, decode_edges=False,
+                           node_input="both", **TINY)
+    res = pygt_node_protocol(sig, cfg, train_ratio=0.6, seeds=[0], num_samples=8,
+                             train_kwargs=FAST)
+    tr, te = temporal_signal_split(sig, 0.6)
+    lin = LinearLagRegression(lags=L).predict_targets(tr, te)
+    assert res["baselines_mse"]["linear_lags"] == pytest.approx(float((lin - te.y).pow(2).mean()),
+                                                                rel=1e-5)
+    assert res["num_test"] == len(te)
+    r = res["per_seed"][0]
+    assert r["mse"] > 0 and r["crps"] > 0 and 0 <= r["coverage"] <= 1
+
+
+def test_link_forecast_protocol_on_a_tiny_directed_graph():
+    gen = torch.Generator().manual_seed(0)
+    edges = [torch.randint(0, 15, (2, 30), generator=gen) for _ in range(12)]
+    edges = [e[:, e[0] != e[1]] for e in edges]
+    g = TemporalGraph(edges, 15, directed=True, duplicates="merge")
+    cfg = ForecasterConfig.for_graph(g, **TINY)
+    res = link_forecast_protocol(g, cfg, horizon=3, num_val=2, seeds=[0], num_samples=4,
+                                 num_mrr_negatives=10, train_kwargs=FAST)
+    assert res["origin"] == 9
+    for name in ("model", "persistence", "frequency"):
+        for key in ("auc", "ap", "mrr"):
+            vals = [v["mean"] for v in res["summary"][name][key]]
+            assert len(vals) == 3 and all(0 <= v <= 100 for v in vals)
+
+
+def test_fork_multimodality_and_rollout_statistics_run_on_tiny_models():
+    from dyngraphvae.evaluation.multimodality import fork_multimodality
+    from dyngraphvae.evaluation.stationarity import rollout_statistics
+
+    data = fork(num_sequences=3, num_nodes=8, history=3, horizon=2, num_features=2, seed=0)
+    model = _model(data.graphs[0])
+    out = fork_multimodality(model, data, num_samples=6, oracle_samples=data)
+    p = out["pooled"]
+    assert p["num_samples"] == 18
+    assert p["fraction_0"] + p["fraction_1"] + p["fraction_neither"] == pytest.approx(1.0)
+    assert out["energy_score"] > 0 and out["cues"] == ["features", "adjacency"]
+    st = rollout_statistics(model, data.graphs[0], 20, num_samples=2, num_windows=4)
+    assert st.density.shape == (2, 2, 20) and st.coupling_distance.shape == (2, 20)
+    assert len(st.ks_consecutive) == 3 and st.lipschitz.num_states > 0
