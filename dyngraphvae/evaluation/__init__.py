@@ -1,4 +1,5 @@
-"""Evaluation: link and feature forecast metrics, graph-statistic MMD, and baselines."""
+"""Evaluation: link and feature forecast metrics, graph-statistic MMD, baselines, drift curves,
+mode coverage, rollout stationarity and benchmark protocols."""
 
 from dyngraphvae.evaluation.baselines import (
     EdgeFrequencyLinks,
@@ -10,6 +11,15 @@ from dyngraphvae.evaluation.baselines import (
     PersistenceLinks,
     VGAELinks,
     least_squares,
+)
+from dyngraphvae.evaluation.drift import (
+    DriftResult,
+    GrowthFit,
+    drift_curve,
+    evaluate_model,
+    fit_growth,
+    kalman_feature_predictive,
+    oracle_drift,
 )
 from dyngraphvae.evaluation.graph_stats import (
     MMDResult,
@@ -36,6 +46,19 @@ from dyngraphvae.evaluation.links import (
     roc_auc,
     sample_non_edges,
 )
+from dyngraphvae.evaluation.multimodality import ModeFractions, fork_multimodality, mode_fractions
+from dyngraphvae.evaluation.protocols import (
+    HistoryStackedLinks,
+    RollingForecast,
+    edge_history_features,
+    link_forecast_protocol,
+    pygt_node_protocol,
+    rolling_forecast,
+    series_graph,
+    summarise_runs,
+    train_forecaster,
+    vgrnn_link_protocol,
+)
 from dyngraphvae.evaluation.scores import (
     crps_ensemble,
     crps_gaussian,
@@ -45,6 +68,13 @@ from dyngraphvae.evaluation.scores import (
     interval_coverage_gaussian,
     mae,
     mse,
+)
+from dyngraphvae.evaluation.stationarity import (
+    LipschitzEstimate,
+    RolloutStatistics,
+    jacobian_spectral_norms,
+    rollout_statistics,
+    transition_lipschitz,
 )
 
 __all__ = [
@@ -90,4 +120,33 @@ __all__ = [
     "PersistenceLinks",
     "VGAELinks",
     "least_squares",
+    # drift (RESULTS)
+    "DriftResult",
+    "GrowthFit",
+    "drift_curve",
+    "evaluate_model",
+    "fit_growth",
+    "kalman_feature_predictive",
+    "oracle_drift",
+    # multimodality
+    "ModeFractions",
+    "fork_multimodality",
+    "mode_fractions",
+    # stationarity
+    "LipschitzEstimate",
+    "RolloutStatistics",
+    "jacobian_spectral_norms",
+    "rollout_statistics",
+    "transition_lipschitz",
+    # protocols
+    "HistoryStackedLinks",
+    "RollingForecast",
+    "edge_history_features",
+    "link_forecast_protocol",
+    "pygt_node_protocol",
+    "rolling_forecast",
+    "series_graph",
+    "summarise_runs",
+    "train_forecaster",
+    "vgrnn_link_protocol",
 ]
