@@ -9,7 +9,7 @@ and either graph-level attributes or a graph as condition, built from the packag
 Generative model over a graph ``G = (A, X)`` on ``N`` nodes, node latents ``Z ∈ R^{N×d}``::
 
     p(G, Z | y) = Π_v p(z_v | y) · Π_{u<v} Bern(A_uv; σ(s_uv)) · Π_v p(x_v | z_v)
-    s_uv        = exp(a(y)) · s_dec(z_u, z_v) + b(y)          (EdgeDecoder score, gain and offset)
+    s_uv        = exp(a(y)) · s_dec(z_u, z_v) + b(y)   (EdgeDecoder score; gain a only for attributes)
 
 Conditions (``GraphCVAEConfig.condition``):
 
@@ -330,7 +330,7 @@ class GraphCVAE(nn.Module):
             )
             ctx = 2 * h
             self.prior_head = PosteriorHead(ctx, d, h, min_scale=c.min_scale)
-            self.edge_calibration = _mlp(h, h, 2)
+            self.edge_calibration = _mlp(h, h, 1)
         self.posterior_head = PosteriorHead(h + ctx, d, h, min_scale=c.min_scale)
         self.edge_decoder = EdgeDecoder(d, kind=c.edge_decoder, directed=False, hidden_dim=h)
         self.feature_decoder = (
@@ -435,8 +435,9 @@ class GraphCVAE(nn.Module):
         pooled = hc.mean(-2)  # (B, H)
         ctx = torch.cat([hc, pooled[:, None, :].expand_as(hc)], dim=-1)
         prior = self.prior_head(ctx, ctx.new_zeros(ctx.shape[:-1] + (c.latent_dim,)))
-        cal = self.edge_calibration(pooled)
-        return _Condition(ctx, prior, cal[:, 0], cal[:, 1], None)
+        # graph condition: offset only (a learned gain shrank to 0 and the prior stopped learning)
+        offset = self.edge_calibration(pooled).squeeze(-1)
+        return _Condition(ctx, prior, torch.zeros_like(offset), offset, None)
 
     def posterior(self, graphs: Data | Sequence[Data], condition) -> Independent:
         """``q(Z | G, y)``: batch ``(B, N)``, event ``(d,)``."""
