@@ -1,4 +1,6 @@
-r"""Graph-conditioned generation: a graph CVAE with node-level latents (Problem Set 2, Problems 1 and 4).
+r"""Graph-conditioned generation: a graph CVAE with node-level latents.
+
+Problem Set 2, Problems 1 and 4.
 
 The CVAE of :mod:`dyngraphvae.models.cvae` (Sohn, Lee & Yan, NeurIPS 2015) with a graph as output
 and either graph-level attributes or a graph as condition, built from the package's graph layers
@@ -9,7 +11,7 @@ and either graph-level attributes or a graph as condition, built from the packag
 Generative model over a graph ``G = (A, X)`` on ``N`` nodes, node latents ``Z ∈ R^{N×d}``::
 
     p(G, Z | y) = Π_v p(z_v | y) · Π_{u<v} Bern(A_uv; σ(s_uv)) · Π_v p(x_v | z_v)
-    s_uv        = exp(a(y)) · s_dec(z_u, z_v) + b(y)   (EdgeDecoder score; gain a only for attributes)
+    s_uv        = exp(a(y)) · s_dec(z_u, z_v) + b(y)    (EdgeDecoder score; gain a: attributes)
 
 Conditions (``GraphCVAEConfig.condition``):
 
@@ -27,8 +29,8 @@ Conditions (``GraphCVAEConfig.condition``):
   (:meth:`GraphCVAE.forecast_next`).
 
 Inference network: ``q(z_v | G, y) = N(μ_v, diag σ_v²)`` from a ``PosteriorHead`` on
-``[SnapshotEncoder(G)_v, c_v(y)]``, with ``c_v`` the condition embedding (``MLP(y)`` broadcast to the
-nodes, or ``[h^c_v, ḡ]``).
+``[SnapshotEncoder(G)_v, c_v(y)]``, with ``c_v`` the condition embedding (``MLP(y)`` broadcast to
+the nodes, or ``[h^c_v, ḡ]``).
 
 Objectives::
 
@@ -271,7 +273,9 @@ def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
 def _canonical_edges(edge_index: Tensor, n: int, where: str) -> Tensor:
     """Undirected edges once, ``u < v``, without self-loops; both PyG directions accepted."""
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"{where}: edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+        raise ValueError(
+            f"{where}: edge_index must have shape (2, E), got {tuple(edge_index.shape)}"
+        )
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
         raise ValueError(f"{where}: node ids must lie in [0, {n})")
     u = torch.minimum(edge_index[0], edge_index[1]).long()
@@ -374,7 +378,9 @@ class GraphCVAE(nn.Module):
 
     def _attributes(self, y: Tensor, batch: int | None, where: str) -> Tensor:
         if not isinstance(y, Tensor):
-            raise TypeError(f"{where}: condition must be a tensor (B, C) for condition='attributes'")
+            raise TypeError(
+                f"{where}: condition must be a tensor (B, C) for condition='attributes'"
+            )
         y = y.unsqueeze(0) if y.dim() == 1 else y
         c = self.config.condition_dim
         if y.dim() != 2 or y.size(-1) != c:
@@ -401,7 +407,7 @@ class GraphCVAE(nn.Module):
         return torch.arange(c.max_components, device=y.device)[None, :] < k[:, None]
 
     def conditional_prior(self, condition: Tensor | Data | Sequence[Data]) -> Distribution:
-        """``p(Z | y)``: batch ``(B, N)``, event ``(d,)`` (mixture for attributes, Normal for graphs)."""
+        """``p(Z | y)``: batch ``(B, N)``, event ``(d,)``: mixture or Normal."""
         return self._condition(condition, None).prior
 
     def _condition(self, condition, batch: int | None) -> _Condition:
@@ -467,7 +473,7 @@ class GraphCVAE(nn.Module):
     def _log_likelihood(
         self, gs: list[Data], cond: _Condition, z: Tensor, generator: torch.Generator | None
     ) -> tuple[Tensor, Tensor]:
-        """``log p(A_b | Z_b, y_b)`` and ``log p(X_b | Z_b)``, each ``(S, B)`` for ``z (S,B,N,d)``."""
+        """``log p(A_b | Z_b, y_b)``, ``log p(X_b | Z_b)``, each ``(S, B)`` for ``z (S,B,N,d)``."""
         c = self.config
         n = c.num_nodes
         edge = []
@@ -634,7 +640,7 @@ class GraphCVAE(nn.Module):
 
 
 def batched_kmeans(points: Tensor, num_clusters: Tensor, max_clusters: int, iterations: int = 15):
-    r"""Lloyd's k-means on each of ``B`` point sets ``(B, N, D)`` with its own ``k_b ≤ max_clusters``.
+    r"""Lloyd's k-means on each of ``B`` point sets ``(B, N, D)``, each with its own ``k_b``.
 
     Rows are L2-normalised; initial centres by farthest-point traversal from the point farthest
     from the set mean (deterministic); ``iterations`` assignment/update steps, vectorised over the
@@ -719,7 +725,8 @@ def sbm_condition_dataset(
     ``density_range``, ``(p_in, p_out)`` from :func:`sbm_probabilities`; labels are a random
     permutation of ``v mod k`` (so node ids carry no block information)."""
     g = torch.Generator().manual_seed(seed)
-    ks = torch.tensor(list(communities))[torch.randint(len(communities), (num_graphs,), generator=g)]
+    pick = torch.randint(len(communities), (num_graphs,), generator=g)
+    ks = torch.tensor(list(communities))[pick]
     lo, hi = density_range
     rho = lo + (hi - lo) * torch.rand(num_graphs, generator=g, dtype=torch.float64)
     n = int(num_nodes)
