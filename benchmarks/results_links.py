@@ -33,21 +33,28 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--horizon", type=int, default=5)
+    ap.add_argument("--negatives", type=int, default=20000,
+                    help="sparse edge likelihood: uniformly sampled non-edges per snapshot")
+    ap.add_argument("--decoder-context", default="none", choices=["none", "previous", "history"],
+                    help="autoregressive decoder (ForecasterConfig.decoder_context)")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = load_dataset(args.dataset, args.data_root)
+    ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context}
     cfg = ForecasterConfig.for_graph(g, latent_dim=16, hidden_dim=32, adjacency="sparse",
-                                     num_negatives=20000)
+                                     num_negatives=args.negatives, **ctx)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience)
     t0 = time.perf_counter()
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, train_kwargs=tk)
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
+    res["args"] = vars(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"links_{args.dataset}.json").write_text(json.dumps(res, indent=1))
+    suffix = "" if args.decoder_context == "none" else f"_{args.decoder_context}"
+    (out / f"links_{args.dataset}{suffix}.json").write_text(json.dumps(res, indent=1))
     for name, d in res["summary"].items():
         print(name, {k: [round(x["mean"], 2) for x in v] for k, v in d.items()})
     print(f"wall {res['wall_seconds']:.0f} s")

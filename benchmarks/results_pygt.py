@@ -34,21 +34,30 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--feature-min-scale", type=float, default=1e-3,
+                    help="floor on the feature decoder's standard deviation")
+    ap.add_argument("--decoder-context", default="none", choices=["none", "previous", "history"],
+                    help="autoregressive decoder (ForecasterConfig.decoder_context)")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     signal = load_dataset(args.dataset, args.data_root, lags=4)
+    ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context}
     cfg = ForecasterConfig(num_nodes=signal.num_nodes, num_features=1, directed=signal.directed,
-                           node_input="both", decode_edges=False, latent_dim=8, hidden_dim=32)
+                           node_input="both", decode_edges=False, latent_dim=8, hidden_dim=32,
+                           feature_min_scale=args.feature_min_scale, **ctx)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience)
     t0 = time.perf_counter()
     res = pygt_node_protocol(signal, cfg, train_ratio=args.train_ratio, seeds=args.seeds,
                              num_samples=args.samples, train_kwargs=tk)
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
+    res["args"] = vars(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"pygt_{args.dataset}_{args.train_ratio}.json").write_text(json.dumps(res, indent=1))
+    suffix = "" if args.decoder_context == "none" else f"_{args.decoder_context}"
+    path = out / f"pygt_{args.dataset}_{args.train_ratio}{suffix}.json"
+    path.write_text(json.dumps(res, indent=1))
     s = res["summary"]
     print(args.dataset, args.train_ratio, {k: f"{v['mean']:.4f} ± {v['std']:.4f}"
                                            for k, v in s.items()}, res["baselines_mse"])

@@ -77,6 +77,10 @@ class RollingForecast:
         feature_mean, feature_var, x: ``(S, O, H, N, F)`` decoder means, marginal variances and
             samples (``x = mean``, ``var = 0`` for the deterministic decoder), or ``None``.
         edge_decoder: the model's edge decoder (or ``None``).
+        edge_scorers: autoregressive decoder only (``decoder_context != "none"``):
+            ``edge_scorers[i][k]`` scores the edges of snapshot ``origins[i] + k`` given that
+            trajectory's previous graph (the observed ``A_T``, ``H_T`` at ``k = 0``, the sampled
+            ``Â``, ``Ĥ`` after), from :meth:`TemporalGraphVAE.edge_scorer`; ``None`` otherwise.
     """
 
     origins: Tensor
@@ -85,6 +89,7 @@ class RollingForecast:
     feature_var: Tensor | None
     x: Tensor | None
     edge_decoder: Any
+    edge_scorers: list[list[Any]] | None = None
 
     @property
     def num_samples(self) -> int:
@@ -98,8 +103,10 @@ class RollingForecast:
         """``(S, P)`` edge logits of ``pairs (2, P)`` for snapshot ``origins[i] + step``."""
         if self.edge_decoder is None:
             raise ValueError("RollingForecast: the model has no edge decoder")
+        scorer = (self.edge_decoder if self.edge_scorers is None
+                  else self.edge_scorers[origin_index][step])
         with torch.no_grad():
-            return self.edge_decoder.logits(self.z[:, origin_index, step], pairs.to(self.z.device))
+            return scorer.logits(self.z[:, origin_index, step], pairs.to(self.z.device))
 
     def edge_prob(self, origin_index: int, step: int, pairs: Tensor) -> Tensor:
         r"""``(P,)`` Monte Carlo predictive ``p(A_uv = 1 | G_{1:T}) ≈ \frac1S\sum_s π_uv^{(s)}``."""
@@ -145,19 +152,13 @@ def rolling_forecast(
         )
     c = model.config
     det = bool(c.deterministic)
+    if getattr(model, "autoregressive", False):
+        return _rolling_forecast_autoregressive(model, graph, org, H, S, generator)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            t_max = int(org.max())
-            z = model.initial_latent().expand(S, c.num_nodes, c.latent_dim)
-            states = [z]
-            if t_max > 0:
-                summaries = model.summarise(graph[:t_max])
-                for s in range(t_max):
-                    q = model.posterior(summaries[s], z)
-                    z = q.mean if det else _draw(q, 1, generator=generator)[0]
-                    states.append(z)
+            states = _filtered_states(model, graph, int(org.max()), S, generator)
             z = torch.stack([states[int(t)] for t in org], dim=1)  # (S, O, N, d)
             zs, means, vars_, xs = [], [], [], []
             for _ in range(H):
@@ -188,6 +189,61 @@ def rolling_forecast(
         x=stack(xs),
         edge_decoder=model.edge_decoder,
     )
+
+
+def _filtered_states(model: Any, graph: TemporalGraph, t_max: int, S: int,
+                     generator: torch.Generator | None) -> list[Tensor]:
+    """``[Z_0, Z_1, …, Z_{t_max}]`` of one filtering pass with ``S`` samples (module docstring)."""
+    c = model.config
+    z = model.initial_latent().expand(S, c.num_nodes, c.latent_dim)
+    states = [z]
+    if t_max > 0:
+        summaries = model.summarise(graph[:t_max])
+        for s in range(t_max):
+            q = model.posterior(summaries[s], z)
+            z = q.mean if c.deterministic else _draw(q, 1, generator=generator)[0]
+            states.append(z)
+    return states
+
+
+def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tensor, H: int,
+                                     S: int, generator: torch.Generator | None
+                                     ) -> RollingForecast:
+    r""":func:`rolling_forecast` for an autoregressive decoder (``decoder_context != "none"``).
+
+    The filtered states come from the same single pass; from each origin ``T`` the rollout is
+    :meth:`TemporalGraphVAE.forecast` started from the state ``(Ẑ_T, context of G_{≤T})``, so the
+    step-0 decoder reads the observed ``A_T`` (``H_T``, ``x_T``) and later steps read the
+    trajectory's own sampled graphs. One rollout per origin (a loop over origins, vectorised over
+    samples).
+    """
+    from dyngraphvae.models.forecaster import FilterState
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            t_max = int(org.max())
+            states = _filtered_states(model, graph, t_max, S, generator)
+            contexts = model.decoder_contexts(graph, t_max)  # entry T: context of G_{≤T}
+            fcs = []
+            for t in org.tolist():
+                state = FilterState(z=states[t], posterior=None, summary=None,
+                                    num_snapshots=int(t), context=contexts[t])
+                fcs.append(model.forecast(state, H, S, generator=generator))
+    finally:
+        model.train(was_training)
+
+    def stack(name: str) -> Tensor | None:
+        v = [getattr(f, name) for f in fcs]
+        return None if v[0] is None else torch.stack(v, dim=1)
+
+    scorers = None
+    if model.edge_decoder is not None:
+        scorers = [[model.edge_scorer(f.contexts[k]) for k in range(H)] for f in fcs]
+    return RollingForecast(origins=org, z=stack("z"), feature_mean=stack("feature_mean"),
+                           feature_var=stack("feature_var"), x=stack("x"),
+                           edge_decoder=model.edge_decoder, edge_scorers=scorers)
 
 
 # ==================================================================================================
