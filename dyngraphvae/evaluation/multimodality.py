@@ -86,6 +86,7 @@ def fork_multimodality(
     num_samples: int = 100,
     seed: int = 0,
     oracle_samples: Any = None,
+    first_step: int = 1,
 ) -> dict[str, Any]:
     r"""Forecast the future of fork sequences from their history and measure mode coverage.
 
@@ -98,6 +99,13 @@ def fork_multimodality(
         oracle_samples: optional ``ForkData`` drawn independently from the same process; its
             futures are samples of the true predictive (the history carries no information), and
             their energy score against each sequence's truth is reported as the reference.
+        first_step: classify each future by its steps ``h >= first_step`` only (``1``: all
+            steps). With a filtering posterior the state ``Z_T`` has seen only the shared
+            history, and the first future snapshot ``G_{T+1}`` is decoded from ``Z_T``, so
+            a forecaster can only express the fork from ``h = 2`` on (the transition
+            ``p(Z_{T+1} | Z_T)`` is where the modes split); ``first_step=2`` measures that.
+            The labels over all steps are also returned (``"pooled_all_steps"``). The energy
+            scores always use the whole horizon.
 
     Returns:
         ``{"pooled": ModeFractions dict, "per_sequence_fraction_0": [...],
@@ -107,9 +115,14 @@ def fork_multimodality(
     """
     from dyngraphvae.evaluation.scores import energy_score
 
+    if isinstance(first_step, bool) or int(first_step) != first_step or \
+            not 1 <= first_step <= data.horizon:
+        raise ValueError(f"fork_multimodality: first_step must be an integer in "
+                         f"[1, {data.horizon}], got {first_step!r}")
+    k0 = int(first_step) - 1
     idx = list(range(len(data.graphs))) if sequences is None else [int(i) for i in sequences]
     gen = torch.Generator().manual_seed(int(seed))
-    labels, per_seq, es, es_oracle = [], [], [], []
+    labels, labels_all, per_seq, es, es_oracle = [], [], [], [], []
     ox = None
     if oracle_samples is not None and data.num_features > 0:
         ox, _ = oracle_samples.futures()
@@ -125,8 +138,10 @@ def fork_multimodality(
                 x = fc.x if (fc.x is not None and data.num_features > 0) else None
                 adj = fc.sample_adjacency(generator=gen) if fc.edge_decoder is not None else None
                 cues = [c for c, v in (("features", x), ("adjacency", adj)) if v is not None]
-                lab = data.mode_of(x=x, adjacency=adj)  # (S,)
+                lab = data.mode_of(x=None if x is None else x[..., k0:, :, :],
+                                   adjacency=None if adj is None else adj[..., k0:, :, :])  # (S,)
                 labels.append(lab)
+                labels_all.append(data.mode_of(x=x, adjacency=adj))
                 mf = mode_fractions(lab)
                 per_seq.append(mf.fraction_0)
                 if x is not None:
@@ -142,6 +157,8 @@ def fork_multimodality(
     both = torch.tensor([bool((lab == 0).any() and (lab == 1).any()) for lab in labels])
     return {
         "pooled": pooled.to_dict(),
+        "first_step": int(first_step),
+        "pooled_all_steps": mode_fractions(torch.cat(labels_all)).to_dict(),
         "per_sequence_fraction_0": per.tolist(),
         "mean_abs_deviation_from_half": float((per - 0.5).abs().mean()),
         "both_modes_fraction": float(both.double().mean()),

@@ -1,0 +1,158 @@
+"""Print the markdown tables of docs/results.md from the JSON files in benchmarks/results/.
+
+    python benchmarks/results_tables.py            # every table whose JSON exists
+    python benchmarks/results_tables.py vgrnn pygt  # some of them (vgrnn, pygt, links, drift, fork)
+
+Means ± population std over seeds, exactly as stored; nothing is recomputed except the
+per-seed averaging of the drift and fork summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+OUT = Path("benchmarks/results")
+
+
+def _ms(d: dict, scale: float = 1.0, fmt: str = ".2f") -> str:
+    return f"{scale * d['mean']:{fmt}} ± {scale * d['std']:{fmt}}"
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    if not v:
+        return float("nan"), float("nan")
+    m = sum(v) / len(v)
+    return m, math.sqrt(sum((x - m) ** 2 for x in v) / len(v))
+
+
+def vgrnn() -> None:
+    from results_vgrnn import markdown
+
+    for path in sorted(OUT.glob("vgrnn_*.json")):
+        res = json.loads(path.read_text())
+        ctx = res["model_config"].get("decoder_context", "none")
+        print(f"### {path.name} (decoder_context={ctx}, wall {res['wall_seconds']:.0f} s)\n")
+        print(markdown(res, res["dataset"]))
+        ep = [i["epochs"] for i in res["training"]]
+        sec = [round(i["train_seconds"]) for i in res["training"]]
+        print(f"\nepochs per seed {ep}, training seconds {sec}\n")
+
+
+def pygt() -> None:
+    for path in sorted(OUT.glob("pygt_*.json")):
+        res = json.loads(path.read_text())
+        s = res["summary"]
+        ctx = res["model_config"].get("decoder_context", "none")
+        print(f"### {path.name} (decoder_context={ctx}, "
+              f"feature_min_scale={res['model_config'].get('feature_min_scale')}, "
+              f"wall {res['wall_seconds']:.0f} s)\n")
+        print("| method | MSE | CRPS | 90% coverage |\n|---|---|---|---|")
+        for k, v in res["baselines_mse"].items():
+            print(f"| {k} | {v:.4f} | – | – |")
+        print(f"| model | {_ms(s['mse'], fmt='.4f')} | {_ms(s['crps'], fmt='.4f')} | "
+              f"{_ms(s['coverage'], fmt='.3f')} |")
+        ep = [i["epochs"] for i in res["training"]]
+        sec = [round(i["train_seconds"]) for i in res["training"]]
+        print(f"\nepochs per seed {ep}, training seconds {sec}\n")
+
+
+def links() -> None:
+    for path in sorted(OUT.glob("links_*.json")):
+        res = json.loads(path.read_text())
+        H = res["horizon"]
+        print(f"### {path.name} (origin {res['origin']}, seeds {res['seeds']}, "
+              f"wall {res['wall_seconds']:.0f} s)\n")
+        for metric in ("auc", "ap", "mrr"):
+            print(f"| {metric.upper()} | " + " | ".join(f"h={h + 1}" for h in range(H)) + " |")
+            print("|---" * (H + 1) + "|")
+            for name, d in res["summary"].items():
+                print(f"| {name} | " + " | ".join(_ms(x) for x in d[metric]) + " |")
+            print()
+        ep = [i["epochs"] for i in res["training"]]
+        sec = [round(i["train_seconds"]) for i in res["training"]]
+        print(f"epochs per seed {ep}, training seconds {sec}\n")
+
+
+def drift() -> None:
+    path = OUT / "drift.json"
+    if not path.exists():
+        return
+    res = json.loads(path.read_text())
+    oracle = res["oracle"]
+    names = list(res["variants"])
+    H = len(next(iter(oracle["mean"].values())))
+    metrics = ("feature/crps", "feature/mse", "feature/coverage", "feature/log_score", "link/auc")
+    print(f"### drift (wall {res['wall_seconds']:.0f} s)\n")
+    for metric in metrics:
+        print(f"**{metric}** (model rows: mean ± std over seeds of the mean over origins)\n")
+        print("| h | " + " | ".join(names) + " | Kalman oracle | state oracle | persistence |")
+        print("|---" * (len(names) + 4) + "|")
+        for k in range(H):
+            cells = []
+            for n in names:
+                m, s = _mean_std([r["mean"][metric][k] for r in res["variants"][n]["seeds"]])
+                cells.append(f"{m:.3f} ± {s:.3f}")
+            base = metric.split("/", 1)[1]
+            for key in (f"oracle_kalman/{base}", f"oracle_state/{base}"):
+                v = oracle["mean"].get(key, [None] * H)[k]
+                cells.append("–" if v is None else f"{v:.3f}")
+            pkey = {"feature/crps": "feature/persistence_crps",
+                    "feature/mse": "feature/persistence_mse",
+                    "link/auc": "link/persistence_auc"}.get(metric)
+            pv = res["variants"][names[0]]["seeds"][0]["mean"].get(pkey, [None] * H)[k] \
+                if pkey else None
+            cells.append("–" if pv is None else f"{pv:.3f}")
+            print(f"| {k + 1} | " + " | ".join(cells) + " |")
+        print()
+    print("growth fits of the seed-0 mean curves (loss view):\n")
+    print("| variant | metric | best | linear b (per step) | exp. growth factor e^r "
+          "| R² lin / exp |")
+    print("|---|---|---|---|---|---|")
+    for n in names:
+        for metric, f in res["variants"][n]["seeds"][0]["fits"].items():
+            if metric not in metrics:
+                continue
+            e = f["exponential"]
+            factor = "–" if e is None else "{:.4f}".format(math.exp(e["r"]))
+            r2e = "–" if e is None else "{:.3f}".format(e["r2"])
+            print(f"| {n} | {metric} | {f['best']} | {f['linear']['b']:.4f} | {factor} | "
+                  f"{f['linear']['r2']:.3f} / {r2e} |")
+    print()
+
+
+def fork() -> None:
+    path = OUT / "fork.json"
+    if not path.exists():
+        return
+    res = json.loads(path.read_text())
+    print(f"### fork (wall {res['wall_seconds']:.0f} s, classified on steps h >= "
+          f"{res.get('first_step', 1)})\n")
+    print("| variant | mode 0 | mode 1 | neither | neither (all steps) | both modes per sequence |"
+          " energy score | oracle ES |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, runs in res["results"].items():
+        cells = []
+        for key in ("fraction_0", "fraction_1", "fraction_neither"):
+            cells.append("{:.3f} ± {:.3f}".format(*_mean_std([r["pooled"][key] for r in runs])))
+        cells.append("{:.3f} ± {:.3f}".format(*_mean_std(
+            [r["pooled_all_steps"]["fraction_neither"] for r in runs])))
+        cells.append("{:.2f} ± {:.2f}".format(*_mean_std([r["both_modes_fraction"] for r in runs])))
+        cells.append("{:.3f} ± {:.3f}".format(*_mean_std([r["energy_score"] for r in runs])))
+        cells.append(f"{runs[0]['oracle_energy_score']:.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+
+
+def main() -> None:
+    parts = {"vgrnn": vgrnn, "pygt": pygt, "links": links, "drift": drift, "fork": fork}
+    for name in sys.argv[1:] or list(parts):
+        parts[name]()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    main()
