@@ -497,3 +497,244 @@ def test_gradients_reach_every_component(lg):
         grads = [p.grad for p in getattr(m, name).parameters()]
         assert any(gr is not None and gr.abs().sum() > 0 for gr in grads), name
     assert m.z0.grad is not None
+
+
+# ------------------------------------------------------------- autoregressive decoder context
+def _ar_model(graph: TemporalGraph, context: str = "previous", alpha: float = 1.5,
+              gamma: float = 0.7, seed: int = 0, **kw) -> TemporalGraphVAE:
+    """A model whose decoder reads the previous graph, with non-zero context weights."""
+    m = _model(graph, seed=seed, decoder_context=context, **kw)
+    with torch.no_grad():
+        if m.edge_context is not None:
+            m.edge_context.previous_weight.fill_(alpha)
+            if m.edge_context.history_weight is not None:
+                m.edge_context.history_weight.fill_(gamma)
+        if m.feature_context is not None:
+            m.feature_context.weight.copy_(torch.randn_like(m.feature_context.weight))
+    return m
+
+
+def _replace_snapshot(g: TemporalGraph, s: int, edges: torch.Tensor, x_shift: float = 0.0):
+    ed = [g.edges(t) for t in range(len(g))]
+    ed[s] = edges
+    x = None
+    if g.x is not None:
+        x = g.x.clone()
+        x[s] += x_shift
+    return TemporalGraph(ed, g.num_nodes, directed=g.directed, x=x)
+
+
+def test_config_decoder_context_fields_round_trip_and_validate():
+    cfg = ForecasterConfig(num_nodes=5, num_features=2, decoder_context="history",
+                           history_decay=0.3, decoder_input_dropout=0.25)
+    assert ForecasterConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert ForecasterConfig(num_nodes=3).decoder_context == "none"
+    for kw, match in ((dict(decoder_context="last"), "decoder_context"),
+                      (dict(decoder_context="history", history_decay=1.0), "history_decay"),
+                      (dict(decoder_input_dropout=0.5), "needs a decoder context"),
+                      (dict(decoder_context="previous", decoder_input_dropout=1.5), "dropout")):
+        with pytest.raises(ValueError, match=match):
+            ForecasterConfig(num_nodes=4, **kw)
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_edge_context_lookup_matches_dense_for_batched_random_contexts(directed):
+    """Sorted-key searchsorted lookups equal indexing the dense (B, N, N) context, including the
+    decayed history merge H_t = A_t + λ H_{t-1} computed against a dense recursion."""
+    from dyngraphvae.models.forecaster import EdgeContext
+
+    torch.manual_seed(0)
+    n, b, lam = 9, 4, 0.6
+    dense_a = [(torch.rand(b, n, n) < 0.3) for _ in range(3)]
+    ctx, h = None, torch.zeros(b, n, n)
+    for a in dense_a:
+        if not directed:
+            a = torch.triu(a, 1)
+            a = a | a.transpose(1, 2)
+        a = a & ~torch.eye(n, dtype=torch.bool)
+        coords = a.nonzero().T  # (3, E) b, u, v (undirected: both orientations, deduplicated)
+        ctx = EdgeContext.from_edges(coords, n, directed, b, ctx, lam)
+        h = a.float() + lam * h
+        prev_d, hist_d = ctx.dense()
+        torch.testing.assert_close(prev_d, a.float())
+        torch.testing.assert_close(hist_d, h)
+        assert bool((ctx.keys[1:] > ctx.keys[:-1]).all())  # sorted, unique
+    pairs = torch.randint(0, n, (2, 50))
+    prev, hist = ctx.lookup(pairs)
+    torch.testing.assert_close(prev, prev_d[:, pairs[0], pairs[1]])
+    torch.testing.assert_close(hist, hist_d[:, pairs[0], pairs[1]])
+
+
+@pytest.mark.parametrize("context", ["none", "previous", "history"])
+def test_decoder_context_enters_the_decoder_only_when_enabled(lg, context):
+    """With fixed latents, the step-s likelihood depends on G_s (snapshot s−1) iff the decoder
+    reads it; the logits equal s(z_u, z_v) + α A_s + γ H_s and the feature mean μ(z) + W x_s,
+    with H_s the decayed count of past occurrences computed densely; G_{s−1} matters only for
+    the history context."""
+    g = lg.graph
+    s = 3
+    m = _ar_model(g, context)
+    z = torch.randn(2, g.num_nodes, 3)
+    n = g.num_nodes
+    other = torch.triu_indices(n, n, 1)[:, ::5]
+    with torch.no_grad():
+        base = m.step_log_likelihood(z, g, s)
+        prev_changed = m.step_log_likelihood(z, _replace_snapshot(g, s - 1, other, 1.0), s)
+        older_changed = m.step_log_likelihood(z, _replace_snapshot(g, s - 2, other, 1.0), s)
+    changes = [not torch.allclose(a, b) for a, b in zip(base, prev_changed, strict=True)]
+    changes_old = [not torch.allclose(a, b) for a, b in zip(base, older_changed, strict=True)]
+    assert changes == ([False, False] if context == "none" else [True, True])
+    assert changes_old == [False, context == "history"]
+    if context == "none":
+        assert m.edge_context is None and m.feature_context is None
+        return
+    with torch.no_grad():
+        ctx = m.decoder_context(g, s)
+        adj = g.adjacency_stack().float()
+        want = m.edge_decoder.dense_logits(z) + 1.5 * adj[s - 1]
+        if context == "history":
+            hist = sum(0.5 ** j * adj[s - 1 - j] for j in range(s))  # λ = history_decay = 0.5
+            want = want + 0.7 * hist
+        torch.testing.assert_close(m.edge_scorer(ctx).dense_logits(z), want)
+        pairs = torch.tensor([[0, 3, 7], [5, 1, 11]])
+        torch.testing.assert_close(m.edge_scorer(ctx).logits(z, pairs),
+                                   want[..., pairs[0], pairs[1]])
+        mean = m.decode_features(z, ctx).mean
+        torch.testing.assert_close(mean, m.feature_decoder(z).mean
+                                   + g.features(s - 1) @ m.feature_context.weight.T)
+        # snapshot 0 has no previous graph: the context-free decoder
+        zero_ctx = m.decoder_context(g, 0)
+        torch.testing.assert_close(m.edge_scorer(zero_ctx).dense_logits(z),
+                                   m.edge_decoder.dense_logits(z))
+    with pytest.raises(ValueError, match="DecoderContext"):
+        m.decode_features(z)
+
+
+def test_sparse_and_dense_agree_in_expectation_with_the_context(lg):
+    """Deterministic latents (no noise): the sparse estimator with the previous/history context
+    looked up per sampled pair averages to the exact dense edge term over 100 seeds."""
+    g = lg.graph[:4]
+    m = _ar_model(g, "history", alpha=2.0, gamma=-1.0, deterministic=True)
+    reps = 100
+    with torch.no_grad():
+        dense = m.elbo(g, adjacency="dense")
+        sp = torch.stack([m.elbo(g, adjacency="sparse", generator=_gen(r)).edge_ll
+                          for r in range(reps)])
+    se = sp.std(0) / reps**0.5
+    assert (se[1:] > 0).all()
+    assert ((sp.mean(0) - dense.edge_ll).abs() < 4 * se + 1e-4).all()
+    # the context moved the dense term (it is not the context-free value)
+    m0 = _model(g, deterministic=True)
+    with torch.no_grad():
+        assert not torch.allclose(m0.elbo(g, adjacency="dense").edge_ll[1:], dense.edge_ll[1:])
+
+
+def test_decoder_input_dropout_only_acts_in_training(lg):
+    """Eval mode: the dropout model equals the same model without dropout. Train mode: the context
+    is blanked (rate 1 gives exactly the context-free decoder, i.e. the 'none' model built from the
+    same seed) and the result is flagged as not a bound."""
+    g = lg.graph
+    kw = dict(deterministic=True)
+    m = _ar_model(g, "history", **kw)
+    md = _model(g, decoder_context="history", decoder_input_dropout=1.0, **kw)
+    mh = _model(g, decoder_context="history", decoder_input_dropout=0.5, **kw)
+    md.load_state_dict(m.state_dict())
+    mh.load_state_dict(m.state_dict())
+    none = _model(g, **kw)  # same seed: identical parameters except the context weights
+    with torch.no_grad():
+        for mod in (m, md, mh):
+            mod.eval()
+        ref = m.elbo(g)
+        torch.testing.assert_close(md.elbo(g).elbo, ref.elbo)
+        md.train()
+        mh.train()
+        dropped = md.elbo(g, generator=_gen())
+        half = mh.elbo(g, generator=_gen())
+        torch.testing.assert_close(dropped.edge_ll, none.elbo(g).edge_ll)
+        torch.testing.assert_close(dropped.feature_ll, none.elbo(g).feature_ll)
+        assert not torch.allclose(half.edge_ll[1:], ref.edge_ll[1:])
+        assert not torch.allclose(half.edge_ll[1:], dropped.edge_ll[1:])
+        # forecasts never drop: train-mode and eval-mode forecasts coincide
+        fa = md.forecast(g, 2, 3, generator=_gen(4))
+        md.eval()
+        fb = md.forecast(g, 2, 3, generator=_gen(4))
+    torch.testing.assert_close(fa.edge_prob(), fb.edge_prob())
+    ms = _model(g, decoder_context="previous", decoder_input_dropout=0.5)
+    assert ms.elbo(g, generator=_gen()).is_bound is False
+    assert ms.eval().elbo(g, generator=_gen()).is_bound is True
+
+
+def test_autoregressive_forecast_feeds_back_its_own_sampled_graphs(lg):
+    """α = −40 with an offset of +20 makes A_{t+1} ≈ complement of A_t: a true autoregressive
+    rollout alternates (step 2 ≈ the observed A_T, step 1 ≈ its complement); a decoder fed the
+    observed graph at every step would repeat step 1. Vectorised: one batched rollout of S
+    samples, each with its own context rows."""
+    g = lg.graph
+    n = g.num_nodes
+    m = _ar_model(g, "previous", alpha=-40.0)
+    with torch.no_grad():
+        m.edge_decoder.bias.fill_(20.0)
+        fc = m.forecast(g, 3, 4, generator=_gen(1))
+    assert fc.autoregressive and len(fc.contexts) == 3
+    assert fc.contexts[0].edges.batch_size == 1 and fc.contexts[1].edges.batch_size == 4
+    a = fc.sample_adjacency()
+    assert a.shape == (4, 3, n, n) and torch.equal(a, fc.sample_adjacency(generator=_gen(9)))
+    last = g.dense_adjacency(len(g) - 1).bool()
+    off = ~torch.eye(n, dtype=torch.bool)
+    assert torch.equal(a[:, 0], (~last & off).expand(4, n, n))
+    assert torch.equal(a[:, 1], last.expand(4, n, n))
+    assert torch.equal(a[:, 2], (~last & off).expand(4, n, n))
+    # the edge probabilities at step k are those given the sampled graph of step k − 1
+    with torch.no_grad():
+        want = m.edge_decoder.dense_logits(fc.z[:, 1]) - 40.0 * a[:, 0].float()
+    torch.testing.assert_close(fc.edge_logits()[:, 1], want)
+    # conversion helpers return the rollout's own graphs
+    ei = fc.sample_edge_index(2, 1)
+    assert torch.equal(forecast_to_temporal_graph(fc, 2).dense_adjacency(1).bool(), a[2, 1])
+    assert ei.size(1) == int(a[2, 1].sum()) // 2
+
+
+def test_autoregressive_forecast_is_vectorised_seeded_and_scored(lg):
+    g = lg.graph
+    m = _ar_model(g, "history", alpha=3.0, gamma=1.0)
+    fa = m.forecast(g, 3, 6, generator=_gen(2))
+    fb = m.forecast(g, 3, 6, generator=_gen(2))
+    torch.testing.assert_close(fa.x, fb.x)
+    assert torch.equal(fa.sample_adjacency(), fb.sample_adjacency())
+    a = fa.sample_adjacency()
+    assert not torch.equal(a[0], a[1])  # the samples' graphs differ
+    assert fa.contexts[1].x.shape == (6, g.num_nodes, 3)
+    torch.testing.assert_close(fa.contexts[1].x, fa.x[:, 0])  # sampled features fed back
+    # the feature mean of step 1 is μ(Ẑ) + W X̂_{T+1} per sample
+    with torch.no_grad():
+        want = m.feature_decoder(fa.z[:, 1]).mean + fa.x[:, 0] @ m.feature_context.weight.T
+    torch.testing.assert_close(fa.feature_mean[:, 1], want)
+    sp = fa.sample_adjacency(sparse=True)
+    assert sp.is_sparse and torch.equal(sp.to_dense(), a)
+    p = m.predictive_log_likelihood(g, 3, horizon=2, num_samples=8, generator=_gen())
+    assert torch.isfinite(p.joint).all() and p.edge.shape == (2,)
+    p0 = m.predictive_log_likelihood(g, 0, horizon=1, num_samples=1)
+    out = m.elbo(g)
+    torch.testing.assert_close(p0.edge[0], out.edge_ll[0])
+    torch.testing.assert_close(p0.feature[0], out.feature_ll[0])
+    state = m.filter(g, 1)
+    bare = FilterState(z=state.z, posterior=None, summary=None, num_snapshots=len(g))
+    with pytest.raises(ValueError, match="decoder context"):
+        m.forecast(bare, 2, 1)
+
+
+def test_autoregressive_directed_featureless_and_gradients():
+    torch.manual_seed(0)
+    edges = [torch.randint(0, 9, (2, 20)) for _ in range(4)]
+    edges = [e[:, e[0] != e[1]] for e in edges]
+    g = TemporalGraph(edges, 9, directed=True, duplicates="merge")
+    m = _model(g, decoder_context="history", edge_decoder="bilinear")
+    assert m.feature_context is None
+    out = m.elbo(g, num_samples=2, generator=_gen(), adjacency="sparse")
+    out.loss.backward()
+    assert m.edge_context.previous_weight.grad.abs() > 0
+    assert m.edge_context.history_weight.grad.abs() > 0
+    fc = m.forecast(g, 2, 3, generator=_gen())
+    a = fc.sample_adjacency()
+    assert not a.diagonal(dim1=-2, dim2=-1).any()
+    assert isinstance(forecast_to_networkx(fc, 1, 1), nx.DiGraph)

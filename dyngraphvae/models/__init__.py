@@ -3,6 +3,9 @@
 from dyngraphvae.models.config import ForecasterConfig
 from dyngraphvae.models.forecaster import (
     REDUCTIONS,
+    DecoderContext,
+    EdgeContext,
+    EdgeContextTerm,
     ELBOOutput,
     FilterState,
     Forecast,
@@ -15,6 +18,9 @@ from dyngraphvae.models.forecaster import (
 
 __all__ = [
     "REDUCTIONS",
+    "DecoderContext",
+    "EdgeContext",
+    "EdgeContextTerm",
     "ELBOOutput",
     "FilterState",
     "Forecast",

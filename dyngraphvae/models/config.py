@@ -18,6 +18,7 @@ _CHOICES: dict[str, tuple] = {
     "adjacency": ("auto", "dense", "sparse"),
     "divergence": ("kl", "cs"),
     "initial_state": ("learned", "zero"),
+    "decoder_context": ("none", "previous", "history"),
 }
 
 
@@ -61,6 +62,16 @@ class ForecasterConfig:
         dropout: dropout inside the snapshot encoder.
         min_scale: floor on the posterior and transition standard deviations.
         feature_min_scale: floor on the feature decoder's standard deviations.
+        decoder_context: what the decoder sees of the observed past besides ``Z_t`` (the
+            autoregressive decoder ``p(X_{t+1}, A_{t+1} | Z_t, G_{≤t})``; equations in
+            ``docs/model.md``): ``"none"`` (the plain decoder ``p(G_{t+1} | Z_t)``),
+            ``"previous"`` (edge logit ``s(z_u, z_v) + α A_t(u, v)``, feature mean
+            ``μ(z_v) + W x_t^v``) or ``"history"`` (also ``+ γ H_t(u, v)`` with the decayed count
+            ``H_t = A_t + λ H_{t-1}``). In forecasts the context is the model's own sampled graph.
+        history_decay: ``λ`` in ``(0, 1)`` of the ``"history"`` context.
+        decoder_input_dropout: probability of blanking each teacher-forced context input during
+            training (a previous edge / history pair is removed, a node's previous feature vector
+            zeroed; word dropout, Bowman et al. 2016); never at evaluation or in forecasts.
     """
 
     num_nodes: int
@@ -90,6 +101,9 @@ class ForecasterConfig:
     dropout: float = 0.0
     min_scale: float = 1e-4
     feature_min_scale: float = 1e-3
+    decoder_context: str = "none"
+    history_decay: float = 0.5
+    decoder_input_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -137,6 +151,16 @@ class ForecasterConfig:
                              "transition_components >= 2")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ForecasterConfig.dropout: expected [0, 1), got {self.dropout}")
+        if not 0.0 < self.history_decay < 1.0:
+            raise ValueError(
+                f"ForecasterConfig.history_decay: expected (0, 1), got {self.history_decay}"
+            )
+        if not 0.0 <= self.decoder_input_dropout <= 1.0:
+            raise ValueError("ForecasterConfig.decoder_input_dropout: expected [0, 1], got "
+                             f"{self.decoder_input_dropout}")
+        if self.decoder_input_dropout > 0 and self.decoder_context == "none":
+            raise ValueError("ForecasterConfig.decoder_input_dropout > 0 needs a decoder context "
+                             "to drop (decoder_context='previous' or 'history')")
         for name in ("min_scale", "feature_min_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")

@@ -39,7 +39,9 @@ from torch.distributions import (
     Categorical,
     Distribution,
     Independent,
+    LowRankMultivariateNormal,
     MixtureSameFamily,
+    MultivariateNormal,
     Normal,
 )
 
@@ -53,6 +55,9 @@ from dyngraphvae.nn.transition import GRUTransition
 from dyngraphvae.objectives import divergence, importance_weighted_bound
 
 __all__ = [
+    "DecoderContext",
+    "EdgeContext",
+    "EdgeContextTerm",
     "ELBOOutput",
     "FilterState",
     "Forecast",
@@ -139,12 +144,16 @@ class FilterState:
             ``None`` when ``T = 0`` (``Z_0`` is fixed) or for the deterministic ablation.
         summary: ``(N, H)`` recurrent summary ``h_T`` of ``G_{1:T}`` (``None`` when ``T = 0``).
         num_snapshots: ``T``; ``z`` generates snapshot index ``T`` (``G_{T+1}``).
+        context: for an autoregressive decoder (``decoder_context != "none"``), the
+            :class:`DecoderContext` of snapshot index ``T`` (``A_T``, ``H_T``, ``x_T`` of the
+            observed history, shared by the samples); ``None`` otherwise.
     """
 
     z: Tensor
     posterior: Distribution | None
     summary: Tensor | None
     num_snapshots: int
+    context: DecoderContext | None = None
 
     @property
     def num_samples(self) -> int:
@@ -192,6 +201,224 @@ class PredictiveLogLikelihood:
     joint: Tensor
     num_observed_nodes: Tensor
     num_samples: int
+
+
+# ==================================================================================================
+# autoregressive decoder context (decoder_context = "previous" | "history")
+# ==================================================================================================
+@dataclass
+class EdgeContext:
+    r"""Sparse edge context of the autoregressive decoder for ``B`` graphs (batch rows).
+
+    Pair ``(u, v)`` of row ``b`` has the int64 key ``b·N² + u·N + v`` (undirected: ``u < v``);
+    :attr:`keys` is sorted and unique, so a pair query is one ``searchsorted`` (O(P log K), no
+    ``N × N`` tensor). Pairs absent from :attr:`keys` have ``A_t = H_t = 0``.
+
+    Attributes:
+        keys: ``(K,)`` sorted unique pair keys.
+        previous: ``(K,)`` ``A_t(u, v) ∈ {0, 1}`` (the previous snapshot).
+        history: ``(K,)`` decayed count ``H_t = A_t + λ H_{t-1}`` (``None`` for ``"previous"``).
+        batch_size: ``B``; 1 means one context shared by every sample.
+        num_nodes: ``N``.
+        directed: whether pairs are ordered.
+    """
+
+    keys: Tensor
+    previous: Tensor
+    history: Tensor | None
+    batch_size: int
+    num_nodes: int
+    directed: bool
+
+    @classmethod
+    def empty(cls, num_nodes: int, directed: bool, history: bool,
+              device: torch.device | None = None) -> EdgeContext:
+        """No previous graph (``A_0 = H_0 = 0``): the context of snapshot 0."""
+        z = torch.zeros(0, device=device)
+        return cls(torch.zeros(0, dtype=torch.long, device=device), z,
+                   z.clone() if history else None, 1, int(num_nodes), bool(directed))
+
+    @classmethod
+    def from_edges(cls, coords: Tensor, num_nodes: int, directed: bool, batch_size: int = 1,
+                   previous_context: EdgeContext | None = None, decay: float | None = None
+                   ) -> EdgeContext:
+        r"""Context after observing the edges ``coords``: ``(2, E)`` pairs (``batch_size = 1``)
+        or ``(3, E)`` rows ``(b, u, v)``. Self-loops are skipped (the diagonal is not modelled);
+        undirected pairs are canonicalised to ``u < v``.
+
+        With ``decay = λ`` the history is updated, ``H_t = A_t + λ H_{t-1}``, from
+        ``previous_context`` (``None``: ``H_{t-1} = 0``; a 1-row context is broadcast to
+        ``batch_size`` rows).
+        """
+        n = int(num_nodes)
+        coords = coords.long()
+        if coords.size(0) == 2:
+            coords = torch.cat([coords.new_zeros(1, coords.size(1)), coords])
+        b, u, v = coords
+        keep = u != v
+        b, u, v = b[keep], u[keep], v[keep]
+        if not directed:
+            u, v = torch.minimum(u, v), torch.maximum(u, v)
+        keys = torch.unique(b * (n * n) + u * n + v)
+        dev = keys.device
+        prev = torch.ones(keys.numel(), device=dev)
+        if decay is None:
+            return cls(keys, prev, None, int(batch_size), n, bool(directed))
+        if previous_context is None or previous_context.keys.numel() == 0:
+            return cls(keys, prev, prev.clone(), int(batch_size), n, bool(directed))
+        old = previous_context.expand(batch_size)
+        all_keys = torch.cat([old.keys.to(dev), keys])
+        vals = torch.cat([decay * old.history.to(dev), prev])
+        uniq, inv = torch.unique(all_keys, return_inverse=True)
+        hist = torch.zeros(uniq.numel(), device=dev).index_add_(0, inv, vals)
+        is_new = torch.zeros(uniq.numel(), device=dev).index_add_(
+            0, inv[old.keys.numel():], prev)
+        return cls(uniq, is_new, hist, int(batch_size), n, bool(directed))
+
+    def expand(self, batch_size: int) -> EdgeContext:
+        """Repeat a shared (1-row) context over ``batch_size`` rows (keys stay sorted)."""
+        if batch_size == self.batch_size:
+            return self
+        if self.batch_size != 1:
+            raise ValueError(f"EdgeContext.expand: cannot expand {self.batch_size} rows to "
+                             f"{batch_size}")
+        nn2 = self.num_nodes * self.num_nodes
+        off = torch.arange(batch_size, device=self.keys.device).unsqueeze(1) * nn2
+        rep = lambda t: None if t is None else t.unsqueeze(0).expand(batch_size, -1).reshape(-1)  # noqa: E731
+        return EdgeContext((off + self.keys).reshape(-1), rep(self.previous), rep(self.history),
+                           int(batch_size), self.num_nodes, self.directed)
+
+    def select(self, keep: Tensor) -> EdgeContext:
+        """The context restricted to the entries ``keep`` (bool or index over :attr:`keys`)."""
+        return EdgeContext(self.keys[keep], self.previous[keep],
+                           None if self.history is None else self.history[keep],
+                           self.batch_size, self.num_nodes, self.directed)
+
+    def coords(self) -> Tensor:
+        """``(3, K)`` rows ``(b, u, v)`` of the stored pairs."""
+        n = self.num_nodes
+        b = torch.div(self.keys, n * n, rounding_mode="floor")
+        r = self.keys - b * n * n
+        return torch.stack([b, torch.div(r, n, rounding_mode="floor"), r % n])
+
+    def lookup(self, pairs: Tensor) -> tuple[Tensor, Tensor | None]:
+        r"""``(A_t, H_t)`` of the pairs ``(2, P)`` for every row: ``(B, P)`` each (``H`` is
+        ``None`` without history). Sorted-key ``searchsorted``: never densifies."""
+        n, bsz = self.num_nodes, self.batch_size
+        pairs = pairs.to(self.keys.device).long()
+        u, v = pairs[0], pairs[1]
+        if not self.directed:
+            u, v = torch.minimum(u, v), torch.maximum(u, v)
+        q = (torch.arange(bsz, device=u.device).unsqueeze(1) * (n * n) + (u * n + v)).reshape(-1)
+        out_shape = (bsz, pairs.size(1))
+        if self.keys.numel() == 0:
+            z = torch.zeros(out_shape, device=u.device)
+            return z, (None if self.history is None else z.clone())
+        idx = torch.searchsorted(self.keys, q).clamp_max(self.keys.numel() - 1)
+        hit = self.keys[idx] == q
+        prev = torch.where(hit, self.previous[idx], 0.0).reshape(out_shape)
+        hist = None if self.history is None else torch.where(
+            hit, self.history[idx], 0.0).reshape(out_shape)
+        return prev, hist
+
+    def dense(self) -> tuple[Tensor, Tensor | None]:
+        """``(A_t, H_t)`` as dense ``(B, N, N)`` float tensors (symmetric when undirected)."""
+        n, bsz = self.num_nodes, self.batch_size
+        b, u, v = self.coords()
+
+        def fill(vals: Tensor) -> Tensor:
+            out = torch.zeros(bsz, n, n, device=self.keys.device)
+            out[b, u, v] = vals
+            if not self.directed:
+                out[b, v, u] = vals
+            return out
+
+        return fill(self.previous), (None if self.history is None else fill(self.history))
+
+
+@dataclass
+class DecoderContext:
+    r"""What the autoregressive decoder of snapshot ``G_{t+1}`` sees besides ``Z_t``.
+
+    Attributes:
+        edges: :class:`EdgeContext` of ``A_t`` (and ``H_t``), or ``None`` without edge decoder.
+        x: previous features ``x_t``: ``(N, F)`` shared or ``(B, N, F)``, zero for absent nodes
+            and for ``t = 0``; ``None`` without a feature decoder.
+    """
+
+    edges: EdgeContext | None
+    x: Tensor | None
+
+
+class EdgeContextTerm(nn.Module):
+    r"""Learned affine context term of the autoregressive edge logit:
+    ``ℓ_uv = s(z_u, z_v) + α A_t(u, v) + γ H_t(u, v)`` (``γ`` only with history).
+
+    ``α`` and ``γ`` start at 0 (the model starts as the context-free decoder and learns how much
+    persistence to use; the gradient ``∂ log p / ∂α = Σ_uv A_t(u,v) (A_{t+1}(u,v) − π_uv)`` is
+    non-zero from the start)."""
+
+    def __init__(self, history: bool) -> None:
+        super().__init__()
+        self.previous_weight = nn.Parameter(torch.zeros(()))
+        self.history_weight = nn.Parameter(torch.zeros(())) if history else None
+
+    def _combine(self, prev: Tensor, hist: Tensor | None) -> Tensor:
+        out = self.previous_weight * prev
+        if self.history_weight is not None and hist is not None:
+            out = out + self.history_weight * hist
+        return out
+
+    def pair_logits(self, ctx: EdgeContext, pairs: Tensor) -> Tensor:
+        """``(B, P)`` context terms of the pairs ``(2, P)``."""
+        return self._combine(*ctx.lookup(pairs))
+
+    def dense_logits(self, ctx: EdgeContext) -> Tensor:
+        """``(B, N, N)`` context terms (dense; small graphs)."""
+        return self._combine(*ctx.dense())
+
+
+def _align(term: Tensor, lead: tuple[int, ...]) -> Tensor:
+    """Broadcast a ``(B, ...)`` context term against the leading latent shape ``lead``."""
+    b = term.size(0)
+    if b == 1:
+        return term[0]
+    if math.prod(lead) != b:
+        raise ValueError(f"decoder context has {b} rows but the latents have leading shape "
+                         f"{lead}; pass one context row or one per sample")
+    return term.reshape(*lead, *term.shape[1:])
+
+
+class _ContextScorer:
+    """Edge scorer ``s(z_u, z_v) + context term`` with the ``logits``/``dense_logits`` interface
+    of :class:`~dyngraphvae.nn.decoders.EdgeDecoder` (so the dense and sparse evaluators of
+    :func:`~dyngraphvae.nn.adjacency.adjacency_log_likelihood` and the forecast edge sampler use
+    it unchanged)."""
+
+    def __init__(self, decoder: EdgeDecoder, term: EdgeContextTerm, ctx: EdgeContext) -> None:
+        self.decoder, self.term, self.ctx = decoder, term, ctx
+
+    def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
+        base = self.decoder.logits(z, pairs)
+        return base + _align(self.term.pair_logits(self.ctx, pairs), tuple(base.shape[:-1]))
+
+    def dense_logits(self, z: Tensor) -> Tensor:
+        base = self.decoder.dense_logits(z)
+        return base + _align(self.term.dense_logits(self.ctx), tuple(base.shape[:-2]))
+
+
+def _shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:
+    """The feature distribution with its mean moved by ``shift`` (covariance unchanged)."""
+    if isinstance(dist, Tensor):
+        return dist + shift
+    if isinstance(dist, Independent):
+        base = dist.base_dist
+        return Independent(Normal(base.loc + shift, base.scale), 1)
+    if isinstance(dist, LowRankMultivariateNormal):
+        return LowRankMultivariateNormal(dist.loc + shift, dist.cov_factor, dist.cov_diag)
+    if isinstance(dist, MultivariateNormal):
+        return MultivariateNormal(dist.loc + shift, scale_tril=dist.scale_tril)
+    raise TypeError(f"_shift_mean: unsupported feature distribution {type(dist).__name__}")
 
 
 def _sample_edge_coords(
@@ -251,6 +478,14 @@ class Forecast:
         deterministic: whether edges are emitted as the mode (``π > ½``) rather than sampled.
         edge_decoder: the model's edge decoder (edge summaries are computed on demand from ``z``).
         dense_max_nodes: above this ``N``, dense ``(S, H, N, N)`` summaries are refused.
+        edge_context: the model's :class:`EdgeContextTerm` when its decoder is autoregressive
+            (``decoder_context != "none"``), else ``None``.
+        contexts: autoregressive decoder only: the :class:`DecoderContext` used at each step
+            ``k`` (``k = 0``: the observed history, shared; ``k ≥ 1``: the trajectory's own sampled
+            ``Â_{T+k}``, ``Ĥ_{T+k}``, ``X̂_{T+k}``, one row per sample).
+        sampled_edges: autoregressive decoder only: ``(4, E)`` rows ``(sample, step, u, v)`` of the
+            sampled graphs ``Â_{T+k+1}`` (undirected: ``u < v`` once). They were drawn during the
+            rollout (each feeds the next step), so :meth:`sample_adjacency` returns them.
     """
 
     z: Tensor
@@ -262,6 +497,14 @@ class Forecast:
     deterministic: bool
     edge_decoder: EdgeDecoder | None
     dense_max_nodes: int = 2000
+    edge_context: EdgeContextTerm | None = None
+    contexts: list[DecoderContext] | None = None
+    sampled_edges: Tensor | None = None
+
+    @property
+    def autoregressive(self) -> bool:
+        """True when the decoder reads the previous graph (:attr:`contexts` is set)."""
+        return self.contexts is not None
 
     @property
     def num_samples(self) -> int:
@@ -287,14 +530,31 @@ class Forecast:
                 "pass pairs=(2, P) for a pair query, or sample_adjacency(sparse=True)"
             )
 
+    def _scorer(self, k: int) -> EdgeDecoder | _ContextScorer:
+        dec = self._decoder()
+        if not self.autoregressive or self.edge_context is None:
+            return dec
+        return _ContextScorer(dec, self.edge_context, self.contexts[k].edges)
+
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
-        """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None)."""
+        """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None).
+
+        Autoregressive decoder: the logits of ``p(A_{T+k+1} | Ẑ_{T+k}, Â_{T+k})`` given the
+        trajectory's own sampled previous graph (context terms included)."""
         dec = self._decoder()
         with torch.set_grad_enabled(self.z.requires_grad):
             if pairs is None:
                 self._guard_dense("edge_logits")
-                return dec.dense_logits(self.z)
-            return dec.logits(self.z, pairs.to(self.z.device))
+            if not self.autoregressive:
+                if pairs is None:
+                    return dec.dense_logits(self.z)
+                return dec.logits(self.z, pairs.to(self.z.device))
+            out = []
+            for k in range(self.horizon):
+                sc, zk = self._scorer(k), self.z[:, k]
+                out.append(sc.dense_logits(zk) if pairs is None
+                           else sc.logits(zk, pairs.to(self.z.device)))
+            return torch.stack(out, dim=1)
 
     def edge_prob(self, pairs: Tensor | None = None) -> Tensor:
         r"""Edge probabilities ``π_uv(Ẑ_{T+k})``: ``(S, H, P)`` or dense ``(S, H, N, N)``.
@@ -311,19 +571,27 @@ class Forecast:
         Returns a bool ``(S, H, N, N)`` tensor (symmetric when undirected, zero diagonal), dense
         when ``N <= dense_max_nodes`` (or ``sparse=False``), otherwise a sparse COO tensor of the
         same shape (built in row blocks, O(edges) memory). The deterministic ablation returns
-        the mode ``π > ½``.
+        the mode ``π > ½``. Autoregressive decoder: the graphs ``Â_{T+k+1} ~ p(A | Ẑ_{T+k},
+        Â_{T+k})`` drawn during the rollout (each one was the next step's context), so the
+        ``generator`` is unused and repeated calls return the same graphs.
         """
         s, h, n, d = self.z.shape
         if sparse is None:
             sparse = n > self.dense_max_nodes
-        with torch.no_grad():
-            coords = _sample_edge_coords(
-                self._decoder(), self.z.reshape(s * h, n, d), self.directed,
-                self.deterministic, generator,
-            )
-        if not self.directed:
-            coords = torch.cat([coords, coords[[0, 2, 1]]], dim=1)
-        idx = torch.stack([coords[0] // h, coords[0] % h, coords[1], coords[2]])
+        if self.autoregressive:
+            self._decoder()
+            idx = self.sampled_edges
+            if not self.directed:
+                idx = torch.cat([idx, idx[[0, 1, 3, 2]]], dim=1)
+        else:
+            with torch.no_grad():
+                coords = _sample_edge_coords(
+                    self._decoder(), self.z.reshape(s * h, n, d), self.directed,
+                    self.deterministic, generator,
+                )
+            if not self.directed:
+                coords = torch.cat([coords, coords[[0, 2, 1]]], dim=1)
+            idx = torch.stack([coords[0] // h, coords[0] % h, coords[1], coords[2]])
         if sparse:
             vals = torch.ones(idx.size(1), dtype=torch.bool, device=idx.device)
             return torch.sparse_coo_tensor(
@@ -337,7 +605,14 @@ class Forecast:
     def sample_edge_index(
         self, sample: int, step: int, generator: torch.Generator | None = None
     ) -> Tensor:
-        """``(2, E)`` sampled edges of one future graph (undirected: ``u < v`` once)."""
+        """``(2, E)`` sampled edges of one future graph (undirected: ``u < v`` once).
+
+        Autoregressive decoder: the graph sampled during the rollout (``generator`` unused)."""
+        if self.autoregressive:
+            self._decoder()
+            e = self.sampled_edges
+            keep = (e[0] == sample) & (e[1] == step)
+            return e[2:, keep]
         z = self.z[sample, step].unsqueeze(0)
         with torch.no_grad():
             c = _sample_edge_coords(
@@ -391,11 +666,27 @@ class TemporalGraphVAE(nn.Module):
             self.z0 = nn.Parameter(0.1 * torch.randn(n, d))
         else:
             self.register_buffer("z0", torch.zeros(n, d))
+        # Autoregressive decoder context (created last, so that with the same seed the other
+        # parameters equal those of the context-free model). Both start at zero.
+        ar = c.decoder_context != "none"
+        self.edge_context = (
+            EdgeContextTerm(history=c.decoder_context == "history")
+            if ar and self.edge_decoder is not None else None
+        )
+        self.feature_context = None
+        if ar and self.feature_decoder is not None:
+            self.feature_context = nn.Linear(c.num_features, c.num_features, bias=False)
+            nn.init.zeros_(self.feature_context.weight)
 
     # ------------------------------------------------------------------ properties & checks
     @property
     def device(self) -> torch.device:
         return self.z0.device
+
+    @property
+    def autoregressive(self) -> bool:
+        """True when the decoder reads the previous graph (``decoder_context != "none"``)."""
+        return self.config.decoder_context != "none"
 
     @property
     def factorised_prior(self) -> bool:
@@ -476,18 +767,119 @@ class TemporalGraphVAE(nn.Module):
             p = MixtureSameFamily(Categorical(logits=logits), Independent(Normal(loc, scale), 2))
         return p
 
-    def decode_features(self, z: Tensor) -> Distribution | Tensor:
+    # ------------------------------------------------------------------ decoder context
+    def decoder_contexts(
+        self,
+        graph: TemporalGraph,
+        upto: int | None = None,
+        *,
+        dropout: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> list[DecoderContext]:
+        r"""Contexts of the autoregressive decoder for snapshot indices ``0..upto`` (default
+        ``upto = T - 1``): entry ``s`` is what decodes snapshot ``s`` (``G_{s+1}``) besides
+        ``Z_s``, i.e. ``A_s``, ``H_s`` and ``x_s`` of snapshot ``s - 1`` (``G_s``); entry 0 is
+        empty (no previous graph: ``A_0 = H_0 = 0``, ``x_0 = 0``). Computed once, shared by all
+        samples, O(Σ_t E_t) memory (sparse keys). ``upto`` may equal ``T`` (the forecast's first
+        step). Previous features of absent nodes are zero.
+
+        ``dropout = p`` blanks each context input with probability ``p`` (fresh coins at every
+        step): every stored previous/history pair is removed
+        (:func:`dyngraphvae.collapse.drop_edges`) and every node's previous feature vector is
+        zeroed (:func:`dyngraphvae.collapse.drop_inputs`). The history recursion itself runs on
+        the clean data.
+        """
+        if not self.autoregressive:
+            raise ValueError("decoder_contexts: the model's decoder has no context "
+                             "(decoder_context='none')")
+        from dyngraphvae.collapse.weakening import drop_edges, drop_inputs
+
+        c = self.config
+        T = len(graph)
+        upto = T - 1 if upto is None else int(upto)
+        if not 0 <= upto <= T:
+            raise ValueError(f"decoder_contexts: upto must lie in [0, {T}], got {upto}")
+        decay = c.history_decay if c.decoder_context == "history" else None
+        n, dev = c.num_nodes, self.device
+        start = self._empty_context()
+        edge_ctx, x_ctx = start.edges, start.x
+        out = []
+        for s in range(upto + 1):
+            if s > 0:
+                if edge_ctx is not None:
+                    edge_ctx = EdgeContext.from_edges(graph.edges(s - 1), n, c.directed, 1,
+                                                      edge_ctx, decay)
+                if x_ctx is not None:
+                    x_ctx = graph.features(s - 1).to(dev)
+                    if graph.node_mask is not None:
+                        x_ctx = x_ctx * graph.node_mask[s - 1].unsqueeze(-1).to(x_ctx.dtype)
+            e, x = edge_ctx, x_ctx
+            if dropout > 0:
+                if e is not None and e.keys.numel() > 0:
+                    kept, _ = drop_edges(e.coords()[1:], dropout, training=True,
+                                         edge_weight=None, generator=generator)
+                    # drop_edges keeps columns in order: recover the kept entries by key
+                    keys = kept[0] * (n * n) + kept[1]
+                    e = e.select(torch.isin(e.keys, keys))
+                if x is not None:
+                    x = drop_inputs(x, dropout, training=True, generator=generator)
+            out.append(DecoderContext(edges=e, x=x))
+        return out
+
+    def _empty_context(self) -> DecoderContext:
+        """Context of snapshot 0: no previous graph (``A_0 = H_0 = 0``, ``x_0 = 0``)."""
+        c = self.config
+        edges = (EdgeContext.empty(c.num_nodes, c.directed, c.decoder_context == "history",
+                                   self.device)
+                 if self.edge_context is not None else None)
+        x = (torch.zeros(c.num_nodes, c.num_features, device=self.device)
+             if self.feature_context is not None else None)
+        return DecoderContext(edges=edges, x=x)
+
+    def decoder_context(self, graph: TemporalGraph, step: int) -> DecoderContext:
+        """The autoregressive decoder's context of snapshot index ``step`` (``0..T``; see
+        :meth:`decoder_contexts`)."""
+        graph = self._prepare(graph, "decoder_context")
+        return self.decoder_contexts(graph, step)[-1]
+
+    def edge_scorer(self, context: DecoderContext | None = None) -> EdgeDecoder | _ContextScorer:
+        r"""The edge scorer of ``p(A_{t+1} | Z_t[, G_t])``: the edge decoder itself, or (with a
+        context) ``s(z_u, z_v) + α A_t(u, v) [+ γ H_t(u, v)]`` with the ``logits(z, pairs)`` /
+        ``dense_logits(z)`` interface of :class:`~dyngraphvae.nn.decoders.EdgeDecoder`."""
+        if self.edge_decoder is None:
+            raise ValueError("edge_scorer: the model has no edge decoder")
+        if self.edge_context is None:
+            return self.edge_decoder
+        if context is None or context.edges is None:
+            raise ValueError("edge_scorer: the autoregressive decoder needs a DecoderContext "
+                             "(see TemporalGraphVAE.decoder_context)")
+        return _ContextScorer(self.edge_decoder, self.edge_context, context.edges)
+
+    def decode_features(
+        self, z: Tensor, context: DecoderContext | None = None
+    ) -> Distribution | Tensor:
         """``p(X_{t+1} | Z_t)`` (batch ``(..., N)``, event ``(F,)``) or its mean when the decoder
-        is deterministic."""
+        is deterministic. Autoregressive decoder: ``p(X_{t+1} | Z_t, x_t)``, the mean moved by
+        ``W x_t`` (``context`` required)."""
         if self.feature_decoder is None:
             raise ValueError("decode_features: the model has no feature decoder")
-        return self.feature_decoder(z)
+        out = self.feature_decoder(z)
+        if self.feature_context is None:
+            return out
+        if context is None or context.x is None:
+            raise ValueError("decode_features: the autoregressive decoder needs a DecoderContext "
+                             "(see TemporalGraphVAE.decoder_context)")
+        x = context.x
+        if x.dim() == 3:
+            x = _align(x, tuple(z.shape[:-2]))
+        return _shift_mean(out, self.feature_context(x))
 
     def _feature_ll(
-        self, z: Tensor, graph: TemporalGraph, s: int, per_node: bool = False
+        self, z: Tensor, graph: TemporalGraph, s: int, per_node: bool = False,
+        context: DecoderContext | None = None,
     ) -> Tensor:
         x = graph.features(s)
-        out = self.feature_decoder(z)
+        out = self.decode_features(z, context)
         if self.config.deterministic_decoder:
             score = deterministic_score(out, x)
         else:
@@ -498,32 +890,36 @@ class TemporalGraphVAE(nn.Module):
 
     def _edge_ll(
         self, z: Tensor, graph: TemporalGraph, s: int, method: str,
-        generator: torch.Generator | None,
+        generator: torch.Generator | None, context: DecoderContext | None = None,
     ) -> Tensor:
         c = self.config
         mask = None if graph.node_mask is None else graph.node_mask[s]
         return adjacency_log_likelihood(
-            self.edge_decoder, z, graph.edges(s), c.num_nodes, c.directed, method=method,
+            self.edge_scorer(context), z, graph.edges(s), c.num_nodes, c.directed, method=method,
             num_negatives=c.num_negatives, generator=generator, dense_max_nodes=c.dense_max_nodes,
             node_mask=mask, validate=False,
         )
 
     def step_log_likelihood(
         self, z: Tensor, graph: TemporalGraph, step: int, *, adjacency: str | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, context: DecoderContext | None = None,
     ) -> tuple[Tensor, Tensor]:
         r"""``(log p(X_{s+1} | Z_s), log p(A_{s+1} | Z_s))`` for snapshot ``s = step`` of ``graph``,
         each of shape ``z.shape[:-2]``; absent nodes (``node_mask``) are excluded; a missing
-        decoder contributes zeros."""
+        decoder contributes zeros. Autoregressive decoder: conditioned also on ``context``
+        (default: the observed ``G_{≤s}`` of ``graph``, :meth:`decoder_context`)."""
         graph = self._prepare(graph, "step_log_likelihood")
-        return self._step_ll(z, graph, step, self._method(adjacency), generator)
+        if self.autoregressive and context is None:
+            context = self.decoder_contexts(graph, step)[-1]
+        return self._step_ll(z, graph, step, self._method(adjacency), generator, context)
 
-    def _step_ll(self, z, graph, s, method, generator):
+    def _step_ll(self, z, graph, s, method, generator, context=None):
         zero = z.new_zeros(z.shape[:-2])
-        fl = self._feature_ll(z, graph, s) if self.feature_decoder is not None else zero
+        fl = (self._feature_ll(z, graph, s, context=context)
+              if self.feature_decoder is not None else zero)
         el = zero
         if self.edge_decoder is not None:
-            el = self._edge_ll(z, graph, s, method, generator)
+            el = self._edge_ll(z, graph, s, method, generator, context)
         return fl, el
 
     def _kl_elements(
@@ -558,12 +954,18 @@ class TemporalGraphVAE(nn.Module):
         likelihood: bool = True,
         method: str = "auto",
         divergence_kind: str | None = None,
+        context_dropout: float = 0.0,
     ) -> dict:
         """Run the posterior chain over all snapshots with ``S`` samples (vectorised)."""
         c = self.config
         S, n, d = num_samples, c.num_nodes, c.latent_dim
         kind = c.divergence if divergence_kind is None else divergence_kind
         summaries = self.summarise(graph)
+        contexts = (
+            self.decoder_contexts(graph, len(graph) - 1, dropout=context_dropout,
+                                  generator=generator)
+            if likelihood and self.autoregressive else None
+        )
         z = self.initial_latent().expand(S, n, d)
         p_prev = None
         keys = ("fl", "el", "kl", "logp", "logq", "loc", "scale")
@@ -571,7 +973,8 @@ class TemporalGraphVAE(nn.Module):
         q = None
         for s in range(len(graph)):
             if likelihood:
-                fl, el = self._step_ll(z, graph, s, method, generator)
+                ctx = None if contexts is None else contexts[s]
+                fl, el = self._step_ll(z, graph, s, method, generator, ctx)
                 acc["fl"].append(fl)
                 acc["el"].append(el)
             # Scheduled sampling (Problem 4.5): the transition's input Z̃_s is the posterior sample
@@ -648,7 +1051,15 @@ class TemporalGraphVAE(nn.Module):
                 not a bound (``is_bound=False``).
             reduction: ``"sum"``, ``"mean_node"`` or ``"mean_edge"`` (above).
             adjacency: override the edge evaluator (``auto|dense|sparse``).
-            generator: seeds every random draw (samples, coins, sparse negatives).
+            generator: seeds every random draw (samples, coins, sparse negatives, context
+                dropout).
+
+        Autoregressive decoder (``decoder_context != "none"``): ``F_t``, ``E_t`` condition on the
+        observed ``G_{≤t}`` (teacher forcing of the context). In ``train()`` mode with
+        ``decoder_input_dropout = p > 0`` each context input is blanked with probability ``p``
+        (:meth:`decoder_contexts`); the result is then the ELBO of a randomly weakened decoder,
+        a training objective (``is_bound=False``). Never applied in ``eval()`` mode, nor by
+        :meth:`log_weights`, :meth:`iw_bound`, :meth:`filter`, :meth:`forecast`.
         """
         graph = self._prepare(graph, "elbo")
         c = self.config
@@ -668,9 +1079,11 @@ class TemporalGraphVAE(nn.Module):
                 f"{c.transition_components}-component mixture whose KL does not split over "
                 "dimensions; pass kl_transform= to regularise the per-node/per-graph terms"
             )
+        # Decoder weakening (word dropout): only for the teacher-forced context, only in training.
+        weaken = c.decoder_input_dropout if (self.training and self.autoregressive) else 0.0
         tr = self._trajectory(
             graph, int(num_samples), teacher_forcing=float(teacher_forcing),
-            generator=generator, method=self._method(adjacency),
+            generator=generator, method=self._method(adjacency), context_dropout=weaken,
         )
         T, n = len(graph), c.num_nodes
         fl, el = tr["fl"].mean(0), tr["el"].mean(0)  # (T,)
@@ -724,7 +1137,7 @@ class TemporalGraphVAE(nn.Module):
             teacher_forcing=float(teacher_forcing),
             num_samples=int(num_samples),
             is_bound=(c.divergence == "kl" and not c.deterministic_decoder
-                      and teacher_forcing == 1.0),
+                      and teacher_forcing == 1.0 and weaken == 0.0),
             num_observed_nodes=m_nodes,
             num_observed_pairs=m_pairs,
         )
@@ -791,7 +1204,8 @@ class TemporalGraphVAE(nn.Module):
         """The state before any snapshot: ``Z_0`` repeated ``S`` times (``T = 0``)."""
         c = self.config
         z = self.initial_latent().expand(num_samples, c.num_nodes, c.latent_dim)
-        return FilterState(z=z, posterior=None, summary=None, num_snapshots=0)
+        ctx = self._empty_context() if self.autoregressive else None
+        return FilterState(z=z, posterior=None, summary=None, num_snapshots=0, context=ctx)
 
     def filter(
         self,
@@ -807,8 +1221,9 @@ class TemporalGraphVAE(nn.Module):
             raise ValueError(f"filter: num_samples must be a positive integer, got {num_samples!r}")
         tr = self._trajectory(graph, int(num_samples), generator=generator, likelihood=False)
         q = None if self.config.deterministic else tr["q_last"]
+        ctx = self.decoder_contexts(graph, len(graph))[-1] if self.autoregressive else None
         return FilterState(z=tr["z_last"], posterior=q, summary=tr["summary_last"],
-                           num_snapshots=len(graph))
+                           num_snapshots=len(graph), context=ctx)
 
     def forecast(
         self,
@@ -851,6 +1266,8 @@ class TemporalGraphVAE(nn.Module):
                 z = z.expand(S, *z.shape[1:])
             z = z.to(self.device)
             c = self.config
+            if self.autoregressive:
+                return self._forecast_autoregressive(state, z, int(horizon), generator)
             zs, means, vars_, xs = [], [], [], []
             for _ in range(int(horizon)):
                 zs.append(z)
@@ -882,6 +1299,68 @@ class TemporalGraphVAE(nn.Module):
                 edge_decoder=self.edge_decoder,
                 dense_max_nodes=c.dense_max_nodes,
             )
+
+    def _forecast_autoregressive(
+        self, state: FilterState, z: Tensor, horizon: int, generator: torch.Generator | None
+    ) -> Forecast:
+        r"""Rollout of the autoregressive decoder: at step ``k`` sample
+        ``X̂_{T+k+1} ~ p(X | Ẑ_{T+k}, X̂_{T+k})`` and ``Â_{T+k+1} ~ p(A | Ẑ_{T+k}, Â_{T+k}, Ĥ_{T+k})``
+        (row blocks of pairs, O(S·N²) time and O(E) memory per step, any ``N``), feed them back
+        as the next context (sparse keys, one row per sample), and ``Ẑ_{T+k+1} ~ p(Z | Ẑ_{T+k})``.
+        Step 0's context is the observed history in ``state``."""
+        c = self.config
+        S, n = z.size(0), c.num_nodes
+        ctx = state.context
+        if ctx is None:
+            if state.num_snapshots != 0:
+                raise ValueError(
+                    "forecast: the model's decoder is autoregressive but the FilterState has no "
+                    "decoder context; build the state with model.filter(graph) (or pass the graph)"
+                )
+            ctx = self._empty_context()
+        decay = c.history_decay if c.decoder_context == "history" else None
+        zs, means, vars_, xs, ctxs, edges = [], [], [], [], [], []
+        for k in range(horizon):
+            zs.append(z)
+            ctxs.append(ctx)
+            x_next, e_next = ctx.x, ctx.edges
+            if self.feature_decoder is not None:
+                out = self.decode_features(z, ctx)
+                if c.deterministic_decoder:
+                    means.append(out)
+                    vars_.append(torch.zeros_like(out))
+                    xs.append(out)
+                else:
+                    means.append(out.mean)
+                    vars_.append(out.variance)
+                    xs.append(_sample1(out, generator))
+                x_next = xs[-1]
+            if self.edge_decoder is not None:
+                coords = _sample_edge_coords(self.edge_scorer(ctx), z, c.directed,
+                                             c.deterministic, generator)  # (3, E): b, u, v
+                edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k),
+                                        coords[1:]]))
+                e_next = EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay)
+            ctx = DecoderContext(edges=e_next, x=x_next)
+            p = self.prior(z)
+            z = p.mean if c.deterministic else _sample1(p, generator)
+        stack = (lambda v: torch.stack(v, dim=1)) if self.feature_decoder is not None else (
+            lambda v: None)
+        return Forecast(
+            z=torch.stack(zs, dim=1),
+            feature_mean=stack(means),
+            feature_var=stack(vars_),
+            x=stack(xs),
+            start=state.num_snapshots,
+            directed=c.directed,
+            deterministic=c.deterministic,
+            edge_decoder=self.edge_decoder,
+            dense_max_nodes=c.dense_max_nodes,
+            edge_context=self.edge_context,
+            contexts=ctxs,
+            sampled_edges=(torch.cat(edges, dim=1) if edges
+                           else None),
+        )
 
     def predictive_log_likelihood(
         self,
@@ -920,11 +1399,14 @@ class TemporalGraphVAE(nn.Module):
             method = self._method(adjacency)
             fls, els, fms = [], [], []
             for k in range(horizon):
-                fl, el = self._step_ll(fc.z[:, k], graph, start + k, method, generator)
+                # autoregressive decoder: conditioned on the trajectory's own sampled past
+                ctx = fc.contexts[k] if fc.autoregressive else None
+                fl, el = self._step_ll(fc.z[:, k], graph, start + k, method, generator, ctx)
                 fls.append(fl)
                 els.append(el)
                 if self.feature_decoder is not None:
-                    fn = self._feature_ll(fc.z[:, k], graph, start + k, per_node=True)  # (S, N)
+                    fn = self._feature_ll(fc.z[:, k], graph, start + k, per_node=True,
+                                          context=ctx)  # (S, N)
                     fms.append((torch.logsumexp(fn, dim=0) - math.log(num_samples)).sum())
             fl, el = torch.stack(fls), torch.stack(els)  # (H, S)
             log_s = math.log(num_samples)
