@@ -29,6 +29,7 @@ from dyngraphvae.data import (
 from dyngraphvae.distributions import cs_divergence, kl_divergence, register_cs
 from dyngraphvae.models.cvae import CVAE, CVAEConfig
 from dyngraphvae.models.forecaster import Forecast, ForecasterConfig, TemporalGraphVAE
+from dyngraphvae.models.graph_cvae import GraphCVAE, GraphCVAEConfig
 from dyngraphvae.objectives import divergence, importance_weighted_bound
 from dyngraphvae.training import TrainConfig, fit, load_model, save_model
 
@@ -38,6 +39,8 @@ __all__ = [
     "CVAE",
     "CVAEConfig",
     "Forecast",
+    "GraphCVAE",
+    "GraphCVAEConfig",
     "ForecasterConfig",
     "TemporalGraphVAE",
     "TrainConfig",
