@@ -152,6 +152,14 @@ def test_fork_multimodality_and_rollout_statistics_run_on_tiny_models():
     assert p["num_samples"] == 18
     assert p["fraction_0"] + p["fraction_1"] + p["fraction_neither"] == pytest.approx(1.0)
     assert out["energy_score"] > 0 and out["cues"] == ["features", "adjacency"]
+    # first_step = 1 classifies on every step: the same labels as the all-steps summary
+    assert out["first_step"] == 1
+    for key in ("count_0", "count_1", "count_neither"):
+        assert out["pooled_all_steps"][key] == p[key]
+    late = fork_multimodality(model, data, num_samples=6, first_step=2)
+    assert late["pooled"]["num_samples"] == 18 and late["first_step"] == 2
+    with pytest.raises(ValueError, match="first_step"):
+        fork_multimodality(model, data, num_samples=2, first_step=3)
     st = rollout_statistics(model, data.graphs[0], 20, num_samples=2, num_windows=4)
     assert st.density.shape == (2, 2, 20) and st.coupling_distance.shape == (2, 20)
     assert len(st.ks_consecutive) == 3 and st.lipschitz.num_states > 0
