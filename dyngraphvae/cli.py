@@ -268,7 +268,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         model_kw = dict(latent_dim=4, hidden_dim=16, node_embedding_dim=8)
     else:
         data_kw = dict(SYNTHETIC_DATASETS["dynamic_sbm"])
-        n_test, n_val, epochs, samples = 5, 3, 30, 100
+        n_test, n_val, epochs, samples = 5, 3, 80, 100
         model_kw = dict(latent_dim=8, hidden_dim=32)
     if args.epochs is not None:
         epochs = _positive("--epochs", args.epochs)
@@ -277,7 +277,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     start = T - n_test
     model_config = ForecasterConfig.for_graph(graph, **model_kw)
     train_config = TrainConfig(
-        epochs=epochs, lr=3e-2, val_snapshots=n_val, val_samples=2,
+        epochs=epochs, lr=1e-2, val_snapshots=n_val, val_samples=2,
         patience=max(10, epochs // 4),
         kl_schedule={"kind": "linear", "num_steps": max(1, epochs // 4)},
         seed=args.seed, progress_bar=not args.no_progress,
