@@ -2,6 +2,7 @@
 
 from dyngraphvae.models.config import ForecasterConfig
 from dyngraphvae.models.forecaster import (
+    AMORTIZATION_FAMILIES,
     REDUCTIONS,
     DecoderContext,
     EdgeContext,
@@ -10,13 +11,16 @@ from dyngraphvae.models.forecaster import (
     FilterState,
     Forecast,
     PredictiveLogLikelihood,
+    TemporalAmortizationGap,
     TemporalGraphVAE,
+    amortization_gap,
     forecast_to_data,
     forecast_to_networkx,
     forecast_to_temporal_graph,
 )
 
 __all__ = [
+    "AMORTIZATION_FAMILIES",
     "REDUCTIONS",
     "DecoderContext",
     "EdgeContext",
@@ -26,7 +30,9 @@ __all__ = [
     "Forecast",
     "ForecasterConfig",
     "PredictiveLogLikelihood",
+    "TemporalAmortizationGap",
     "TemporalGraphVAE",
+    "amortization_gap",
     "forecast_to_data",
     "forecast_to_networkx",
     "forecast_to_temporal_graph",
