@@ -239,6 +239,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_forecast(saved.model.eval(), graph, start, args.horizon,
                                 num_samples=args.samples, seed=args.seed)
     report = {"model": str(saved.directory), "dataset": meta["dataset"], "forecast": metrics}
+    if not args.no_drift:
+        from dyngraphvae.evaluation.drift import evaluate_model
+
+        # every origin of the held-out range, scored at h = 1..H (drift vs horizon)
+        last_origin = len(graph) - 1
+        drift = evaluate_model(saved.model, graph, args.horizon, Path(args.out) / "drift",
+                               origins=list(range(start, last_origin + 1)),
+                               num_samples=args.samples, seed=args.seed)
+        report["drift"] = drift
     path = write_json(Path(args.out) / "metrics.json", report)
     print(f"wrote {path}")
     return 0
@@ -418,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dataset", default=None, help="override the dataset in the manifest")
     e.add_argument("--data-root", default=None)
+    e.add_argument("--no-drift", action="store_true",
+                   help="skip the multi-origin drift-vs-horizon evaluation (drift/ and drift.png)")
     e.set_defaults(func=cmd_evaluate)
     return p
 

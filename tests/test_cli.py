@@ -87,6 +87,10 @@ def test_evaluate_writes_metrics(trained, tmp_path):
     fc = report["forecast"]
     assert fc["horizon"] == [1, 2, 3] and fc["start"] == 9
     assert len(fc["links/model_auc"]) == 3 and len(fc["features/model_crps"]) == 3
+    # drift vs horizon over every held-out origin, with its plot
+    drift = report["drift"]
+    assert drift["origins"] == [9, 10, 11]
+    assert (out / "drift" / "drift.png").stat().st_size > 0
 
 
 def test_bad_arguments_say_what_to_do(trained, tmp_path, capsys):
