@@ -154,6 +154,10 @@ def test_pygt_protocol_on_a_tiny_signal():
     assert res["num_test"] == len(te)
     r = res["per_seed"][0]
     assert r["mse"] > 0 and r["crps"] > 0 and 0 <= r["coverage"] <= 1
+    # spread recalibration chosen on validation: never worse there than c = 1 (on the grid)
+    assert 0.5 - 1e-9 <= r["spread_factor"] <= 8.0 + 1e-9
+    assert r["val_crps_calibrated"] <= r["val_crps"] + 1e-12
+    assert r["crps_calibrated"] > 0 and 0 <= r["coverage_calibrated"] <= 1
 
 
 def test_link_forecast_protocol_on_a_tiny_directed_graph():
