@@ -55,6 +55,10 @@ def pygt() -> None:
             print(f"| {k} | {v:.4f} | – | – |")
         print(f"| model | {_ms(s['mse'], fmt='.4f')} | {_ms(s['crps'], fmt='.4f')} | "
               f"{_ms(s['coverage'], fmt='.3f')} |")
+        if "crps_calibrated" in s:
+            print(f"| model, spread ×{_ms(s['spread_factor'])} (chosen on validation) | "
+                  f"{_ms(s['mse'], fmt='.4f')} | {_ms(s['crps_calibrated'], fmt='.4f')} | "
+                  f"{_ms(s['coverage_calibrated'], fmt='.3f')} |")
         ep = [i["epochs"] for i in res["training"]]
         sec = [round(i["train_seconds"]) for i in res["training"]]
         print(f"\nepochs per seed {ep}, training seconds {sec}\n")
