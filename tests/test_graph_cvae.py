@@ -174,27 +174,67 @@ def test_forecast_next_shapes():
     assert torch.equal(f.adjacency, f.adjacency.transpose(-1, -2))
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known failure: the graph-conditioned prior stays at the Erdos-Renyi saddle "
-    "(AUC ~0.5 in 2 of 3 runs); see docs/graph_cvae.md",
-)
-def test_forecast_next_beats_random_on_dynamic_sbm():
+def _forecast_aucs(model, g, conds, steps):
+    """AUC of the mean forecast edge probability (20 prior samples) and of the prior-mean scores
+    on the transitions ``G_s -> G_{s+1}``, ``s in steps``; and KL(q || p) per node there."""
+    n = g.num_nodes
+    gen = torch.Generator().manual_seed(0)
+    iu = torch.triu_indices(n, n, 1)
+    auc, auc_mean, kl = [], [], []
+    for s in steps:
+        f = model.forecast_next(conds[s], 20, generator=gen)
+        assert f.adjacency.shape == (20, n, n)
+        truth = (g.dense_adjacency(s + 1) > 0)[iu[0], iu[1]].numpy()
+        auc.append(roc_auc_score(truth, f.edge_prob.mean(0)[iu[0], iu[1]].numpy()))
+        with torch.no_grad():
+            zp = model.conditional_prior(conds[s]).base_dist.loc[0]
+            auc_mean.append(roc_auc_score(truth, (zp @ zp.T)[iu[0], iu[1]].numpy()))
+            kl.append(float(model.elbo(g[s + 1], conds[s], generator=gen).kl) / n)
+    mean = lambda v: sum(v) / len(v)  # noqa: E731
+    return mean(auc), mean(auc_mean), mean(kl)
+
+
+def _train_forecaster(g, num_train, steps, seed=0, **cfg):
+    targets, conds = transition_pairs(g)
+    torch.manual_seed(seed)
+    model = GraphCVAE(GraphCVAEConfig(num_nodes=g.num_nodes, condition="graph", **cfg))
+    fit_graph_cvae(model, targets[:num_train], conds[:num_train], steps=steps, batch_size=8,
+                   lr=1e-2, seed=seed)
+    return model, conds
+
+
+def test_forecast_next_beats_random_on_dynamic_sbm_fast():
+    """Held-out transitions of a small dynamic SBM (persistent communities, 2 % drift a step).
+
+    A random scorer has AUC 0.5 (sd ~0.02 for ~150 positives among 780 pairs, 5 transitions);
+    measured: 0.73 (VGAELinks refit on each G_s: 0.71, docs/graph_cvae.md). The untrained model
+    and the non-residual ablation stay at chance (asserted), so the AUC comes from training the
+    prior path through the residual posterior."""
+    g = dynamic_sbm(num_nodes=40, num_snapshots=26, num_communities=3, p_in=0.3, p_out=0.03,
+                    num_features=0, event_prob=0.0, seed=0)
+    held_out = range(20, 25)
     torch.manual_seed(0)
+    untrained = GraphCVAE(GraphCVAEConfig(num_nodes=40, condition="graph"))
+    _, conds = transition_pairs(g)
+    assert abs(_forecast_aucs(untrained, g, conds, held_out)[0] - 0.5) < 0.1
+    model, conds = _train_forecaster(g, 20, 100)
+    auc, auc_prior_mean, _ = _forecast_aucs(model, g, conds, held_out)
+    assert auc > 0.6 and auc_prior_mean > 0.6, (auc, auc_prior_mean)
+    # ablation: without the residual posterior the same training stays at chance (measured 0.50)
+    ablation, conds = _train_forecaster(g, 20, 100, residual_posterior=False)
+    assert _forecast_aucs(ablation, g, conds, held_out)[0] < 0.6
+
+
+@pytest.mark.slow
+def test_forecast_next_beats_random_on_dynamic_sbm():
+    """N = 60, 4 blocks with merge/split events; measured 0.74-0.75 over 3 seeds, VGAELinks
+    0.79 on the same transitions; the non-residual posterior (ablation) stays at 0.50."""
     g = dynamic_sbm(num_nodes=N, num_snapshots=30, num_communities=4, p_in=0.3, p_out=0.02,
                     num_features=0, seed=0)
-    targets, conds = transition_pairs(g)
-    model = GraphCVAE(GraphCVAEConfig(num_nodes=N, condition="graph", node_input="identity"))
-    fit_graph_cvae(model, targets[:20], conds[:20], steps=300, batch_size=8, lr=1e-2)
-    gen = torch.Generator().manual_seed(0)
-    iu = torch.triu_indices(N, N, 1)
-    aucs = []
-    for s in range(20, 28):  # held-out transitions G_s -> G_{s+1}
-        f = model.forecast_next(conds[s], 20, generator=gen)
-        assert f.adjacency.shape == (20, N, N)
-        prob = f.edge_prob.mean(0)[iu[0], iu[1]]
-        truth = (g.dense_adjacency(s + 1) > 0)[iu[0], iu[1]]
-        aucs.append(roc_auc_score(truth.numpy(), prob.numpy()))
-    # a random scorer has AUC 0.5 (sd ~0.02 here)
-    assert sum(aucs) / len(aucs) > 0.65
+    model, conds = _train_forecaster(g, 20, 150)
+    auc, auc_prior_mean, kl = _forecast_aucs(model, g, conds, range(20, 29))
+    assert auc > 0.7 and auc_prior_mean > 0.7, (auc, auc_prior_mean)
+    # the prior carries the forecast: the posterior, which also sees G_{s+1}, moves little from it
+    assert kl < 1.0, kl
+    ablation, conds = _train_forecaster(g, 20, 150, residual_posterior=False)
+    assert _forecast_aucs(ablation, g, conds, range(20, 29))[0] < 0.6
