@@ -237,3 +237,16 @@ def test_posterior_head_bad_input():
         head(torch.randn(4, 2), torch.randn(4, 2))
     with pytest.raises(ValueError, match="z: expected last dim 2"):
         head(torch.randn(4, 3), torch.randn(4, 3))
+
+
+def test_gcn_refuses_negative_edge_weights_with_the_snapshot_named():
+    # signed weights (bitcoin_alpha's ratings) make GCN degrees <= 0 and D^-1/2 NaN
+    import dyngraphvae as dgv
+
+    g = dgv.TemporalGraph(
+        [torch.tensor([[0, 1], [1, 2]]), torch.tensor([[0, 1], [1, 2]])], 3,
+        edge_weights=[torch.tensor([1.0, 2.0]), torch.tensor([-5.0, 1.0])],
+    )
+    model = dgv.TemporalGraphVAE(dgv.ForecasterConfig.for_graph(g, latent_dim=2, hidden_dim=4))
+    with pytest.raises(ValueError, match=r"snapshot 1: edge_weight: GCN normalisation.*min -5"):
+        model.elbo(g)

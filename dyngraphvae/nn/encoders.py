@@ -209,6 +209,13 @@ class SnapshotEncoder(nn.Module):
                     f"got {tuple(edge_weight.shape)}"
                 )
             edge_weight = edge_weight.to(x.dtype)
+            if self.conv_kind == "gcn" and bool((edge_weight < 0).any()):
+                # weighted degrees 1 + sum_u w_uv can be <= 0, and D^-1/2 is then NaN
+                raise ValueError(
+                    "edge_weight: GCN normalisation D^-1/2 (A_w + I) D^-1/2 needs non-negative "
+                    f"weights, got min {float(edge_weight.min())}; drop signed weights "
+                    "(load_dataset(..., weights=False)) or map them to [0, inf)"
+                )
         adj: Tensor = edge_index
         if self.sparse_matmul:
             with warnings.catch_warnings():  # torch's "sparse CSR support is in beta" notices
