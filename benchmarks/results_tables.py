@@ -82,15 +82,17 @@ def links() -> None:
 
 
 def drift() -> None:
-    path = OUT / "drift.json"
-    if not path.exists():
-        return
+    for path in sorted(OUT.glob("drift*.json")):
+        _drift(path)
+
+
+def _drift(path: Path) -> None:
     res = json.loads(path.read_text())
     oracle = res["oracle"]
     names = list(res["variants"])
     H = len(next(iter(oracle["mean"].values())))
     metrics = ("feature/crps", "feature/mse", "feature/coverage", "feature/log_score", "link/auc")
-    print(f"### drift (wall {res['wall_seconds']:.0f} s)\n")
+    print(f"### {path.name} (seeds {res['args']['seeds']}, wall {res['wall_seconds']:.0f} s)\n")
     for metric in metrics:
         print(f"**{metric}** (model rows: mean ± std over seeds of the mean over origins)\n")
         print("| h | " + " | ".join(names) + " | Kalman oracle | state oracle | persistence |")
