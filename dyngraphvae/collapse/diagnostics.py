@@ -475,11 +475,10 @@ def collapse_diagnostics(
     """KL per dimension, active units and MI in one pass; flags collapse.
 
     Args:
-        loc, scale: posterior parameters (..., d); leading indices are datapoints ((B, d) or (T,
-        N, d)).
+        loc, scale: posterior parameters (..., d); leading indices are datapoints ((B, d) or
+            (T, N, d)).
         prior: prior for the KL (default N(0, I)); parameters may broadcast against ``loc``
-        (per-datapoint
-            conditional priors, e.g. the transition prior of the forecaster).
+            (per-datapoint conditional priors, e.g. the transition prior of the forecaster).
         mask: optional bool (...) selecting datapoints.
         au_threshold: δ for active units (0.01).
         mi_threshold: collapse is flagged when the MI estimate falls below this (nats).

@@ -92,12 +92,10 @@ def free_bits_units(
         kl: element-wise KL terms, shape (..., d): the last dimension indexes latent dimensions, the
             dimensions in ``reduce_over`` index datapoints (averaged), every other dimension indexes
             latent *units* kept apart (e.g. nodes N in a (B, N, d) or (T, N, d) tensor).
-        mode: ``"dimension"`` (units = every kept coordinate × latent dimension), ``"node"`` (sum
-        over d,
-            units = kept coordinates, e.g. nodes), ``"group"`` (sum within each group of latent
-            dims,
-            units = kept coordinates × groups), ``"total"`` (sum over everything but the batch:
-            one unit).
+        mode: ``"dimension"`` (units = every kept coordinate × latent dimension), ``"node"``
+            (sum over d, units = kept coordinates, e.g. nodes), ``"group"`` (sum within each
+            group of latent dims, units = kept coordinates × groups), ``"total"`` (sum over
+            everything but the batch: one unit).
         groups: for ``mode="group"``: an integer tensor (d,) of group ids 0..G−1, or a list of index
             lists partitioning 0..d−1.
         reduce_over: datapoint dimension(s) (default 0). Must not include the last dimension.

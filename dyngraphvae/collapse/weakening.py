@@ -58,8 +58,8 @@ def drop_inputs(
             (one token embedding, one node's feature vector, …).
         rate: drop probability p in [0, 1].
         training: if False the inputs are returned unchanged (evaluation uses the full decoder).
-        blank: replacement broadcastable to the feature shape (e.g. a learned null vector); zeros
-        if None.
+        blank: replacement broadcastable to the feature shape (e.g. a learned null vector);
+            zeros if None.
         feature_dims: number of trailing dimensions that form one input.
         share_over: leading dimensions along which one coin is shared (e.g. ``share_over=-2`` on
             (T, N, F) features drops whole snapshots rather than single nodes).
@@ -151,8 +151,7 @@ class InputDropout(nn.Module):
         num_features: size of one input (last dimension); needed for ``blank="learned"``.
         rate: drop probability p.
         blank: ``"zeros"`` or ``"learned"`` (a trainable null vector, initialised at zero, the
-        analogue
-            of the ``<UNK>`` embedding).
+            analogue of the ``<UNK>`` embedding).
         share_over: see :func:`drop_inputs`.
     """
 

@@ -615,7 +615,7 @@ def load_dataset(
             ``feature_mode`` ("encoded" | "raw" | "diagonal"), ``target_offset``,
             ``top_nodes``.
 
-    Example:
+    Examples:
         >>> g = load_dataset("vgrnn_enron10")          # doctest: +SKIP
         >>> g                                           # doctest: +SKIP
         TemporalGraph[vgrnn_enron10](N=184, T=11, undirected, edges/step=115..266 ...)
