@@ -1,47 +1,70 @@
-"""Collapse demonstration on a sequence VAE with a strong autoregressive decoder.
+"""Collapse demonstration on a sentence-VAE-style model with an autoregressive decoder.
 
-Measured facts (docs/collapse.md): the plain ELBO leaves most latent dimensions collapsed and its KL
-decays during training; free bits keep every dimension at >= lambda nats; cyclical annealing ends
-with
-clearly more information in z than the plain ELBO. The fast test fails if free bits or the cyclical
-schedule stop working (a broken free-bits floor lets the unused dimensions collapse to ~0.01 nats; a
-constant beta = 1 schedule gives the plain-ELBO MI).
+Measured facts (docs/collapse.md): under the plain ELBO the KL falls to a few hundredths of a nat
+and I_q to ~0 within the first hundred steps; free bits and cyclical annealing keep several nats
+of rate and clearly positive I_q. The fast test fails if the plain ELBO stops collapsing (its KL
+or MI would be of the order of the cures') or if a cure breaks (a broken free-bits floor lets the
+dimensions fall to ~0; a constant-β "cyclical" schedule is the plain ELBO).
 """
 
 import pytest
 import torch
 
-from dyngraphvae.collapse.demo import make_sequences, run_demo
+from dyngraphvae.collapse.demo import DemoConfig, emission_matrix, make_sequences, run_demo
 
-FAST = dict(steps=300, hidden=32, num_train=1024, num_test=512, batch_size=64)
+FAST = dict(steps=150, num_test=512)
 
 
 def test_data_has_known_informative_dims():
-    data = make_sequences(2000, seed=0)
-    # x_1's first two coordinates are 2 c + noise, the others pure noise
-    corr = torch.corrcoef(torch.cat([data.x[:, 0, :], data.c], 1).T)[:4, 4:]
-    assert corr[0, 0] > 0.95 and corr[1, 1] > 0.95
-    assert corr[2:].abs().max() < 0.1
+    k, vocab = 2, 16
+    a = emission_matrix(vocab, k)
+    assert torch.linalg.matrix_rank(a) == k  # logits s·A c live in a k-dim subspace
+    data = make_sequences(3000, length=400, vocab=vocab, num_informative=k, seed=0)
+    assert data.x.shape == (3000, 400) and int(data.x.max()) < vocab
+    # the empirical token distribution of a long sequence identifies c: least squares of c on
+    # centred log-frequencies recovers it (R^2 > 0.9 on each of the k coordinates)
+    counts = torch.nn.functional.one_hot(data.x, vocab).sum(1).double() + 0.5
+    logf = counts.log() - counts.log().mean(1, keepdim=True)
+    feats = torch.cat([logf, torch.ones(3000, 1, dtype=torch.float64)], 1)
+    sol = torch.linalg.lstsq(feats, data.c.double()).solution
+    resid = data.c.double() - feats @ sol
+    r2 = 1 - resid.pow(2).sum(0) / (data.c.double() - data.c.double().mean(0)).pow(2).sum(0)
+    assert (r2 > 0.9).all()
 
 
-def test_cures_fast():
+def test_config_validation():
+    with pytest.raises(ValueError, match="cure"):
+        DemoConfig(cure="annealing")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        DemoConfig(lr_schedule="step")
+
+
+def test_plain_elbo_collapses_and_free_bits_hold_fast():
+    """150 steps (~20 s of CPU for the three models): the plain ELBO is collapsed (rate and I_q
+    ~0), free bits hold the floor on every dimension with I_q clearly > 0. Cyclical annealing
+    needs its full 1000-step schedule to cure (slow test); here we only check that its schedule
+    acts (with β = 1 throughout the run would be bit-identical to the plain ELBO's)."""
     torch.set_num_threads(1)
     none, fb, cyc = run_demo(cures=("none", "free_bits", "cyclical"), **FAST)
-    lam = FAST.get("free_bits", 0.25)
-    assert min(fb.kl_per_dim) > 0.8 * lam  # floor holds on every one of the 8 dims
-    assert sum(k < 0.1 for k in none.kl_per_dim) >= 3  # without it several dims go unused
-    assert fb.active_units >= 2 and cyc.active_units >= 2
-    assert cyc.mutual_information > none.mutual_information + 0.3
+    assert none.mean_kl < 0.1 and none.mutual_information < 0.1
+    lam = DemoConfig().free_bits
+    assert min(fb.kl_per_dim) > 0.8 * lam  # the floor holds on every one of the 8 dims
+    assert fb.active_units >= 2
+    assert fb.mutual_information > 0.5
+    assert fb.mean_kl > 10 * none.mean_kl
+    assert cyc.mean_kl > 1.5 * none.mean_kl
 
 
 @pytest.mark.slow
 def test_cures_full():
+    """The documented configuration (docs/collapse.md table), two seeds."""
     torch.set_num_threads(1)
-    none, fb, cyc, drop = run_demo()
-    # plain ELBO: KL decays during training (collapse setting in) and fewer units are used
-    peak = max(k for _, k in none.kl_trace)
-    assert none.kl_trace[-1][1] < 0.5 * peak
-    for cured in (fb, cyc, drop):
-        assert cured.active_units >= 2
-        assert cured.mutual_information > none.mutual_information
-    assert fb.active_units == 8
+    results = run_demo(seeds=(0, 1))
+    by = {(r.config.cure, r.config.seed): r for r in results}
+    for seed in (0, 1):
+        none = by[("none", seed)]
+        assert none.mean_kl < 0.05 and none.mutual_information < 0.05
+        for cure in ("free_bits", "cyclical"):
+            cured = by[(cure, seed)]
+            assert cured.active_units >= 2
+            assert cured.mutual_information > 0.5

@@ -1,16 +1,28 @@
-"""Posterior-collapse demonstration: a sequence VAE with a strong autoregressive decoder.
+r"""Posterior-collapse demonstration: a sentence-VAE-style model with an autoregressive decoder.
 
-Synthetic data with a KNOWN number of informative latent dimensions: each sequence x_{1:L} in
-R^{L x D} starts at a point set by a global latent c ~ N(0, I_k) (k = 2 by default) and then
-follows a random walk,
+The classic setting of Bowman et al. (2016) and He et al. (2019), on synthetic data with a KNOWN
+number of informative latent dimensions. A global latent ``c ~ N(0, I_k)`` (``k = 2``) sets the
+token distribution of a whole sequence; tokens are drawn independently given ``c``:
 
-    x_1 = scale * W c + init_noise * eps_1,   x_t = rho * x_{t-1} + step_noise * eps_t  (t >= 2),
+.. math::
+    x_t \mid c \sim \mathrm{Categorical}\big(\mathrm{softmax}(s\,A c)\big),\qquad t = 1..L,
 
-with W = the first k coordinate axes (so p(x_1) is a diagonal Gaussian) and rho = 1. The model has a
-d-dimensional latent z (d = 8 > k) and a GRU decoder that sees the teacher-forced x_{t-1} (and z).
-Without z that decoder can represent p(x) exactly, so at beta = 1 using z can at best tie with
-ignoring it and the plain ELBO drifts towards collapse. The cures compared are free bits, cyclical
-annealing and decoder weakening (input dropout), all from :mod:`dyngraphvae.collapse`.
+with ``A ∈ R^{V×k}`` a fixed Gaussian matrix (rank ``k``), vocabulary ``V = 16``, ``L = 20``,
+``s = 2``. The model has ``d = 8 > k`` latent dimensions, a GRU encoder ``q(z|x) = N(μ(x),
+diag σ²(x))`` and a GRU language-model decoder ``p(x_t | x_{<t}, z)`` that reads the previous
+tokens and receives ``z`` through its initial state (Bowman et al.). Every token depends on ``c``,
+but the decoder can infer ``c`` from the tokens it has already seen, so ``z`` only helps the first
+few tokens; the marginal ``p(x)`` is representable without ``z`` (Problem 3.2) and at the start of
+training the KL term pushes ``q`` to the prior before the encoder has learnt anything useful
+(lagging inference, He et al.). Under the plain ELBO the latent collapses; the cures compared are
+free bits (Kingma et al. 2016), cyclical annealing (Fu et al. 2019) and word dropout on the
+decoder's inputs (Bowman et al. 2016), all from :mod:`dyngraphvae.collapse`.
+
+Training draws a fresh minibatch from the generator at every step (no overfitting; the test set
+is fixed), with Adam (lr 1e-3, cosine decay to 0, gradient norm clipped at 5). The decay matters
+for the *measurement*: at a constant learning rate Adam keeps the weights of an unused encoder
+output fluctuating at the scale of the learning rate, which is enough for some posterior means to
+vary by more than He et al.'s 0.01 (an "active" unit carrying ~0.005 nats); see docs/collapse.md.
 Measured results: docs/collapse.md. Used by ``examples/collapse_demo.py`` and the collapse tests.
 """
 
@@ -29,6 +41,7 @@ from dyngraphvae.collapse.schedules import ConstantSchedule, CyclicalSchedule, K
 from dyngraphvae.collapse.weakening import drop_inputs
 
 __all__ = [
+    "CURES",
     "DemoConfig",
     "DemoResult",
     "SequenceData",
@@ -38,107 +51,120 @@ __all__ = [
     "train_sequence_vae",
 ]
 
+CURES = ("none", "free_bits", "cyclical", "dropout")
+
 
 @dataclass
 class SequenceData:
-    """Sequences ``x`` (num, L, D) and the true global latents ``c`` (num, k) that generated
-    them.
-    """
+    """Token sequences ``x`` (num, L) (long, values in ``0..V-1``) and the global latents ``c``
+    (num, k) that generated them."""
 
     x: Tensor
     c: Tensor
     num_informative: int
+    vocab: int
+
+
+def emission_matrix(vocab: int, num_informative: int) -> Tensor:
+    """The fixed ``A`` (V, k) of the generative process (seed 1234, shared by every data set)."""
+    g = torch.Generator().manual_seed(1234)
+    return torch.randn(vocab, num_informative, generator=g)
 
 
 def make_sequences(
     num: int,
-    length: int = 16,
-    dim: int = 4,
+    length: int = 20,
+    vocab: int = 16,
     num_informative: int = 2,
-    rho: float = 1.0,
     scale: float = 2.0,
-    init_noise: float = 0.3,
-    step_noise: float = 0.3,
-    sharpness: float | None = None,
     seed: int = 0,
 ) -> SequenceData:
-    """Draw ``num`` sequences from the generative process in the module docstring.
-
-    x_1 = scale · W f(c) + init_noise · ε_1 and x_t = ρ x_{t−1} + step_noise · ε_t (t ≥ 2), with
-    f = identity (``sharpness=None``) or tanh(sharpness · c). W is seeded by 1234 so that train
-    and test
-    sets drawn with different ``seed`` share the same law.
-    """
-    if not 1 <= num_informative <= dim:
+    """Draw ``num`` sequences: ``c ~ N(0, I_k)``, ``x_t ~ Cat(softmax(scale · A c))`` i.i.d. over
+    ``t`` given ``c`` (module docstring). ``A`` is the same for every ``seed``, so train and test
+    sets drawn with different seeds share one law."""
+    if not 1 <= num_informative <= vocab:
         raise ValueError(
-            f"make_sequences: need 1 <= num_informative <= dim, got {num_informative}, {dim}"
+            f"make_sequences: need 1 <= num_informative <= vocab, got {num_informative}, {vocab}"
         )
-    w = torch.eye(dim, num_informative)
+    if num < 1 or length < 1:
+        raise ValueError(f"make_sequences: need num >= 1 and length >= 1, got {num}, {length}")
+    a = emission_matrix(vocab, num_informative)
     g = torch.Generator().manual_seed(seed)
     c = torch.randn(num, num_informative, generator=g)
-    shaped = c if sharpness is None else torch.tanh(sharpness * c)
-    eps = torch.randn(num, length, dim, generator=g)
-    x = torch.empty(num, length, dim)
-    x[:, 0] = scale * shaped @ w.T + init_noise * eps[:, 0]
-    for t in range(1, length):  # recursion over time (length is small), vectorised over sequences
-        x[:, t] = rho * x[:, t - 1] + step_noise * eps[:, t]
-    return SequenceData(x=x, c=c, num_informative=num_informative)
+    probs = torch.softmax(scale * c @ a.T, dim=-1)
+    x = torch.multinomial(probs, length, replacement=True, generator=g)
+    return SequenceData(x=x, c=c, num_informative=num_informative, vocab=vocab)
 
 
 class SequenceVAE(nn.Module):
-    """GRU encoder q(z|x) = N(μ(x), diag σ²(x)); GRU decoder p(x_t | x_{<t}, z) = N(m_t, diag s_t²)
-    that receives the teacher-forced x_{t−1} (zeros at t = 1) concatenated with z at every step and
-    an initial state tanh(A z)."""
+    r"""GRU encoder ``q(z|x) = N(μ(x), diag σ²(x))`` on token embeddings; GRU decoder
+    ``p(x_t | x_{<t}, z) = Cat(softmax(W h_t))`` with ``h_t = GRU(e(x_{t-1}), h_{t-1})``,
+    ``x_0 = <bos>`` and ``h_0 = tanh(B z)`` (z enters through the initial state only, Bowman et
+    al. 2016)."""
 
-    def __init__(self, dim: int, latent_dim: int = 8, hidden: int = 64) -> None:
+    def __init__(self, vocab: int, latent_dim: int = 8, hidden: int = 64, embed: int = 32) -> None:
         super().__init__()
+        self.vocab = vocab
         self.latent_dim = latent_dim
-        self.enc = nn.GRU(dim, hidden, batch_first=True)
+        self.embed = nn.Embedding(vocab + 1, embed)  # index ``vocab`` is <bos>
+        self.enc = nn.GRU(embed, hidden, batch_first=True)
         self.enc_out = nn.Linear(hidden, 2 * latent_dim)
         self.dec_init = nn.Linear(latent_dim, hidden)
-        self.dec = nn.GRU(dim + latent_dim, hidden, batch_first=True)
-        self.dec_out = nn.Linear(hidden, 2 * dim)
+        self.dec = nn.GRU(embed, hidden, batch_first=True)
+        self.dec_out = nn.Linear(hidden, vocab)
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(loc, scale) of q(z|x), each (B, latent_dim)."""
-        _, h = self.enc(x)
+        _, h = self.enc(self.embed(x))
         mu, log_sd = self.enc_out(h[-1]).chunk(2, -1)
         return mu, torch.exp(log_sd.clamp(-7.0, 5.0))
 
-    def log_likelihood(self, x: Tensor, z: Tensor, inputs: Tensor) -> Tensor:
-        """Σ_t log p(x_t | inputs_{≤t}, z) per sequence; ``inputs`` are the (possibly weakened)
-        x_{t−1}.
-        """
-        zz = z[:, None, :].expand(-1, x.shape[1], -1)
-        h0 = torch.tanh(self.dec_init(z))[None]
-        out, _ = self.dec(torch.cat([inputs, zz], -1), h0)
-        m, log_s = self.dec_out(out).chunk(2, -1)
-        log_s = log_s.clamp(-7.0, 5.0)
-        ll = -0.5 * ((x - m) / torch.exp(log_s)) ** 2 - log_s - 0.5 * math.log(2 * math.pi)
-        return ll.sum((1, 2))
+    def decoder_inputs(self, x: Tensor) -> Tensor:
+        """Embeddings of the teacher-forced inputs ``<bos>, x_1, .., x_{L-1}``: (B, L, embed)."""
+        bos = torch.full_like(x[:, :1], self.vocab)
+        return self.embed(torch.cat([bos, x[:, :-1]], 1))
+
+    def log_likelihood(self, x: Tensor, z: Tensor, inputs: Tensor | None = None) -> Tensor:
+        """``Σ_t log p(x_t | inputs_{≤t}, z)`` per sequence (B,); ``inputs`` are the (possibly
+        weakened) decoder input embeddings (default :meth:`decoder_inputs`)."""
+        inputs = self.decoder_inputs(x) if inputs is None else inputs
+        out, _ = self.dec(inputs, torch.tanh(self.dec_init(z))[None])
+        logp = torch.log_softmax(self.dec_out(out), -1)
+        return logp.gather(-1, x[..., None]).squeeze(-1).sum(1)
 
 
 @dataclass
 class DemoConfig:
-    """One training run. ``cure`` is ``"none"`` (plain ELBO), ``"free_bits"``, ``"cyclical"`` or
-    ``"dropout"`` (decoder weakening)."""
+    """One training run. ``cure`` is ``"none"`` (plain ELBO), ``"free_bits"`` (λ = ``free_bits``
+    nats per latent dimension), ``"cyclical"`` (``num_cycles`` cycles rising for a proportion
+    ``ratio``) or ``"dropout"`` (word dropout with probability ``dropout`` on the decoder's
+    inputs). ``lr_schedule`` is ``"cosine"`` (decay to 0 over ``steps``) or ``"constant"``."""
 
     cure: str = "none"
-    steps: int = 1500
-    batch_size: int = 128
-    lr: float = 2e-3
+    steps: int = 1000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
     latent_dim: int = 8
     hidden: int = 64
+    embed: int = 32
     free_bits: float = 0.25  # nats per latent dimension
     num_cycles: int = 4
     ratio: float = 0.5
     dropout: float = 0.5
-    num_train: int = 4096
     num_test: int = 1024
-    length: int = 16
-    dim: int = 4
+    length: int = 20
+    vocab: int = 16
+    scale: float = 2.0
     num_informative: int = 2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cure not in CURES:
+            raise ValueError(f"DemoConfig.cure: expected one of {CURES}, got {self.cure!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError("DemoConfig.lr_schedule: expected 'cosine' or 'constant', got "
+                             f"{self.lr_schedule!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,6 +172,11 @@ class DemoConfig:
 
 @dataclass
 class DemoResult:
+    """Latent usage on the test set: active units (He et al., δ = 0.01), He et al.'s MI estimate
+    (B = ``num_test``), mean KL, test ELBO (nats per sequence, one posterior sample), R² of the
+    true ``c`` regressed on the posterior means, KL per dimension, and the training trace
+    ``(step, minibatch mean KL, active units on 512 test sequences)``."""
+
     config: DemoConfig
     active_units: int
     mutual_information: float
@@ -154,13 +185,12 @@ class DemoResult:
     recovery_r2: float
     seconds: float
     kl_per_dim: list[float] = field(default_factory=list)
-    kl_trace: list[tuple[int, float]] = field(
-        default_factory=list
-    )  # (step, training-batch mean KL)
+    kl_trace: list[tuple[int, float, int]] = field(default_factory=list)
 
     def row(self) -> dict:
         return {
             "cure": self.config.cure,
+            "seed": self.config.seed,
             "AU": self.active_units,
             "MI": round(self.mutual_information, 3),
             "KL": round(self.mean_kl, 3),
@@ -176,14 +206,9 @@ def _schedule(cfg: DemoConfig) -> KLSchedule:
     return ConstantSchedule(1.0)
 
 
-def _shifted(x: Tensor) -> Tensor:
-    return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], 1)
-
-
 def _r2(features: Tensor, target: Tensor) -> float:
     """Coefficient of determination of a least-squares fit target ≈ [features, 1] B (mean over
-    targets).
-    """
+    targets)."""
     a = torch.cat([features, torch.ones(features.shape[0], 1)], 1).double()
     sol = torch.linalg.lstsq(a, target.double()).solution
     resid = target.double() - a @ sol
@@ -193,28 +218,33 @@ def _r2(features: Tensor, target: Tensor) -> float:
 
 
 def train_sequence_vae(
-    cfg: DemoConfig, train: SequenceData, test: SequenceData
+    cfg: DemoConfig, test: SequenceData | None = None
 ) -> tuple[SequenceVAE, DemoResult]:
-    """Train one :class:`SequenceVAE` with the configured cure and measure latent usage on
-    ``test``.
-    """
-    if cfg.cure not in ("none", "free_bits", "cyclical", "dropout"):
-        raise ValueError(f"unknown cure {cfg.cure!r}")
+    """Train one :class:`SequenceVAE` with the configured cure (a fresh minibatch from
+    :func:`make_sequences` at every step) and measure latent usage on ``test`` (default: a fixed
+    test set of ``cfg.num_test`` sequences, seed ``10_000 + cfg.seed``)."""
+    if test is None:
+        test = make_sequences(cfg.num_test, cfg.length, cfg.vocab, cfg.num_informative,
+                              cfg.scale, seed=10_000 + cfg.seed)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    model = SequenceVAE(train.x.shape[-1], cfg.latent_dim, cfg.hidden)
+    model = SequenceVAE(cfg.vocab, cfg.latent_dim, cfg.hidden, cfg.embed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    total = cfg.steps
+    lr_at = (lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, total) / total))) \
+        if cfg.lr_schedule == "cosine" else (lambda i: 1.0)
+    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     sched = _schedule(cfg)
-    n = train.x.shape[0]
-    kl_trace: list[tuple[int, float]] = []
+    probe = test.x[:512]
+    trace: list[tuple[int, float, int]] = []
     t0 = time.perf_counter()
     model.train()
     for step in range(cfg.steps):
-        idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
-        x = train.x[idx]
+        x = make_sequences(cfg.batch_size, cfg.length, cfg.vocab, cfg.num_informative,
+                           cfg.scale, seed=1_000_003 * (cfg.seed + 1) + step).x
         mu, sd = model.posterior(x)
         z = mu + sd * torch.randn(mu.shape, generator=gen)
-        inputs = _shifted(x)
+        inputs = model.decoder_inputs(x)
         if cfg.cure == "dropout":
             inputs = drop_inputs(inputs, cfg.dropout, training=True, generator=gen)
         rec = model.log_likelihood(x, z, inputs).mean()
@@ -224,19 +254,22 @@ def train_sequence_vae(
         else:
             reg = sched(step) * kl.sum(-1).mean()
         loss = -rec + reg
-        if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps - 1:
-            kl_trace.append((step, float(kl.detach().sum(-1).mean())))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        lr_sched.step()
+        if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps - 1:
+            with torch.no_grad():
+                au_probe = active_units(model.posterior(probe)[0]).count
+            trace.append((step, round(float(kl.detach().sum(-1).mean()), 4), au_probe))
     seconds = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():
         mu, sd = model.posterior(test.x)
         kl = kl_per_dimension(mu, sd)
         z = mu + sd * torch.randn(mu.shape, generator=gen)
-        elbo = (model.log_likelihood(test.x, z, _shifted(test.x)) - kl.sum(-1)).mean()
+        elbo = (model.log_likelihood(test.x, z) - kl.sum(-1)).mean()
         au = active_units(mu)
         mi = mutual_information(mu, sd, generator=gen)
     result = DemoResult(
@@ -248,24 +281,22 @@ def train_sequence_vae(
         recovery_r2=_r2(mu, test.c),
         seconds=seconds,
         kl_per_dim=[round(v, 4) for v in kl.mean(0).tolist()],
-        kl_trace=kl_trace,
+        kl_trace=trace,
     )
     return model, result
 
 
 def run_demo(
-    cures: tuple[str, ...] = ("none", "free_bits", "cyclical", "dropout"), **overrides
+    cures: tuple[str, ...] = CURES, seeds: tuple[int, ...] = (0,), **overrides
 ) -> list[DemoResult]:
-    """Train one model per cure on the same data and return the measured results."""
-    base = DemoConfig(**overrides)
-    train = make_sequences(
-        base.num_train, base.length, base.dim, base.num_informative, seed=base.seed
-    )
-    test = make_sequences(
-        base.num_test, base.length, base.dim, base.num_informative, seed=base.seed + 10_000
-    )
+    """Train one model per (cure, seed) and return the measured results (same test set per
+    seed)."""
     results = []
-    for cure in cures:
-        cfg = DemoConfig(**{**base.to_dict(), "cure": cure})
-        results.append(train_sequence_vae(cfg, train, test)[1])
+    for seed in seeds:
+        base = DemoConfig(**{**overrides, "seed": seed})
+        test = make_sequences(base.num_test, base.length, base.vocab, base.num_informative,
+                              base.scale, seed=10_000 + seed)
+        for cure in cures:
+            cfg = DemoConfig(**{**base.to_dict(), "cure": cure})
+            results.append(train_sequence_vae(cfg, test)[1])
     return results
