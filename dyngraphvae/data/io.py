@@ -240,10 +240,17 @@ def _verify(path: Path, expected: str | None, what: str) -> None:
         )
 
 
-def _require(path: Path, what: str, origin: str, hint: str = "") -> None:
+def _require(path: Path, what: str, origin: str, hint: str = "",
+             root: Path | None = None) -> None:
     if not path.is_file():
+        where = ""
+        if root is not None:
+            rel = path.relative_to(root) if path.is_relative_to(root) else path.name
+            state = "does not exist" if not root.is_dir() else "exists but lacks this file"
+            where = (f"; the data root {root.resolve()} {state}: pass root=DIR (or set "
+                     f"${ENV_VAR}) to the folder that holds {rel}")
         raise DatasetNotFoundError(
-            f"{what}: expected file {path} not found (data root from {origin}){hint}"
+            f"{what}: expected file {path} not found (data root from {origin}){where}{hint}"
         )
 
 
@@ -631,7 +638,8 @@ def load_dataset(
         path = dataset_path(name, root)
         known = ", ".join(list_datasets())
         _require(path, f"dataset {name!r}", origin,
-                 f"; registered datasets: {known}; other datasets go in <root>/<name>/data.npz")
+                 f"; registered datasets: {known}; other datasets go in <root>/<name>/data.npz",
+                 root=data_root(root))
         return load_npz(path, sha256=sha256 if verify else None, name=name, **options)
     path = data_root(root) / info.relpath
     if not path.is_file() and download:
@@ -643,7 +651,7 @@ def load_dataset(
             )
         download_pygt(name, root)
     hint = "; pass download=True to fetch it from upstream" if info.format == "pygt" else ""
-    _require(path, f"dataset {name!r}", origin, hint)
+    _require(path, f"dataset {name!r}", origin, hint, root=data_root(root))
     if verify:
         _verify(path, info.sha256, f"dataset {name!r}")
     if info.format == "npz":

@@ -133,7 +133,11 @@ class ForecasterConfig:
         if self.decode_features is None:
             self.decode_features = self.num_features > 0
         if self.decode_features and self.num_features == 0:
-            raise ValueError("ForecasterConfig.decode_features=True needs num_features > 0")
+            raise ValueError(
+                "ForecasterConfig.decode_features=True needs num_features > 0 (there are no node "
+                "features to decode); for a featureless graph leave decode_features=None, or build "
+                "the config with ForecasterConfig.for_graph(graph)"
+            )
         if self.node_input in ("features", "both") and self.num_features == 0:
             raise ValueError(
                 f"ForecasterConfig.node_input={self.node_input!r} needs num_features > 0"

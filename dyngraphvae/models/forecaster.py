@@ -702,16 +702,40 @@ class TemporalGraphVAE(nn.Module):
         c = self.config
         if graph.num_nodes != c.num_nodes:
             raise ValueError(
-                f"{where}: graph has {graph.num_nodes} nodes, the model {c.num_nodes}"
+                f"{where}: graph has {graph.num_nodes} nodes, the model {c.num_nodes}. A model "
+                "has a fixed node universe: train a new one on this graph (config from "
+                f"ForecasterConfig.for_graph(graph)), or give the graph the model's {c.num_nodes} "
+                "node ids (TemporalGraph(..., num_nodes=N) with node_mask marking absent nodes)"
             )
         if graph.directed != c.directed:
+            if graph.directed:
+                fix = ("train a directed model (ForecasterConfig.for_graph(graph) sets "
+                       "directed=True), or symmetrise the graph: TemporalGraph([graph.edges(t) "
+                       "for t in range(len(graph))], N, directed=False, duplicates='merge')")
+            else:
+                fix = ("train an undirected model (ForecasterConfig.for_graph(graph) sets "
+                       "directed=False), or list both directions of every edge: "
+                       "TemporalGraph([graph.edges(t, both_directions=True) for t in "
+                       "range(len(graph))], N, directed=True)")
             raise ValueError(
-                f"{where}: graph.directed={graph.directed} but config.directed={c.directed}"
+                f"{where}: graph.directed={graph.directed} but config.directed={c.directed}; "
+                f"{fix}"
             )
         if graph.num_features != c.num_features:
+            if graph.num_features == 0:
+                fix = (f"the model encodes/decodes {c.num_features} node features per node: "
+                       "give the graph its features (graph.with_features(x), x of shape (N, "
+                       f"{c.num_features}) or (T, N, {c.num_features})), or use a featureless "
+                       "model (ForecasterConfig.for_graph(graph) sets num_features=0)")
+            elif c.num_features == 0:
+                fix = ("the model has no feature encoder or decoder: build the config with "
+                       "ForecasterConfig.for_graph(graph) to use the features, or drop them "
+                       "with graph.with_features(None)")
+            else:
+                fix = "build the config with ForecasterConfig.for_graph(graph)"
             raise ValueError(
                 f"{where}: graph has {graph.num_features} node features, config.num_features="
-                f"{c.num_features}; build the config with ForecasterConfig.for_graph(graph)"
+                f"{c.num_features}; {fix}"
             )
         if graph.device != self.device:
             graph = graph.to(self.device)

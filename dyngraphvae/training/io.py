@@ -179,7 +179,9 @@ def load_saved(
         if made_by != _qualname(model_class):
             raise CheckpointMismatchError(
                 f"this checkpoint ({directory}) was made by {made_by} with config "
-                f"{_short(config_dict)}; expected {_qualname(model_class)}"
+                f"{_short(config_dict)}; expected {_qualname(model_class)}. Load it without "
+                f"model_class= (the manifest names its class), or point to a folder saved from a "
+                f"{model_class.__name__}"
             )
         cls = model_class
     else:
@@ -216,6 +218,8 @@ def load_saved(
         raise CheckpointMismatchError(
             f"the weights in {directory / WEIGHTS_FILE} were not made by {cls.__name__} with the "
             f"config in {CONFIG_FILE} ({_short(config_dict)}): " + "; ".join(parts)
+            + f". {CONFIG_FILE} and {WEIGHTS_FILE} must come from the same save_model/fit call: "
+            "copy the model folder whole and do not edit its config.json, or retrain"
         )
     model.load_state_dict(state, strict=True)
     model.to(map_location)
