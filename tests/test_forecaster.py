@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from dyngraphvae.data.synthetic import linear_gaussian
+from dyngraphvae.data.synthetic import dynamic_sbm, linear_gaussian
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.distributions import cs_divergence, kl_divergence
 from dyngraphvae.models import (
@@ -662,6 +662,21 @@ def test_decoder_input_dropout_only_acts_in_training(lg):
     ms = _model(g, decoder_context="previous", decoder_input_dropout=0.5)
     assert ms.elbo(g, generator=_gen()).is_bound is False
     assert ms.eval().elbo(g, generator=_gen()).is_bound is True
+
+
+def test_decoder_input_dropout_keeps_a_binomial_share_of_every_nodes_pairs():
+    """Rate 0.5 drops each stored previous-graph pair independently: about half of all pairs
+    survive, touching many source nodes (a key bug once kept only node 0's pairs)."""
+    g = dynamic_sbm(num_nodes=80, num_snapshots=3, seed=0)
+    m = _model(g, decoder_context="previous", decoder_input_dropout=0.5)
+    full = m.decoder_contexts(g)[2].edges
+    kept = m.decoder_contexts(g, dropout=0.5, generator=_gen(0))[2].edges
+    k, n = full.keys.numel(), kept.keys.numel()
+    assert k > 100
+    assert abs(n - k / 2) < 4 * (k / 4) ** 0.5  # binomial(k, 1/2) within 4 std
+    assert torch.isin(kept.keys, full.keys).all()
+    sources_full = full.coords()[1].unique().numel()
+    assert kept.coords()[1].unique().numel() > sources_full // 2
 
 
 def test_autoregressive_forecast_feeds_back_its_own_sampled_graphs(lg):

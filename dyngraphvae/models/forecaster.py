@@ -845,11 +845,14 @@ class TemporalGraphVAE(nn.Module):
             e, x = edge_ctx, x_ctx
             if dropout > 0:
                 if e is not None and e.keys.numel() > 0:
-                    kept, _ = drop_edges(e.coords()[1:], dropout, training=True,
+                    # drop whole stored pairs: run drop_edges on the entries' positions, so the
+                    # kept set is exact whatever the key layout (b*N^2 + u*N + v)
+                    idx = torch.arange(e.keys.numel(), device=e.keys.device)
+                    kept, _ = drop_edges(torch.stack([idx, idx]), dropout, training=True,
                                          edge_weight=None, generator=generator)
-                    # drop_edges keeps columns in order: recover the kept entries by key
-                    keys = kept[0] * (n * n) + kept[1]
-                    e = e.select(torch.isin(e.keys, keys))
+                    keep = torch.zeros(idx.numel(), dtype=torch.bool, device=idx.device)
+                    keep[kept[0]] = True
+                    e = e.select(keep)
                 if x is not None:
                     x = drop_inputs(x, dropout, training=True, generator=generator)
             out.append(DecoderContext(edges=e, x=x))
