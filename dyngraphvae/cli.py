@@ -278,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         model_kw = dict(latent_dim=4, hidden_dim=16, node_embedding_dim=8)
     else:
         data_kw = dict(SYNTHETIC_DATASETS["dynamic_sbm"])
-        n_test, n_val, epochs, samples = 5, 3, 80, 100
+        n_test, n_val, epochs, samples = 5, 3, 300, 100
         model_kw = dict(latent_dim=8, hidden_dim=32)
     if args.epochs is not None:
         epochs = _positive("--epochs", args.epochs)
