@@ -46,6 +46,7 @@ from torch import Tensor
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.distributions import sample as _draw
+from dyngraphvae.models.forecaster import feature_step
 
 __all__ = [
     "HistoryStackedLinks",
@@ -165,14 +166,9 @@ def rolling_forecast(
                 zs.append(z)
                 if model.feature_decoder is not None:
                     out = model.decode_features(z)
-                    if c.deterministic_decoder:
-                        means.append(out)
-                        vars_.append(torch.zeros_like(out))
-                        xs.append(out)
-                    else:
-                        means.append(out.mean)
-                        vars_.append(out.variance)
-                        xs.append(_draw(out, 1, generator=generator)[0])
+                    step = feature_step(out, c.deterministic_decoder, generator)
+                    for acc, v in zip((means, vars_, xs), step, strict=True):
+                        acc.append(v)
                 p = model.prior(z)
                 z = p.mean if det else _draw(p, 1, generator=generator)[0]
     finally:

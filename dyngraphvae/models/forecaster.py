@@ -67,6 +67,7 @@ __all__ = [
     "TemporalAmortizationGap",
     "TemporalGraphVAE",
     "amortization_gap",
+    "feature_step",
     "forecast_to_data",
     "forecast_to_networkx",
     "forecast_to_temporal_graph",
@@ -81,6 +82,19 @@ KLTransform = Callable[[Tensor], Tensor]
 def _sample1(d: Distribution, generator: torch.Generator | None) -> Tensor:
     """One (reparameterised where possible) draw with an optional generator, shape batch+event."""
     return _draw(d, 1, generator=generator)[0]
+
+def feature_step(
+    out: Distribution | Tensor, deterministic: bool, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(mean, variance, sample)`` of one step's feature predictive ``p(X | Z)``.
+
+    The deterministic-decoder ablation returns its mean tensor: zero variance, and the mean as
+    the "sample".
+    """
+    if deterministic:
+        return out, torch.zeros_like(out), out
+    return out.mean, out.variance, _sample1(out, generator)
+
 
 
 # ==================================================================================================
@@ -1307,14 +1321,9 @@ class TemporalGraphVAE(nn.Module):
                 zs.append(z)
                 if self.feature_decoder is not None:
                     out = self.feature_decoder(z)
-                    if c.deterministic_decoder:
-                        means.append(out)
-                        vars_.append(torch.zeros_like(out))
-                        xs.append(out)
-                    else:
-                        means.append(out.mean)
-                        vars_.append(out.variance)
-                        xs.append(_sample1(out, generator))
+                    step = feature_step(out, c.deterministic_decoder, generator)
+                    for acc, v in zip((means, vars_, xs), step, strict=True):
+                        acc.append(v)
                 p = self.prior(z)
                 if c.deterministic:
                     z = p.mean
@@ -1360,14 +1369,9 @@ class TemporalGraphVAE(nn.Module):
             x_next, e_next = ctx.x, ctx.edges
             if self.feature_decoder is not None:
                 out = self.decode_features(z, ctx)
-                if c.deterministic_decoder:
-                    means.append(out)
-                    vars_.append(torch.zeros_like(out))
-                    xs.append(out)
-                else:
-                    means.append(out.mean)
-                    vars_.append(out.variance)
-                    xs.append(_sample1(out, generator))
+                step = feature_step(out, c.deterministic_decoder, generator)
+                for acc, v in zip((means, vars_, xs), step, strict=True):
+                    acc.append(v)
                 x_next = xs[-1]
             if self.edge_decoder is not None:
                 coords = _sample_edge_coords(self.edge_scorer(ctx), z, c.directed,
