@@ -316,6 +316,25 @@ def _mc_terms(
     return (log_own - log_agg).mean(), (log_agg - log_p).mean()
 
 
+def _aggregate_terms(
+    mu: Tensor,
+    sd: Tensor,
+    prior: Distribution | None,
+    method: str,
+    points_per_scale: int,
+    width: float,
+    num_samples: int,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, Tensor, str]:
+    """(I_q, KL(q̄ || p), method used) by quadrature (d = 1) or Monte Carlo."""
+    how = _resolve_method(method, mu.shape[1])
+    if how == "quadrature":
+        mi, kl = _quadrature_terms(mu, sd, prior, points_per_scale, width)
+    else:
+        mi, kl = _mc_terms(mu, sd, prior, num_samples, generator)
+    return mi, kl, how
+
+
 def exact_mutual_information(
     loc: Tensor,
     scale: Tensor,
@@ -336,11 +355,8 @@ def exact_mutual_information(
     """
     mu, sd = as_datapoints(loc, scale, mask)
     mu, sd = mu.double(), sd.double()
-    how = _resolve_method(method, mu.shape[1])
-    if how == "quadrature":
-        mi, _ = _quadrature_terms(mu, sd, None, points_per_scale, width)
-    else:
-        mi, _ = _mc_terms(mu, sd, None, num_samples, generator)
+    mi, _, _ = _aggregate_terms(mu, sd, None, method, points_per_scale, width, num_samples,
+                                generator)
     return mi.to(loc.dtype)
 
 
@@ -364,11 +380,8 @@ def aggregate_kl(
     """
     mu, sd = as_datapoints(loc, scale, mask)
     mu, sd = mu.double(), sd.double()
-    how = _resolve_method(method, mu.shape[1])
-    if how == "quadrature":
-        _, kl = _quadrature_terms(mu, sd, prior, points_per_scale, width)
-    else:
-        _, kl = _mc_terms(mu, sd, prior, num_samples, generator)
+    _, kl, _ = _aggregate_terms(mu, sd, prior, method, points_per_scale, width, num_samples,
+                                generator)
     return kl.to(loc.dtype)
 
 
@@ -415,12 +428,9 @@ def elbo_surgery(
                 "elbo_surgery needs one prior shared by all datapoints (parameters of shape (d,)); "
                 f"got prior parameters of shape {tuple(mu_p.shape)}"
             )
-    how = _resolve_method(method, mu.shape[1])
     mean_kl = kl_per_dimension(mu, sd, prior).sum(-1).mean()
-    if how == "quadrature":
-        mi, kl = _quadrature_terms(mu, sd, prior, points_per_scale, width)
-    else:
-        mi, kl = _mc_terms(mu, sd, prior, num_samples, generator)
+    mi, kl, how = _aggregate_terms(mu, sd, prior, method, points_per_scale, width, num_samples,
+                                   generator)
     return ELBOSurgery(
         mean_kl=float(mean_kl),
         mutual_information=float(mi),
