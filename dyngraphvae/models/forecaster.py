@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -1324,24 +1325,34 @@ class TemporalGraphVAE(nn.Module):
                     step = feature_step(out, c.deterministic_decoder, generator)
                     for acc, v in zip((means, vars_, xs), step, strict=True):
                         acc.append(v)
-                p = self.prior(z)
-                if c.deterministic:
-                    z = p.mean
-                else:
-                    z = _sample1(p, generator)
-            stack = (lambda v: torch.stack(v, dim=1)) if self.feature_decoder is not None else (
-                lambda v: None)
-            return Forecast(
-                z=torch.stack(zs, dim=1),
-                feature_mean=stack(means),
-                feature_var=stack(vars_),
-                x=stack(xs),
-                start=state.num_snapshots,
-                directed=c.directed,
-                deterministic=c.deterministic,
-                edge_decoder=self.edge_decoder,
-                dense_max_nodes=c.dense_max_nodes,
-            )
+                z = self._next_latent(z, generator)
+            return self._assemble_forecast(state, zs, means, vars_, xs)
+
+    def _next_latent(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
+        """One rollout step ``Ẑ_{t+1} ~ p(Z | Ẑ_t)`` (its mean for the deterministic ablation)."""
+        p = self.prior(z)
+        return p.mean if self.config.deterministic else _sample1(p, generator)
+
+    def _assemble_forecast(self, state: FilterState, zs: list[Tensor], means: list[Tensor],
+                           vars_: list[Tensor], xs: list[Tensor], **extra: Any) -> Forecast:
+        """Stack per-step rollout lists along the horizon dim into a :class:`Forecast`."""
+        c = self.config
+
+        def stack(v: list[Tensor]) -> Tensor | None:
+            return torch.stack(v, dim=1) if self.feature_decoder is not None else None
+
+        return Forecast(
+            z=torch.stack(zs, dim=1),
+            feature_mean=stack(means),
+            feature_var=stack(vars_),
+            x=stack(xs),
+            start=state.num_snapshots,
+            directed=c.directed,
+            deterministic=c.deterministic,
+            edge_decoder=self.edge_decoder,
+            dense_max_nodes=c.dense_max_nodes,
+            **extra,
+        )
 
     def _forecast_autoregressive(
         self, state: FilterState, z: Tensor, horizon: int, generator: torch.Generator | None
@@ -1380,20 +1391,9 @@ class TemporalGraphVAE(nn.Module):
                                         coords[1:]]))
                 e_next = EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay)
             ctx = DecoderContext(edges=e_next, x=x_next)
-            p = self.prior(z)
-            z = p.mean if c.deterministic else _sample1(p, generator)
-        stack = (lambda v: torch.stack(v, dim=1)) if self.feature_decoder is not None else (
-            lambda v: None)
-        return Forecast(
-            z=torch.stack(zs, dim=1),
-            feature_mean=stack(means),
-            feature_var=stack(vars_),
-            x=stack(xs),
-            start=state.num_snapshots,
-            directed=c.directed,
-            deterministic=c.deterministic,
-            edge_decoder=self.edge_decoder,
-            dense_max_nodes=c.dense_max_nodes,
+            z = self._next_latent(z, generator)
+        return self._assemble_forecast(
+            state, zs, means, vars_, xs,
             edge_context=self.edge_context,
             contexts=ctxs,
             sampled_edges=(torch.cat(edges, dim=1) if edges
