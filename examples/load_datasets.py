@@ -17,33 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
 import torch
+from _data_root import find_data_root  # examples/_data_root.py
 
 import dyngraphvae as dgv
 
-REPO = Path(__file__).resolve().parents[1]
 # the PyTorch Geometric Temporal files that take about a second each to parse
 SLOW_JSON = ("england_covid", "montevideo_bus", "twitter_tennis_rg17")
-
-
-def find_data_root(given: str | None) -> Path:
-    """``--data-root``, else ``$DYNGRAPHVAE_DATA``, else ``../shared/datasets``; exit 2 if none."""
-    candidates = [Path(given)] if given else []
-    if not given and os.environ.get("DYNGRAPHVAE_DATA"):
-        candidates.append(Path(os.environ["DYNGRAPHVAE_DATA"]))
-    if not candidates:
-        candidates += [REPO.parent / "shared" / "datasets", Path("../shared/datasets")]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    sys.exit(f"no data root found (tried {', '.join(map(str, candidates))}); pass "
-             "--data-root DIR or set DYNGRAPHVAE_DATA to the folder holding "
-             "vgrnn_enron10/data.npz")
 
 
 def describe(g: dgv.TemporalGraph) -> dict:
@@ -62,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                     help=f"skip the slowest JSON files ({', '.join(SLOW_JSON)})")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    root = find_data_root(args.data_root)
+    root = find_data_root(args.data_root, "vgrnn_enron10/data.npz")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
