@@ -110,3 +110,37 @@ def test_transition_bad_arguments():
         GRUTransition(2, 8, min_scale=0.0)
     with pytest.raises(ValueError, match=r"z: expected shape \(\.\.\., N, 2\)"):
         GRUTransition(2, 8)(torch.randn(4, 3))
+
+
+def test_tied_scale_shares_one_scale_and_keeps_the_mixture_density():
+    torch.manual_seed(4)
+    n, d, k = 5, 3, 3
+    tied = GRUTransition(d, 8, num_components=k, tied_scale=True).double()
+    free = GRUTransition(d, 8, num_components=k).double()
+    # one scale head of width d instead of k*d: the components cannot differ in scale
+    assert tied.scale.out_features == d and free.scale.out_features == k * d
+    z = torch.randn(2, n, d, dtype=torch.float64)
+    p = tied(z)
+    base = p.component_distribution.base_dist
+    assert base.scale.shape == (2, n, k, d)
+    for j in range(1, k):
+        torch.testing.assert_close(base.scale[..., j, :], base.scale[..., 0, :])
+    assert (base.loc[..., 0, :] - base.loc[..., 1, :]).abs().max() > 1e-3
+    # density = logsumexp over components of log w_k + log N(x; mu_k, sigma^2) with the shared sigma
+    x = torch.randn(2, n, d, dtype=torch.float64)
+    logw = torch.log_softmax(p.mixture_distribution.logits, -1)
+    comp = Normal(base.loc, base.scale[..., :1, :]).log_prob(x[..., None, :]).sum(-1)
+    torch.testing.assert_close(p.log_prob(x), torch.logsumexp(logw + comp, -1))
+    # K = 1: nothing to tie, the plain Normal transition
+    assert not GRUTransition(d, 8, num_components=1, tied_scale=True).tied_scale
+    assert "tied_scale=True" in repr(tied)
+
+
+def test_tied_scale_config_needs_a_mixture():
+    from dyngraphvae.models import ForecasterConfig
+
+    with pytest.raises(ValueError, match="transition_tied_scale=True needs"):
+        ForecasterConfig(num_nodes=4, num_features=0, transition_tied_scale=True)
+    cfg = ForecasterConfig(num_nodes=4, num_features=0, transition_components=2,
+                           transition_tied_scale=True)
+    assert ForecasterConfig.from_dict(cfg.to_dict()) == cfg

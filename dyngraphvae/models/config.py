@@ -44,6 +44,10 @@ class ForecasterConfig:
         transition_mixture: for ``K > 1``: ``"node"`` draws a component independently for every
             node; ``"graph"`` draws ONE component for the whole graph (all nodes switch together,
             the multimodality of a global event such as a fork). See ``docs/model.md``.
+        transition_tied_scale: for ``K > 1``: the components share one scale per node and
+            dimension and differ by mean and weight only (a "tied" Gaussian mixture); this keeps
+            one wide component from covering every mode while the others starve (see
+            :class:`dyngraphvae.nn.transition.GRUTransition`).
         directed: model directed edges.
         adjacency: edge log-likelihood evaluator: ``dense`` (exact, O(N²)), ``sparse`` (unbiased,
             O(E + K)) or ``auto`` (dense iff ``N <= dense_max_nodes``).
@@ -88,6 +92,7 @@ class ForecasterConfig:
     feature_rank: int = 2
     transition_components: int = 1
     transition_mixture: str = "node"
+    transition_tied_scale: bool = False
     directed: bool = False
     adjacency: str = "auto"
     num_negatives: int | None = None
@@ -150,6 +155,9 @@ class ForecasterConfig:
             if self.divergence != "kl":
                 raise ValueError("ForecasterConfig.deterministic=True has no divergence (its "
                                  "latent term is a squared error); leave divergence='kl'")
+        if self.transition_tied_scale and self.transition_components < 2:
+            raise ValueError("ForecasterConfig.transition_tied_scale=True needs "
+                             "transition_components >= 2 (there is nothing to tie)")
         if self.transition_mixture == "graph" and self.transition_components < 2:
             raise ValueError("ForecasterConfig.transition_mixture='graph' needs "
                              "transition_components >= 2")

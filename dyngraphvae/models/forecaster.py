@@ -666,7 +666,8 @@ class TemporalGraphVAE(nn.Module):
         )
         self.summary = nn.GRUCell(hdim, hdim)
         self.posterior_head = PosteriorHead(hdim, d, hdim, c.min_scale)
-        self.transition = GRUTransition(d, hdim, c.transition_components, c.min_scale)
+        self.transition = GRUTransition(d, hdim, c.transition_components, c.min_scale,
+                                       tied_scale=c.transition_tied_scale)
         self.feature_decoder = (
             GaussianFeatureDecoder(
                 d, c.num_features, hdim, c.feature_covariance, c.feature_rank,

@@ -17,6 +17,14 @@ One component (``num_components=1``)::
 ``p(z'_v | z_v) = sum_k softmax(pi_v)_k N(mu_{v,k}, diag sigma_{v,k}^2)`` as a
 ``MixtureSameFamily``, the natural route to multimodal futures (and to closed-form
 Cauchy-Schwarz divergences between mixtures).
+
+``tied_scale=True`` shares one scale across the components, ``sigma_{v,k} = sigma_v`` (the
+"tied" covariance of a Gaussian mixture model): the components then differ by their means and
+weights only. Why: with free scales, training by the ELBO has a poor local optimum in which one
+component widens until it covers every mode while the others starve (their responsibilities,
+hence their gradients, vanish) and the sampled futures become a blur; a tied scale cannot cover
+two separated modes without widening the starved components too, so separating the means stays
+the descent direction (measured on the fork process: ``docs/model.md``).
 """
 
 from __future__ import annotations
@@ -36,13 +44,16 @@ class GRUTransition(nn.Module):
         num_components: ``K``; 1 gives ``Independent(Normal)``, ``K > 1`` a
             ``MixtureSameFamily`` of ``K`` diagonal Normals per node.
         min_scale: lower bound on every standard deviation (numerical floor).
+        tied_scale: one scale per node and dimension shared by the ``K`` components (see the
+            module docstring); no effect when ``K = 1``.
 
     ``forward(z (..., N, d))`` returns a distribution with batch shape ``(..., N)`` and event
     shape ``(d,)``; any number of leading sample dimensions is handled in one call.
     """
 
     def __init__(
-        self, latent_dim: int, hidden_dim: int, num_components: int = 1, min_scale: float = 1e-4
+        self, latent_dim: int, hidden_dim: int, num_components: int = 1, min_scale: float = 1e-4,
+        tied_scale: bool = False,
     ) -> None:
         super().__init__()
         if num_components < 1:
@@ -51,11 +62,12 @@ class GRUTransition(nn.Module):
             raise ValueError(f"min_scale: must be > 0, got {min_scale}")
         self.latent_dim, self.hidden_dim = latent_dim, hidden_dim
         self.num_components, self.min_scale = num_components, min_scale
+        self.tied_scale = bool(tied_scale) and num_components > 1
         k, d = num_components, latent_dim
         self.phi = nn.Linear(d, hidden_dim)
         self.cell = nn.GRUCell(hidden_dim, d)
         self.loc = nn.Linear(d, k * d)
-        self.scale = nn.Linear(d + hidden_dim, k * d)
+        self.scale = nn.Linear(d + hidden_dim, d if self.tied_scale else k * d)
         self.logits = nn.Linear(d + hidden_dim, k) if k > 1 else None
         self.reset_parameters()
 
@@ -91,6 +103,8 @@ class GRUTransition(nn.Module):
         k, d = self.num_components, self.latent_dim
         if k == 1:
             return Independent(Normal(loc.reshape(*lead, d), scale.reshape(*lead, d)), 1)
+        if self.tied_scale:
+            scale = scale.unsqueeze(-2).expand(-1, k, d)
         comp = Independent(
             Normal(loc.reshape(*lead, k, d), scale.reshape(*lead, k, d)), 1
         )
@@ -101,4 +115,5 @@ class GRUTransition(nn.Module):
         return (
             f"latent_dim={self.latent_dim}, hidden_dim={self.hidden_dim}, "
             f"num_components={self.num_components}, min_scale={self.min_scale}"
+            + (", tied_scale=True" if self.tied_scale else "")
         )
