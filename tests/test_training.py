@@ -225,3 +225,32 @@ def test_loading_mismatched_weights_fails_clearly(tmp_path):
     (folder2 / "model.pt").unlink()
     with pytest.raises(FileNotFoundError, match="model.pt is missing"):
         load_model(folder2)
+
+
+def test_cosine_lr_schedule_decays_to_zero_over_the_run(tmp_path):
+    """``lr_schedule="cosine"``: the lr used at optimizer step i is lr·(1 + cos(π i / I))/2 with
+    I = epochs × steps per epoch, read from the optimizer before every step."""
+    import math
+
+    import lightning as L
+
+    from dyngraphvae.data.synthetic import fork
+
+    seen: list[float] = []
+
+    class Spy(L.Callback):
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            seen.append(optimizer.param_groups[0]["lr"])
+
+    data = fork(num_sequences=8, num_nodes=8, history=2, horizon=2, num_features=2, seed=0)
+    mc = ForecasterConfig.for_graph(data.graphs[0], latent_dim=2, hidden_dim=8,
+                                    node_embedding_dim=4)
+    cfg = quiet(epochs=3, batch_size=2, val_fraction=0.0, val_snapshots=None, patience=None,
+                lr=0.05, lr_schedule="cosine")
+    fit(mc, cfg, data.graphs, tmp_path / "cos", callbacks=[Spy()])
+    total = 3 * 4  # 8 sequences in batches of 2, 3 epochs
+    want = [0.05 * (1 + math.cos(math.pi * i / total)) / 2 for i in range(total)]
+    assert seen == pytest.approx(want, rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="lr_schedule must be None or 'cosine'"):
+        TrainConfig(lr_schedule="step")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg

@@ -31,6 +31,11 @@ class TrainConfig:
         lr: learning rate of the optimizer.
         weight_decay: L2 penalty (``adam``/``sgd``) or decoupled weight decay (``adamw``).
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``.
+        lr_schedule: ``None`` (constant ``lr``) or ``"cosine"``: cosine decay from ``lr`` to 0 over
+            all optimizer steps of the run, ``lr_i = lr · (1 + cos(π i / I)) / 2`` with ``I`` =
+            ``epochs ×`` steps per epoch (Loshchilov & Hutter, "SGDR", ICLR 2017, without
+            restarts), stepped after every optimizer step. The late small steps average out the
+            minibatch noise of quantities such as mixture weights.
         grad_clip: clip the global gradient norm to this value before every optimizer step
             (Lightning's ``gradient_clip_val``, algorithm ``"norm"``); ``None`` disables it.
         num_samples: Monte Carlo samples per ELBO evaluation during training.
@@ -79,6 +84,7 @@ class TrainConfig:
     lr: float = 1e-2
     weight_decay: float = 0.0
     optimizer: str = "adam"
+    lr_schedule: str | None = None
     grad_clip: float | None = 5.0
     num_samples: int = 1
     reduction: str = "mean_node"
@@ -125,6 +131,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {v!r}")
         if self.lr <= 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if self.lr_schedule not in (None, "cosine"):
+            raise ValueError(
+                f"TrainConfig.lr_schedule must be None or 'cosine', got {self.lr_schedule!r}"
+            )
         if self.reduction not in ("sum", "mean_node", "mean_edge"):
             raise ValueError(
                 "TrainConfig.reduction must be 'sum', 'mean_node' or 'mean_edge', "
