@@ -28,8 +28,9 @@ Protocols
   :class:`HistoryStackedLinks`.
 * :func:`pygt_node_protocol`: Rozemberczki et al. (CIKM 2021) lag-window node forecasting
   (``temporal_signal_split``), MSE of the predictive mean plus CRPS and 90% interval coverage.
-* :func:`link_forecast_protocol`: AUC/AP/MRR at horizons ``1..H`` from one origin, next to
-  persistence and edge frequency (held fixed at the origin).
+* :func:`link_forecast_protocol`: AUC/AP/MRR at horizons ``1..H`` from one or many origins
+  (per-``h`` means over origins), next to persistence and edge frequency computed from the same
+  history as the model at each origin.
 """
 
 from __future__ import annotations
@@ -612,6 +613,262 @@ def _mrr_negatives(graph: TemporalGraph, t: int, pos: Tensor, k: int,
     return torch.stack([src, dst])
 
 
+@dataclass(frozen=True)
+class _TargetPairs:
+    """The pairs that score one target snapshot (see :func:`_target_pairs`)."""
+
+    pos: Tensor  # (2, P) every edge of the target
+    neg: Tensor  # (2, P) uniform non-edges of the target
+    queries: Tensor  # (2, Q) MRR queries (positives, at most max_queries)
+    corrupted: Tensor  # (2, Q·K) corrupted destinations, query-major
+
+    def all_pairs(self) -> Tensor:
+        return torch.cat([self.pos, self.neg, self.queries, self.corrupted], dim=1)
+
+
+def _pair_seed(seed: int, t: int) -> int:
+    """Seed of the evaluation pairs of target snapshot ``t`` under run seed ``seed``."""
+    return (30_000 + int(seed)) * 1_000_003 + int(t)
+
+
+def _target_pairs(graph: TemporalGraph, t: int, seed: int, num_mrr_negatives: int,
+                  max_queries: int) -> _TargetPairs | None:
+    r"""Evaluation pairs of target snapshot ``t``, or ``None`` when ``t`` has no edge.
+
+    Drawn from a generator seeded by ``(seed, t)`` alone (:func:`_pair_seed`), so every origin and
+    horizon that forecasts snapshot ``t`` is scored on the same pairs, whichever other origins are
+    evaluated: all edges of ``t`` and as many uniform non-edges (AUC/AP), and up to
+    ``max_queries`` positives, each with ``num_mrr_negatives`` corrupted destinations (MRR).
+    """
+    from dyngraphvae.evaluation.links import link_prediction_pairs
+
+    if graph.num_edges(t) == 0:
+        return None
+    gen = torch.Generator().manual_seed(_pair_seed(seed, t))
+    pos, neg = link_prediction_pairs(graph, t, generator=gen)
+    q_idx = torch.randperm(pos.size(1), generator=gen)[:max_queries]
+    queries = pos[:, q_idx]
+    corrupted = _mrr_negatives(graph, t, queries, num_mrr_negatives, gen).reshape(2, -1)
+    return _TargetPairs(pos, neg, queries, corrupted)
+
+
+def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
+                 ) -> tuple[float, float, float]:
+    """``(AUC, AP, MRR)`` in % from the scores of ``pairs.all_pairs()`` (in that order)."""
+    from dyngraphvae.evaluation.links import link_metrics, mean_reciprocal_rank
+
+    p, q = pairs.pos.size(1), pairs.queries.size(1)
+    s = scores.double()
+    m = link_metrics(s[:p], s[p:2 * p])
+    sq = s[2 * p:2 * p + q]
+    sn = s[2 * p + q:].reshape(q, num_mrr_negatives)
+    return 100 * m.auc, 100 * m.ap, 100 * float(mean_reciprocal_rank(sq, sn))
+
+
+def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
+    """Distinct pairs (undirected: canonical ``u < v``) and the inverse index of every column."""
+    u, v = pairs[0], pairs[1]
+    if not directed:
+        u, v = torch.minimum(u, v), torch.maximum(u, v)
+    keys, inv = torch.unique(u * num_nodes + v, return_inverse=True)
+    return torch.stack([torch.div(keys, num_nodes, rounding_mode="floor"), keys % num_nodes]), inv
+
+
+def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[int],
+                               horizon: int, num_samples: int, requests: list[list[Tensor | None]],
+                               generator: torch.Generator | None, max_pairs: int = 1 << 15
+                               ) -> list[list[Tensor | None]]:
+    r"""Predictive edge probabilities of an autoregressive decoder at the requested pairs only.
+
+    ``requests[i][k]`` holds the pairs ``(2, P)`` of snapshot ``origins[i] + k`` (or ``None``); the
+    result has the ``(P,)`` Monte Carlo predictive ``\frac1S \sum_s σ(ℓ^{(s)}_{uv})`` at the same
+    place. The law is that of :func:`rolling_forecast` (which samples all ``N²`` pairs of every
+    future graph): the transition is Markov in ``Z`` and never reads ``Â``, and the context term
+    of pair ``(u, v)``, ``α Â_{t}(u, v) + γ Ĥ_{t}(u, v)`` with ``Ĥ_{t} = Â_{t} + λ Ĥ_{t-1}``,
+    reads that pair's own past only. So along each sampled latent path
+    ``Ẑ_T, …, Ẑ_{T+H-1}`` the indicators ``Â_{T+k}(u, v) \sim \text{Bernoulli}(σ(ℓ_{uv}))`` are
+    drawn for the requested pairs alone (the union over horizons, each pair once; with the
+    deterministic ablation the mode ``ℓ > 0``, as in the full rollout), fed back through
+    :meth:`EdgeContext.from_edges`, and the cost is ``O(S·P·H)`` instead of ``O(S·N²·H)``.
+    Equal to :func:`rolling_forecast` + :meth:`RollingForecast.edge_prob` for the deterministic
+    ablation (tested), equal in law otherwise.
+    """
+    from dyngraphvae.models.forecaster import DecoderContext, EdgeContext
+
+    c = model.config
+    det = bool(c.deterministic)
+    decay = c.history_decay if c.decoder_context == "history" else None
+    n, S, H = c.num_nodes, num_samples, horizon
+    out: list[list[Tensor | None]] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            t_max = max(int(t) for t in origins)
+            states = _filtered_states(model, graph, t_max, S, generator)
+            contexts = model.decoder_contexts(graph, t_max)
+            for i, t in enumerate(origins):
+                present = [r for r in requests[i] if r is not None]
+                zs, z = [], states[int(t)]
+                for k in range(H):
+                    zs.append(z)
+                    if k < H - 1:
+                        p = model.prior(z)
+                        z = p.mean if det else _draw(p, 1, generator=generator)[0]
+                if not present:
+                    out.append([None] * H)
+                    continue
+                union, inv = _unique_pairs(torch.cat(present, dim=1), n, c.directed)
+                probs = torch.empty(H, union.size(1), dtype=torch.float64)
+                for a in range(0, union.size(1), max_pairs):
+                    pairs = union[:, a:a + max_pairs]
+                    ctx = contexts[int(t)].edges
+                    for k in range(H):
+                        logits = model.edge_scorer(DecoderContext(edges=ctx, x=None)).logits(
+                            zs[k], pairs)  # (S, P)
+                        prob = torch.sigmoid(logits)
+                        probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
+                        if k < H - 1:
+                            hit = (logits > 0) if det else (
+                                torch.rand(logits.shape, generator=generator,
+                                           dtype=logits.dtype) < prob)
+                            b, j = hit.nonzero(as_tuple=True)
+                            coords = torch.stack([b, pairs[0, j], pairs[1, j]])
+                            ctx = EdgeContext.from_edges(coords, n, c.directed, S, ctx, decay)
+                row, offset = [], 0
+                for k, r in enumerate(requests[i]):
+                    if r is None:
+                        row.append(None)
+                        continue
+                    row.append(probs[k, inv[offset:offset + r.size(1)]])
+                    offset += r.size(1)
+                out.append(row)
+    finally:
+        model.train(was_training)
+    return out
+
+
+def _model_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
+                      num_samples: int, requests: list[list[Tensor | None]],
+                      generator: torch.Generator | None, origin_chunk: int = 8
+                      ) -> list[list[Tensor | None]]:
+    """``requests[i][k]`` → the model's ``(P,)`` predictive edge probabilities for snapshot
+    ``origins[i] + k``: :func:`rolling_forecast` (chunks of ``origin_chunk`` origins, to bound the
+    ``(S, O, H, N, d)`` latents) for the plain decoder, :func:`_autoregressive_pair_probs` for an
+    autoregressive one."""
+    if getattr(model, "autoregressive", False):
+        return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
+                                          generator)
+    out: list[list[Tensor | None]] = []
+    for a in range(0, len(origins), origin_chunk):
+        chunk = list(origins[a:a + origin_chunk])
+        fc = rolling_forecast(model, graph, chunk, horizon, num_samples, generator=generator)
+        for j in range(len(chunk)):
+            out.append([None if r is None else fc.edge_prob(j, k, r).double()
+                        for k, r in enumerate(requests[a + j])])
+    return out
+
+
+_LINK_METRICS = ("auc", "ap", "mrr")
+
+
+def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
+                        *, seed: int, num_samples: int, num_mrr_negatives: int, max_queries: int,
+                        generator: torch.Generator | None) -> dict[str, Any]:
+    r"""Score the model, persistence and edge frequency at every ``(origin, h)``.
+
+    Origin ``T`` conditions on snapshots ``0..T-1``: the model through its filter, the baselines
+    through ``graph[:T]`` (exactly that history; never a snapshot ``>= T``). Horizon ``h`` scores
+    snapshot ``T + h - 1`` on :func:`_target_pairs` (``None`` when it has no edge: that
+    ``(origin, h)`` is skipped and listed).
+
+    Returns ``{"scores": {name: {metric: [[value | None] * H] * O}}, "skipped": [{"origin", "h",
+    "target"}], "num_positives": [[int] * H] * O}``.
+    """
+    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks
+
+    H = horizon
+    targets = {t + k for t in origins for k in range(H)}
+    pairs = {t: _target_pairs(graph, t, seed, num_mrr_negatives, max_queries)
+             for t in sorted(targets)}
+    requests = [[None if pairs[t + k] is None else pairs[t + k].all_pairs() for k in range(H)]
+                for t in origins]
+    probs = _model_pair_probs(model, graph, origins, H, num_samples, requests, generator)
+    baselines = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks()}
+    names = ["model", *baselines]
+    scores = {name: {m: [[None] * H for _ in origins] for m in _LINK_METRICS} for name in names}
+    skipped, npos = [], [[0] * H for _ in origins]
+    for i, t in enumerate(origins):
+        history = graph[:t]
+        for k in range(H):
+            tp = pairs[t + k]
+            if tp is None:
+                skipped.append({"origin": int(t), "h": k + 1, "target": int(t + k)})
+                continue
+            npos[i][k] = int(tp.pos.size(1))
+            vals = {"model": probs[i][k]}
+            for name, b in baselines.items():
+                vals[name] = b.score_pairs(history, requests[i][k])
+            for name, s in vals.items():
+                for m, v in zip(_LINK_METRICS, _link_scores(s, tp, num_mrr_negatives),
+                                strict=True):
+                    scores[name][m][i][k] = v
+    return {"scores": scores, "skipped": skipped, "num_positives": npos}
+
+
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
+    v = [x for x in values if x is not None]
+    return sum(v) / len(v) if v else None
+
+
+def _aggregate_link_runs(runs: list[dict[str, Any]], origins: Sequence[int], horizon: int
+                         ) -> dict[str, Any]:
+    """Per seed: per-``h`` means over the scored origins; over seeds: mean ± std per ``h`` and
+    of the mean over ``h``."""
+    H = horizon
+    names = list(runs[0]["scores"]) if runs else []
+    per_seed: dict[str, list[dict[str, list[float | None]]]] = {}
+    for run in runs:
+        for name in names:
+            per_seed.setdefault(name, []).append({
+                m: [_mean_or_none([row[k] for row in run["scores"][name][m]]) for k in range(H)]
+                for m in _LINK_METRICS})
+
+    def summarise(values: list[float | None]) -> dict[str, float] | None:
+        v = [x for x in values if x is not None]
+        return summarise_runs(v) if v else None
+
+    summary, over_h = {}, {}
+    for name, rs in per_seed.items():
+        summary[name] = {m: [summarise([r[m][k] for r in rs]) for k in range(H)]
+                         for m in _LINK_METRICS}
+        over_h[name] = {m: summarise([_mean_or_none(r[m]) for r in rs]) for m in _LINK_METRICS}
+    first = runs[0] if runs else {"skipped": [], "num_positives": []}
+    num_scored = [sum(1 for row in first["num_positives"] if row[k] > 0) for k in range(H)]
+    return {"origins": [int(t) for t in origins], "per_seed": per_seed, "summary": summary,
+            "summary_mean_over_h": over_h,
+            "per_origin": {name: [run["scores"][name] for run in runs] for name in names},
+            "num_positives": first["num_positives"], "num_scored": num_scored,
+            "skipped": first["skipped"], "num_skipped": len(first["skipped"])}
+
+
+def _link_test_origins(graph: TemporalGraph, horizon: int, origins: Sequence[int] | None,
+                       num_origins: int) -> list[int]:
+    T = len(graph)
+    if origins is None:
+        n = _check_int(num_origins, "link_forecast_protocol: num_origins", 1)
+        origins = range(T - horizon - n + 1, T - horizon + 1)
+    out = sorted({int(t) for t in origins})
+    if not out:
+        raise ValueError("link_forecast_protocol: no origins")
+    if out[0] < 1 or out[-1] > T - horizon:
+        raise ValueError(
+            f"link_forecast_protocol: origins must lie in [1, len(graph) - horizon] = "
+            f"[1, {T - horizon}] (every h = 1..{horizon} scored from every origin), got "
+            f"[{out[0]}, {out[-1]}]")
+    return out
+
+
 def link_forecast_protocol(
     graph: TemporalGraph,
     model_config: Any,
@@ -623,72 +880,80 @@ def link_forecast_protocol(
     num_mrr_negatives: int = 100,
     max_queries: int = 2000,
     train_kwargs: dict[str, Any] | None = None,
+    origins: Sequence[int] | None = None,
+    num_origins: int = 1,
+    train_end: int | None = None,
+    score_validation: bool = True,
 ) -> dict[str, Any]:
-    r"""Link forecasting at horizons ``1..H`` from origin ``T = len(graph) − H``.
+    r"""Link forecasting at horizons ``1..H`` from one or many origins, next to persistence and
+    edge frequency.
 
-    The model is trained on snapshots ``[0, T)`` (its last ``num_val`` validate, early stopping on
-    the validation ELBO), forecasts ``S`` futures of ``H`` steps from ``T`` and scores snapshot
-    ``T + h − 1`` with the Monte Carlo predictive edge probability. Baselines (persistence, edge
-    frequency) see the same history ``[0, T)``. AUC/AP use all edges of the snapshot and as many
-    uniform non-edges; MRR ranks each positive ``(u, v)`` (at most ``max_queries``, sampled) against
-    ``num_mrr_negatives`` corrupted destinations ``(u, v')`` (ties count one half, TGB).
+    **Split.** Test origins are ``origins`` or, by default, the last ``num_origins`` origins
+    ``T ∈ [len(graph) − H − num_origins + 1, len(graph) − H]`` (``num_origins = 1``: the single
+    origin ``len(graph) − H``). Every origin is scored at every ``h = 1..H``, so each horizon
+    averages over the same origins. The model is trained on snapshots ``[0, T_0)``,
+    ``T_0 = train_end`` (default: the first test origin; never later), whose last ``num_val``
+    snapshots are its validation block (early stopping and best-epoch restore on the validation
+    ELBO). With ``score_validation`` the origins whose targets lie inside the validation block,
+    ``T ∈ [T_0 − num_val, T_0 − H]``, are scored the same way and reported under
+    ``"validation"``: choose settings on those, never on the test origins.
+
+    **Forecast.** One filtering pass gives every origin (:func:`rolling_forecast`; for an
+    autoregressive decoder, :func:`_autoregressive_pair_probs`, the same law at the scored pairs
+    only). From origin ``T`` (history ``G_{0..T-1}``), ``S`` joint futures of ``H`` steps; horizon
+    ``h`` scores snapshot ``T + h − 1`` with the Monte Carlo predictive
+    :math:`\bar\pi_{uv} = \frac1S\sum_s σ(ℓ^{(s)}_{uv})`. Persistence and edge frequency see
+    ``graph[:T]``, the same history.
+
+    **Metrics** per ``(origin, h)``: AUC and AP on all edges of the target and as many uniform
+    non-edges; MRR of each positive ``(u, v)`` (at most ``max_queries``, sampled) against
+    ``num_mrr_negatives`` corrupted destinations ``(u, v')`` (ties count one half, TGB). The pairs
+    of a target depend only on ``(seed, target)``. An ``(origin, h)`` whose target snapshot has no
+    edge is skipped and listed (``"skipped"``, ``"num_skipped"``), never silently dropped. Per
+    seed, per-``h`` means over the scored origins; then mean ± population std over seeds
+    (``"summary"``; ``"summary_mean_over_h"`` averages over ``h`` first).
+
+    Returns a dict with ``per_seed[name][seed_index][metric]`` (``H`` values),
+    ``summary[name][metric]`` (``H`` of ``{"mean", "std", "n"}``, or ``None`` where every origin
+    was skipped), ``per_origin[name][seed_index][metric]`` (``O × H``), ``num_positives``,
+    ``num_scored`` (origins per ``h``), ``skipped``, ``validation`` (same keys, for the validation
+    origins; ``None`` if none), ``origins``, ``origin`` (the first test origin), ``train_end``,
+    ``training`` and the settings.
     """
-    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks
-    from dyngraphvae.evaluation.links import (
-        link_metrics,
-        link_prediction_pairs,
-        mean_reciprocal_rank,
-    )
-
     H = _check_int(horizon, "link_forecast_protocol: horizon", 1)
-    T = len(graph) - H
+    test = _link_test_origins(graph, H, origins, num_origins)
+    T0 = test[0] if train_end is None else _check_int(train_end,
+                                                      "link_forecast_protocol: train_end", 1)
+    if T0 > test[0]:
+        raise ValueError(f"link_forecast_protocol: train_end = {T0} is after the first test origin "
+                         f"{test[0]}: the model would train on test targets")
+    num_val = _check_int(num_val, "link_forecast_protocol: num_val", 0)
+    val = list(range(max(1, T0 - num_val), T0 - H + 1)) if score_validation else []
     kw = dict(train_kwargs or {})
-    hist = graph[:T]
-    per_seed: dict[str, list[dict[str, list[float]]]] = {}
-    infos = []
+    runs, val_runs, infos = [], [], []
+    score_kw = dict(num_samples=num_samples, num_mrr_negatives=num_mrr_negatives,
+                    max_queries=max_queries)
     for seed in seeds:
-        model, info = train_forecaster(model_config, hist,
+        model, info = train_forecaster(model_config, graph[:T0],
                                        **dict(kw, seed=int(seed), val_snapshots=num_val))
         gen = torch.Generator().manual_seed(30_000 + int(seed))
         t0 = time.perf_counter()
-        fc = rolling_forecast(model, graph, [T], H, num_samples, generator=gen)
+        runs.append(_score_link_origins(model, graph, test, H, seed=int(seed), generator=gen,
+                                        **score_kw))
+        if val:
+            val_runs.append(_score_link_origins(model, graph, val, H, seed=int(seed),
+                                                generator=gen, **score_kw))
         info["forecast_seconds"] = time.perf_counter() - t0
         infos.append(info)
-        scorers = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks()}
-        res = {name: LinkHorizonScores() for name in ["model", *scorers]}
-        for k in range(H):
-            t = T + k
-            pos, neg = link_prediction_pairs(graph, t, generator=gen)
-            pairs = torch.cat([pos, neg], dim=1)
-            q_idx = torch.randperm(pos.size(1), generator=gen)[:max_queries]
-            mneg = _mrr_negatives(graph, t, pos[:, q_idx], num_mrr_negatives, gen)
-            qpos = pos[:, q_idx]
-            flat = mneg.reshape(2, -1)
-            scores = {"model": (fc.edge_prob(0, k, pairs).double(),
-                                fc.edge_prob(0, k, qpos).double(),
-                                fc.edge_prob(0, k, flat).double())}
-            for name, sc in scorers.items():
-                scores[name] = (sc.score_pairs(hist, pairs), sc.score_pairs(hist, qpos),
-                                sc.score_pairs(hist, flat))
-            p = pos.size(1)
-            for name, (s, sq, sn) in scores.items():
-                m = link_metrics(s[:p], s[p:])
-                r = res[name]
-                r.auc.append(100 * m.auc)
-                r.ap.append(100 * m.ap)
-                r.mrr.append(100 * float(mean_reciprocal_rank(
-                    sq, sn.reshape(qpos.size(1), num_mrr_negatives))))
-        for name, r in res.items():
-            per_seed.setdefault(name, []).append(r.to_dict())
-    summary = {}
-    for name, runs in per_seed.items():
-        summary[name] = {
-            key: [summarise_runs([run[key][k] for run in runs]) for k in range(H)]
-            for key in ("auc", "ap", "mrr")
-        }
-    return {"per_seed": per_seed, "summary": summary, "training": infos, "origin": T,
-            "horizon": H, "seeds": list(seeds), "num_samples": num_samples,
-            "num_mrr_negatives": num_mrr_negatives, "max_queries": max_queries,
-            "model_config": _to_dict(model_config), "train_kwargs": kw,
-            "nan_check": bool(all(math.isfinite(v) for r in per_seed.get("model", [])
-                                  for vals in r.values() for v in vals))}
+    res = _aggregate_link_runs(runs, test, H)
+    model_vals = [v for r in res["per_seed"].get("model", []) for vals in r.values()
+                  for v in vals if v is not None]
+    res.update({
+        "validation": _aggregate_link_runs(val_runs, val, H) if val else None,
+        "origin": test[0], "train_end": T0, "num_val": num_val, "training": infos,
+        "horizon": H, "seeds": list(seeds), "num_samples": num_samples,
+        "num_mrr_negatives": num_mrr_negatives, "max_queries": max_queries,
+        "model_config": _to_dict(model_config), "train_kwargs": kw,
+        "nan_check": bool(all(math.isfinite(v) for v in model_vals)),
+    })
+    return res
