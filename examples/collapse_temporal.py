@@ -9,6 +9,8 @@ persistence, and the one-step predictive log-likelihood per node. Results: docs/
     python examples/collapse_temporal.py --quick                  # smoke run (tests)
     python examples/collapse_temporal.py --dataset dynamic_sbm --seeds 0 1
     python examples/collapse_temporal.py --dataset vgrnn_enron10 --data-root ../shared/datasets
+    python examples/collapse_temporal.py --dataset vgrnn_enron10 --data-root ../shared/datasets \
+        --cures free_bits --free-bits 0.5 --warmup-steps 200    # KL warm-up + free bits
 """
 
 import argparse
@@ -33,13 +35,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         choices=["none", "previous"])
     parser.add_argument("--initial-state", default="zero", choices=["zero", "learned"],
                         help="Z_0 = 0 (default) or a learned static node embedding")
+    parser.add_argument("--free-bits", type=float, default=None,
+                        help="λ of the free-bits cure, nats per latent dimension per node-step "
+                             "(default 0.1)")
+    parser.add_argument("--warmup-steps", type=int, default=0,
+                        help="linear KL warm-up over this many steps, combined with the cure "
+                             "(not with cyclical)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny graph, few steps (a smoke run, not a result)")
     parser.add_argument("--json", default=None, help="write every result to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     overrides: dict = {"dataset": args.dataset, "data_root": args.data_root,
-                       "initial_state": args.initial_state}
+                       "initial_state": args.initial_state, "warmup_steps": args.warmup_steps}
+    if args.free_bits is not None:
+        overrides["free_bits"] = args.free_bits
     if args.quick:
         overrides.update(steps=30, sbm_nodes=24, sbm_snapshots=8, eval_samples=16,
                          test_snapshots=2)

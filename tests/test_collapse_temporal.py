@@ -35,6 +35,25 @@ def test_config_validation():
         TemporalCollapseConfig(cure="dropout", decoder_context="none")
     with pytest.raises(ValueError, match="steps"):
         TemporalCollapseConfig(steps=0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TemporalCollapseConfig(warmup_steps=-1)
+    with pytest.raises(ValueError, match="cyclical"):
+        TemporalCollapseConfig(cure="cyclical", warmup_steps=10)
+
+
+def test_warmup_schedule_is_linear_and_combines_with_free_bits():
+    """β of the KL term: 0 at step 0, rising linearly to 1 at ``warmup_steps``, then 1; the row
+    reports λ and the warm-up so a table says which objective was used."""
+    from dyngraphvae.collapse.temporal_demo import TemporalCollapseResult, _schedule
+
+    cfg = TemporalCollapseConfig(cure="free_bits", free_bits=0.5, warmup_steps=200)
+    sched = _schedule(cfg)
+    assert [sched(s) for s in (0, 50, 200, 399)] == [0.0, 0.25, 1.0, 1.0]
+    assert _schedule(TemporalCollapseConfig())(0) == 1.0
+    res = TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
+                                 mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
+                                 persistence_auc=0.5, predictive_ll=0.0, seconds=0.0)
+    assert res.row()["λ"] == 0.5 and res.row()["warm-up"] == 200
 
 
 @pytest.mark.parametrize("context", ["none", "previous"])

@@ -14,7 +14,8 @@ Persistence makes that decoder strong on real data, so the information the filte
 ``p(Z_{t+1} \mid Z_t)``) may stop paying for itself: posterior collapse (Problem 3; Bowman et al.
 2016; He et al. 2019). This module trains the forecaster with and without the autoregressive
 decoder under the plain ELBO and three cures — free bits (Kingma et al. 2016), cyclical KL
-annealing (Fu et al. 2019) and decoder input dropout (word dropout, Bowman et al. 2016) — and
+annealing (Fu et al. 2019) and decoder input dropout (word dropout, Bowman et al. 2016), each
+optionally after a linear KL warm-up (``warmup_steps``) — and
 measures
 
 * the **rate** ``KL(q || p_transition)`` per latent dimension, per node and step (exact, averaged
@@ -45,7 +46,12 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.collapse.diagnostics import collapse_diagnostics
-from dyngraphvae.collapse.schedules import ConstantSchedule, CyclicalSchedule, KLSchedule
+from dyngraphvae.collapse.schedules import (
+    ConstantSchedule,
+    CyclicalSchedule,
+    KLSchedule,
+    LinearSchedule,
+)
 from dyngraphvae.data.temporal_graph import TemporalGraph
 
 __all__ = [
@@ -85,6 +91,10 @@ class TemporalCollapseConfig:
         initial_state: ``"zero"`` (default: nodes exchangeable under the prior, so any
             node-to-node variation of ``Z`` is information from the graphs) or ``"learned"`` (a
             free ``Z_0``: a static node embedding that costs no KL).
+        warmup_steps: with ``cure`` ``"none"``, ``"free_bits"`` or ``"dropout"``, β of the KL
+            term rises linearly from 0 to 1 over the first ``warmup_steps`` steps (KL warm-up,
+            Bowman et al. 2016; He et al. 2019), combined with the cure; 0 (default) keeps β = 1.
+            Not allowed with ``"cyclical"``, which has its own schedule.
     """
 
     dataset: str = "dynamic_sbm"
@@ -106,6 +116,7 @@ class TemporalCollapseConfig:
     sbm_snapshots: int = 16
     sbm_features: int = 4
     initial_state: str = "zero"
+    warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.cure not in CURES:
@@ -117,6 +128,13 @@ class TemporalCollapseConfig:
         if self.cure == "dropout" and self.decoder_context == "none":
             raise ValueError("TemporalCollapseConfig: cure='dropout' drops the decoder's "
                              "previous-graph input; it needs decoder_context='previous'")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) \
+                or self.warmup_steps < 0:
+            raise ValueError("TemporalCollapseConfig.warmup_steps: expected an integer >= 0, "
+                             f"got {self.warmup_steps!r}")
+        if self.warmup_steps and self.cure == "cyclical":
+            raise ValueError("TemporalCollapseConfig: warmup_steps > 0 with cure='cyclical'; "
+                             "the cyclical schedule already sets β")
         for name in ("steps", "latent_dim", "hidden_dim", "test_snapshots", "eval_samples",
                      "num_cycles"):
             v = getattr(self, name)
@@ -156,6 +174,8 @@ class TemporalCollapseResult:
             "dataset": self.config.dataset,
             "decoder": "previous G_t" if self.config.decoder_context == "previous" else "Z only",
             "cure": self.config.cure,
+            "λ": self.config.free_bits if self.config.cure == "free_bits" else 0.0,
+            "warm-up": self.config.warmup_steps,
             "Z_0": self.config.initial_state,
             "seed": self.config.seed,
             "rate": round(self.rate, 4),
@@ -189,6 +209,8 @@ def load_study_graph(cfg: TemporalCollapseConfig) -> TemporalGraph:
 def _schedule(cfg: TemporalCollapseConfig) -> KLSchedule:
     if cfg.cure == "cyclical":
         return CyclicalSchedule(cfg.steps, num_cycles=cfg.num_cycles, ratio=cfg.ratio)
+    if cfg.warmup_steps > 0:
+        return LinearSchedule(cfg.warmup_steps)
     return ConstantSchedule(1.0)
 
 
