@@ -7,12 +7,23 @@ or MI would be of the order of the cures') or if a cure breaks (a broken free-bi
 dimensions fall to ~0; a constant-β "cyclical" schedule is the plain ELBO).
 """
 
+import itertools
+import math
+
 import pytest
 import torch
 
-from dyngraphvae.collapse.demo import DemoConfig, emission_matrix, make_sequences, run_demo
+from dyngraphvae.collapse.demo import (
+    DemoConfig,
+    SequenceData,
+    emission_matrix,
+    exact_log_marginal,
+    make_sequences,
+    run_demo,
+)
 
-FAST = dict(steps=150, num_test=512)
+# 150 steps at batch 256 (the documented runs use 600 at batch 1024)
+FAST = dict(steps=150, batch_size=256, num_test=512)
 
 
 def test_data_has_known_informative_dims():
@@ -32,6 +43,22 @@ def test_data_has_known_informative_dims():
     assert (r2 > 0.9).all()
 
 
+def test_exact_log_marginal_is_a_distribution_and_matches_monte_carlo():
+    # every sequence of length 2: the quadrature p(x) sums to 1
+    x = torch.tensor(list(itertools.product(range(16), repeat=2)))
+    every = SequenceData(x=x, c=torch.zeros(256, 2), num_informative=2, vocab=16)
+    assert math.isclose(float(exact_log_marginal(every).exp().sum()), 1.0, abs_tol=1e-6)
+    # longer sequences: p(x) = E_{c ~ N(0, I)} p(x | c) by plain Monte Carlo (400k draws; the
+    # standard error of the log estimate is < 0.01 nats here)
+    data = make_sequences(3, length=6, seed=5)
+    g = torch.Generator().manual_seed(0)
+    c = torch.randn(400_000, 2, generator=g, dtype=torch.float64)
+    log_pi = torch.log_softmax(2.0 * c @ emission_matrix(16, 2).double().T, -1)
+    counts = torch.nn.functional.one_hot(data.x, 16).double().sum(1)
+    mc = torch.logsumexp(counts @ log_pi.T, -1) - math.log(c.shape[0])
+    assert torch.allclose(exact_log_marginal(data), mc, atol=0.03)
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="cure"):
         DemoConfig(cure="annealing")
@@ -40,10 +67,10 @@ def test_config_validation():
 
 
 def test_plain_elbo_collapses_and_free_bits_hold_fast():
-    """150 steps (~20 s of CPU for the three models): the plain ELBO is collapsed (rate and I_q
-    ~0), free bits hold the floor on every dimension with I_q clearly > 0. Cyclical annealing
-    needs its full 1000-step schedule to cure (slow test); here we only check that its schedule
-    acts (with β = 1 throughout the run would be bit-identical to the plain ELBO's)."""
+    """150 steps at batch 256 (~20 s of CPU for the three models): the plain ELBO is collapsed
+    (rate and I_q ~0), free bits hold the floor on every dimension with I_q clearly > 0.
+    Cyclical annealing needs its full schedule to cure (slow test); here we only check that its
+    schedule acts (with β = 1 throughout the run would be bit-identical to the plain ELBO's)."""
     torch.set_num_threads(1)
     none, fb, cyc = run_demo(cures=("none", "free_bits", "cyclical"), **FAST)
     assert none.mean_kl < 0.1 and none.mutual_information < 0.15
@@ -57,15 +84,23 @@ def test_plain_elbo_collapses_and_free_bits_hold_fast():
 
 @pytest.mark.slow
 def test_cures_full():
-    """The documented configuration (docs/collapse.md table), two seeds."""
+    """The documented configuration (docs/collapse.md table: 600 steps at batch 1024), seeds 0-2.
+
+    Measured: plain ELBO KL 0.010 / 0.023 / 0.040 nats, MI 0.037 / 0.036 / 0.003 (He et al.'s
+    estimator at B = 1024, noise ~ ±0.07), AU 0 / 1 / 1 of 8; cures AU >= 2 and MI >= 0.51 (min
+    over cures and seeds). He et al.'s AU = 0 holds on seed 0 only, so the plain-ELBO AU bound is
+    the measured 1 of 8 (docs/collapse.md explains the lingering unit)."""
     torch.set_num_threads(1)
-    results = run_demo(seeds=(0, 1))
+    seeds = (0, 1, 2)
+    results = run_demo(seeds=seeds)
     by = {(r.config.cure, r.config.seed): r for r in results}
-    for seed in (0, 1):
+    k = DemoConfig().num_informative
+    for seed in seeds:
         none = by[("none", seed)]
-        # measured: KL 0.022 / 0.029 nats, MI -0.02 / 0.07 (He et al.'s estimator, B = 1024)
-        assert none.mean_kl < 0.05 and none.mutual_information < 0.15
+        assert none.mean_kl < 0.06 and none.mutual_information < 0.1
+        assert none.active_units <= 1
         for cure in ("free_bits", "cyclical", "dropout"):
             cured = by[(cure, seed)]
-            assert cured.active_units >= 2
-            assert cured.mutual_information > 0.5
+            assert cured.active_units >= k
+            assert cured.mutual_information > 0.4
+            assert cured.mean_kl > 10 * none.mean_kl
