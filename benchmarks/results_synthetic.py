@@ -73,8 +73,8 @@ def drift(args) -> dict:
 
 FORK_VARIANTS = {
     # name: overrides of recipes.fork_recipe's model config
-    "K=2 graph mixture, tied scale (fork_recipe)": {},
-    "K=2 graph mixture, free scales": dict(transition_tied_scale=False),
+    "K=2 graph mixture (fork_recipe)": {},
+    "K=2 graph mixture, tied scale": dict(transition_tied_scale=True),
     "K=1 (unimodal transition)": dict(transition_components=1, transition_mixture="node",
                                       transition_tied_scale=False),
     "deterministic (Problem 4.3)": dict(deterministic=True),
@@ -125,7 +125,9 @@ def fork_part(args) -> dict:
 
     from dyngraphvae.evaluation.plots import plot_mode_fractions
 
-    jobs = [(name, seed, args.fork_steps) for name in FORK_VARIANTS for seed in args.seeds]
+    names = list(FORK_VARIANTS) if args.variants is None else \
+        [list(FORK_VARIANTS)[i] for i in args.variants]
+    jobs = [(name, seed, args.fork_steps) for name in names for seed in args.seeds]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             runs = list(pool.map(_fork_run, jobs))
@@ -180,6 +182,8 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the output JSON / figure names")
     ap.add_argument("--fork-steps", type=int, default=800, help="fork: optimiser steps")
     ap.add_argument("--jobs", type=int, default=1, help="fork: parallel training processes")
+    ap.add_argument("--variants", type=int, nargs="+", default=None,
+                    help="fork: indices into FORK_VARIANTS (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     FIG.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ best forecast is the 50/50 mixture of the two; a forecaster that averages them p
 that follow neither.
 
 The model and its training are ``dyngraphvae.recipes.fork_recipe``: a graph-level mixture
-transition with two components and a tied scale (one component for all nodes, so all nodes
-switch together), KL warm-up, cosine learning rate, thousands of training sequences (each seen
+transition with two components (one component for all nodes, so all nodes switch together),
+KL warm-up, cosine learning rate, thousands of training sequences (each seen
 about twice). It forecasts held-out sequences from their history. Each sampled future is
 classified by :meth:`ForkData.mode_of` on its features on the steps ``h >= 2`` only: the first
 future snapshot is decoded from ``Z_T``, which has seen only the shared history, so ``h = 1`` is
@@ -128,8 +128,7 @@ def main(argv: list[str] | None = None) -> None:
           f"history {train.history}, horizon {train.horizon}")
     model_config, train_config, source = configs(train, args)
     print(f"settings: {source}; transition_components={model_config.transition_components}, "
-          f"transition_mixture={model_config.transition_mixture!r}, tied scale "
-          f"{model_config.transition_tied_scale}, {args.steps} steps of "
+          f"transition_mixture={model_config.transition_mixture!r}, {args.steps} steps of "
           f"{train_config.batch_size} sequences")
     t0 = time.perf_counter()
     result = dgv.fit(model_config, train_config, train.graphs, out / "model")

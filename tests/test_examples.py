@@ -111,7 +111,6 @@ def test_fork_futures(tmp_path):
     res = json.loads((out / "fork.json").read_text())
     mm = res["multimodality"]
     assert res["model_config"]["transition_mixture"] == "graph"
-    assert res["model_config"]["transition_tied_scale"] is True
     assert mm["first_step"] == 2 and mm["num_sequences"] == 4
     p = mm["pooled"]
     assert p["num_samples"] == 4 * 8

@@ -34,7 +34,7 @@ def test_fork_recipe_settings_and_errors():
     rec = fork_recipe(data.graphs[0], 3200, steps=800, batch_size=8)
     m, t = rec.model, rec.train
     assert (m.transition_components, m.transition_mixture, m.transition_tied_scale) == \
-        (2, "graph", True)
+        (2, "graph", False)
     assert m.decode_features and not m.decode_edges and m.node_input == "features"
     # 3200 sequences in batches of 8 = 400 steps per epoch: 2 epochs = 800 steps, β rises over
     # the first 400 of them, then the ELBO itself; lr decays to 0 over the run

@@ -45,9 +45,8 @@ class ForecasterConfig:
             node; ``"graph"`` draws ONE component for the whole graph (all nodes switch together,
             the multimodality of a global event such as a fork). See ``docs/model.md``.
         transition_tied_scale: for ``K > 1``: the components share one scale per node and
-            dimension and differ by mean and weight only (a "tied" Gaussian mixture); this keeps
-            one wide component from covering every mode while the others starve (see
-            :class:`dyngraphvae.nn.transition.GRUTransition`).
+            dimension and differ by mean and weight only (a "tied" Gaussian mixture; see
+            :class:`dyngraphvae.nn.transition.GRUTransition` for when it helps and when not).
         directed: model directed edges.
         adjacency: edge log-likelihood evaluator: ``dense`` (exact, O(N²)), ``sparse`` (unbiased,
             O(E + K)) or ``auto`` (dense iff ``N <= dense_max_nodes``).

@@ -20,11 +20,13 @@ Cauchy-Schwarz divergences between mixtures).
 
 ``tied_scale=True`` shares one scale across the components, ``sigma_{v,k} = sigma_v`` (the
 "tied" covariance of a Gaussian mixture model): the components then differ by their means and
-weights only. Why: with free scales, training by the ELBO has a poor local optimum in which one
-component widens until it covers every mode while the others starve (their responsibilities,
-hence their gradients, vanish) and the sampled futures become a blur; a tied scale cannot cover
-two separated modes without widening the starved components too, so separating the means stays
-the descent direction (measured on the fork process: ``docs/model.md``).
+weights only. The motivation is a poor local optimum of ELBO training with free scales, in which
+one component widens until it covers every mode while the others starve (their
+responsibilities, hence their gradients, vanish) and sampled futures become a blur; a tied scale
+cannot cover two separated modes without widening the others too. It is not a cure-all: on the
+fork process a tied mixture still lost a component on one seed of three under the schedule of
+``dyngraphvae.recipes.fork_recipe``, where free scales learned both modes on every seed
+(``docs/results.md``, section 5).
 """
 
 from __future__ import annotations
