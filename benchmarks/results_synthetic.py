@@ -142,7 +142,7 @@ def fork_part(args) -> dict:
               f"{r['both_modes_fraction']:.2f}  ES {r['energy_score']:.2f} (oracle "
               f"{r['oracle_energy_score']:.2f})  w0 {r['mixture_weight_0']}  "
               f"{r['train_seconds']:.0f} s", flush=True)
-    plot_mode_fractions({k: v[0] for k, v in per_seed.items()}, FIG / "results_fork.png")
+    plot_mode_fractions({k: v[0] for k, v in per_seed.items()}, FIG / f"results_fork{args.tag}.png")
     return {"results": per_seed, "first_step": 2, "steps": args.fork_steps,
             "data": "fork(num_sequences=3200 train / 16 test / 100 oracle, num_nodes=12, "
                     "history=2, horizon=4), 25 futures per test history"}
