@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.evaluation.links import _pair_keys as _keys
 
 __all__ = [
     "EdgeFrequencyLinks",
@@ -74,12 +75,6 @@ def _check_pairs(pairs: Tensor, num_nodes: int, who: str) -> Tensor:
         raise ValueError(f"{who}: pairs hold node ids outside [0, {num_nodes})")
     return pairs.long()
 
-
-def _keys(pairs: Tensor, n: int, directed: bool) -> Tensor:
-    u, v = pairs[0].long(), pairs[1].long()
-    if not directed:
-        u, v = torch.minimum(u, v), torch.maximum(u, v)
-    return u * n + v
 
 
 def _lookup_counts(table_keys: Tensor, query: Tensor) -> Tensor:

@@ -313,6 +313,7 @@ def link_metrics(pos_scores: Tensor, neg_scores: Tensor) -> LinkMetrics:
 
 # ---------------------------------------------------------------------------- protocol
 def _pair_keys(pairs: Tensor, num_nodes: int, directed: bool) -> Tensor:
+    """``u·N + v`` per pair ``(2, P)``; undirected pairs are keyed in canonical ``u < v`` order."""
     u, v = pairs[0].long(), pairs[1].long()
     if not directed:
         u, v = torch.minimum(u, v), torch.maximum(u, v)

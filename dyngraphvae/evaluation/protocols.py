@@ -39,7 +39,7 @@ import math
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -153,7 +153,6 @@ def rolling_forecast(
             f"[{int(org.min())}, {int(org.max())}]"
         )
     c = model.config
-    det = bool(c.deterministic)
     if getattr(model, "autoregressive", False):
         return _rolling_forecast_autoregressive(model, graph, org, H, S, generator)
     was_training = model.training
@@ -170,8 +169,7 @@ def rolling_forecast(
                     step = feature_step(out, c.deterministic_decoder, generator)
                     for acc, v in zip((means, vars_, xs), step, strict=True):
                         acc.append(v)
-                p = model.prior(z)
-                z = p.mean if det else _draw(p, 1, generator=generator)[0]
+                z = model.next_latent(z, generator)
     finally:
         model.train(was_training)
 
@@ -582,18 +580,6 @@ def pygt_node_protocol(
 # ==================================================================================================
 # multi-horizon link forecasting
 # ==================================================================================================
-@dataclass
-class LinkHorizonScores:
-    """Per-horizon AUC, AP (1:1 negatives) and MRR (``num_mrr_negatives`` per positive)."""
-
-    auc: list[float] = field(default_factory=list)
-    ap: list[float] = field(default_factory=list)
-    mrr: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return asdict(self)
-
-
 def _mrr_negatives(graph: TemporalGraph, t: int, pos: Tensor, k: int,
                    gen: torch.Generator) -> Tensor:
     """``(2, Q, K)`` corrupted-destination pairs ``(u, v')`` per positive ``(u, v)`` (random
@@ -667,10 +653,9 @@ def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
 
 def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
     """Distinct pairs (undirected: canonical ``u < v``) and the inverse index of every column."""
-    u, v = pairs[0], pairs[1]
-    if not directed:
-        u, v = torch.minimum(u, v), torch.maximum(u, v)
-    keys, inv = torch.unique(u * num_nodes + v, return_inverse=True)
+    from dyngraphvae.evaluation.links import _pair_keys
+
+    keys, inv = torch.unique(_pair_keys(pairs, num_nodes, directed), return_inverse=True)
     return torch.stack([torch.div(keys, num_nodes, rounding_mode="floor"), keys % num_nodes]), inv
 
 
@@ -713,8 +698,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                 for k in range(H):
                     zs.append(z)
                     if k < H - 1:
-                        p = model.prior(z)
-                        z = p.mean if det else _draw(p, 1, generator=generator)[0]
+                        z = model.next_latent(z, generator)
                 if not present:
                     out.append([None] * H)
                     continue

@@ -1326,11 +1326,12 @@ class TemporalGraphVAE(nn.Module):
                     step = feature_step(out, c.deterministic_decoder, generator)
                     for acc, v in zip((means, vars_, xs), step, strict=True):
                         acc.append(v)
-                z = self._next_latent(z, generator)
+                z = self.next_latent(z, generator)
             return self._assemble_forecast(state, zs, means, vars_, xs)
 
-    def _next_latent(self, z: Tensor, generator: torch.Generator | None) -> Tensor:
-        """One rollout step ``Ẑ_{t+1} ~ p(Z | Ẑ_t)`` (its mean for the deterministic ablation)."""
+    def next_latent(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One rollout step ``Ẑ_{t+1} ~ p(Z | Ẑ_t)`` (its mean for the deterministic ablation),
+        for any leading sample/origin dimensions of ``z (..., N, d)``."""
         p = self.prior(z)
         return p.mean if self.config.deterministic else _sample1(p, generator)
 
@@ -1392,7 +1393,7 @@ class TemporalGraphVAE(nn.Module):
                                         coords[1:]]))
                 e_next = EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay)
             ctx = DecoderContext(edges=e_next, x=x_next)
-            z = self._next_latent(z, generator)
+            z = self.next_latent(z, generator)
         return self._assemble_forecast(
             state, zs, means, vars_, xs,
             edge_context=self.edge_context,
