@@ -262,14 +262,6 @@ def latent_usage(
     }
 
 
-def _all_pairs(n: int, directed: bool) -> Tensor:
-    if directed:
-        u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-        keep = u != v
-        return torch.stack([u[keep], v[keep]])
-    return torch.triu_indices(n, n, offset=1)
-
-
 def _labels(graph: TemporalGraph, s: int, pairs: Tensor) -> Tensor:
     adj = graph.dense_adjacency(s) != 0
     return adj[pairs[0], pairs[1]]
@@ -288,9 +280,10 @@ def forecast_quality(
     """
     from dyngraphvae.evaluation.links import roc_auc
     from dyngraphvae.evaluation.protocols import rolling_forecast
+    from dyngraphvae.nn.adjacency import valid_pairs
 
     n, directed = graph.num_nodes, graph.directed
-    pairs = _all_pairs(n, directed)
+    pairs = valid_pairs(n, directed)
     fc = rolling_forecast(model, graph, origins, 1, num_samples, generator=generator)
     aucs, paucs, lls = [], [], []
     for i, t in enumerate(origins):

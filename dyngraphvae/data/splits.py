@@ -79,9 +79,12 @@ def temporal_signal_split(
 
 # --------------------------------------------------------------------------- negatives
 def _pair_keys(ei: Tensor, n: int, directed: bool) -> Tensor:
-    if directed:
-        return ei[0] * n + ei[1]
-    return torch.minimum(ei[0], ei[1]) * n + torch.maximum(ei[0], ei[1])
+    """``u·N + v`` per pair ``(2, P)``; undirected pairs are keyed in canonical ``u < v`` order.
+    The one pair-key helper of the package (links, baselines and protocols use it too)."""
+    u, v = ei[0].long(), ei[1].long()
+    if not directed:
+        u, v = torch.minimum(u, v), torch.maximum(u, v)
+    return u * n + v
 
 
 def sample_non_edges(

@@ -34,8 +34,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from dyngraphvae.data.splits import _pair_keys as _keys
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.evaluation.links import _pair_keys as _keys
 
 __all__ = [
     "EdgeFrequencyLinks",

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dyngraphvae.data.splits import _pair_keys
+
 __all__ = [
     "LinkMetrics",
     "average_precision",
@@ -312,14 +314,6 @@ def link_metrics(pos_scores: Tensor, neg_scores: Tensor) -> LinkMetrics:
 
 
 # ---------------------------------------------------------------------------- protocol
-def _pair_keys(pairs: Tensor, num_nodes: int, directed: bool) -> Tensor:
-    """``u·N + v`` per pair ``(2, P)``; undirected pairs are keyed in canonical ``u < v`` order."""
-    u, v = pairs[0].long(), pairs[1].long()
-    if not directed:
-        u, v = torch.minimum(u, v), torch.maximum(u, v)
-    return u * num_nodes + v
-
-
 def sample_non_edges(
     graph,
     t: int,

@@ -653,7 +653,7 @@ def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
 
 def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
     """Distinct pairs (undirected: canonical ``u < v``) and the inverse index of every column."""
-    from dyngraphvae.evaluation.links import _pair_keys
+    from dyngraphvae.data.splits import _pair_keys
 
     keys, inv = torch.unique(_pair_keys(pairs, num_nodes, directed), return_inverse=True)
     return torch.stack([torch.div(keys, num_nodes, rounding_mode="floor"), keys % num_nodes]), inv
