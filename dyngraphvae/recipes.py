@@ -35,8 +35,9 @@ class Recipe:
 
     Attributes:
         model: the :class:`ForecasterConfig`.
-        train: the :class:`TrainConfig` (``epochs`` = optimiser steps on one long graph: one
-            full back-propagation through time over the training snapshots per step).
+        train: the :class:`TrainConfig`. For one long graph an epoch is one optimiser step
+            (back-propagation through time over the training snapshots); for a list of sequences
+            it is one pass over them in batches of ``batch_size``.
     """
 
     model: ForecasterConfig
