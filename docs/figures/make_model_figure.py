@@ -48,8 +48,8 @@ for t in range(1, T + 1):                               # posterior q(Z_t | Z_{t
     arrow((t, 0.0), (t, 1.2), ls="--", color="#c0392b")
 ax.text(-0.55, 1.2, "latent", ha="right", va="center", fontsize=10)
 ax.text(-0.55, 0.0, "observed\n$(X_t, A_t)$", ha="right", va="center", fontsize=10)
-ax.text(T / 2, 1.75, r"solid: $p(Z_{t+1}\mid Z_t)\,p(G_{t+1}\mid Z_t)$ — $Z_t$ generates the next graph;"
-        r"  $Z_0$ fixed", ha="center", fontsize=10)
+ax.text(T / 2, 1.75, r"solid: $p(Z_{t+1}\mid Z_t)\,p(G_{t+1}\mid Z_t)$"
+        r" — $Z_t$ generates the next graph;  $Z_0$ fixed", ha="center", fontsize=10)
 ax.text(T / 2, -0.75, r"dashed (red): filtering posterior $q(Z_{t}\mid Z_{t-1}, G_{1:t})$"
         " (through a recurrent summary of $G_{1:t}$)",
         ha="center", fontsize=10, color="#c0392b")
