@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     parser.add_argument("--quick", action="store_true", help="small, fast configuration")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps per model")
+    parser.add_argument("--lr", type=float, default=None, help="peak Adam learning rate")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--cures", nargs="+", default=list(CURES), choices=list(CURES))
     parser.add_argument("--json", default=None, help="write every result to this file")
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         overrides.update(steps=50, hidden=32, embed=16, num_test=256, batch_size=64)
     if args.steps is not None:
         overrides["steps"] = args.steps
+    if args.lr is not None:
+        overrides["lr"] = args.lr
     results = run_demo(tuple(args.cures), tuple(args.seeds), **overrides)
     rows = [r.row() for r in results]
     cols = list(rows[0])

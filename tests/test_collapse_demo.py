@@ -84,12 +84,13 @@ def test_plain_elbo_collapses_and_free_bits_hold_fast():
 
 @pytest.mark.slow
 def test_cures_full():
-    """The documented configuration (docs/collapse.md table: 600 steps at batch 1024), seeds 0-2.
+    """The documented configuration (docs/collapse.md table: 600 steps at batch 1024, lr 3e-3),
+    seeds 0-2.
 
-    Measured: plain ELBO KL 0.010 / 0.023 / 0.040 nats, MI 0.037 / 0.036 / 0.003 (He et al.'s
-    estimator at B = 1024, noise ~ ±0.07), AU 0 / 1 / 1 of 8; cures AU >= 2 and MI >= 0.51 (min
-    over cures and seeds). He et al.'s AU = 0 holds on seed 0 only, so the plain-ELBO AU bound is
-    the measured 1 of 8 (docs/collapse.md explains the lingering unit)."""
+    Measured: plain ELBO KL 0.008 / 0.011 / 0.013 nats, MI 0.045 / 0.025 / -0.026 (He et al.'s
+    estimator at B = 1024, noise ~ ±0.07), AU 0 of 8 on every seed; cures AU >= 2 and MI >= 1.49
+    (min over cures and seeds). Seeds 3 and 4, outside this test, give AU 0 and 1
+    (docs/collapse.md)."""
     torch.set_num_threads(1)
     seeds = (0, 1, 2)
     results = run_demo(seeds=seeds)
@@ -97,10 +98,10 @@ def test_cures_full():
     k = DemoConfig().num_informative
     for seed in seeds:
         none = by[("none", seed)]
-        assert none.mean_kl < 0.06 and none.mutual_information < 0.1
-        assert none.active_units <= 1
+        assert none.mean_kl < 0.05 and none.mutual_information < 0.1
+        assert none.active_units == 0
         for cure in ("free_bits", "cyclical", "dropout"):
             cured = by[(cure, seed)]
             assert cured.active_units >= k
-            assert cured.mutual_information > 0.4
+            assert cured.mutual_information > 1.0
             assert cured.mean_kl > 10 * none.mean_kl
