@@ -41,13 +41,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--warmup-steps", type=int, default=0,
                         help="linear KL warm-up over this many steps, combined with the cure "
                              "(not with cyclical)")
+    parser.add_argument("--kl-weight", type=float, default=1.0,
+                        help="constant β of the KL term (1 = the ELBO; < 1 is a β-VAE, not a "
+                             "bound; not with cyclical)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny graph, few steps (a smoke run, not a result)")
     parser.add_argument("--json", default=None, help="write every result to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     overrides: dict = {"dataset": args.dataset, "data_root": args.data_root,
-                       "initial_state": args.initial_state, "warmup_steps": args.warmup_steps}
+                       "initial_state": args.initial_state, "warmup_steps": args.warmup_steps,
+                       "kl_weight": args.kl_weight}
     if args.free_bits is not None:
         overrides["free_bits"] = args.free_bits
     if args.quick:

@@ -39,6 +39,11 @@ def test_config_validation():
         TemporalCollapseConfig(warmup_steps=-1)
     with pytest.raises(ValueError, match="cyclical"):
         TemporalCollapseConfig(cure="cyclical", warmup_steps=10)
+    for bad in (-0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="kl_weight"):
+            TemporalCollapseConfig(kl_weight=bad)
+    with pytest.raises(ValueError, match="cyclical"):
+        TemporalCollapseConfig(cure="cyclical", kl_weight=0.1)
 
 
 def test_warmup_schedule_is_linear_and_combines_with_free_bits():
@@ -53,7 +58,41 @@ def test_warmup_schedule_is_linear_and_combines_with_free_bits():
     res = TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
                                  mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
                                  persistence_auc=0.5, predictive_ll=0.0, seconds=0.0)
-    assert res.row()["λ"] == 0.5 and res.row()["warm-up"] == 200
+    assert res.row()["λ"] == 0.5 and res.row()["warm-up"] == 200 and res.row()["β"] == 1.0
+
+
+def test_kl_weight_is_the_constant_beta_and_the_warmup_end_point():
+    """``kl_weight`` β < 1 is held constant, or ends a warm-up; the row reports it."""
+    from dyngraphvae.collapse.temporal_demo import TemporalCollapseResult, _schedule
+
+    assert [_schedule(TemporalCollapseConfig(kl_weight=0.1))(s) for s in (0, 399)] == [0.1, 0.1]
+    warm = _schedule(TemporalCollapseConfig(kl_weight=0.2, warmup_steps=100))
+    assert [warm(s) for s in (0, 50, 100, 399)] == pytest.approx([0.0, 0.1, 0.2, 0.2])
+    cfg = TemporalCollapseConfig(kl_weight=0.1)
+    res = TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
+                                 mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
+                                 persistence_auc=0.5, predictive_ll=0.0, seconds=0.0)
+    assert res.row()["β"] == 0.1
+
+
+def test_kl_weight_reaches_the_elbo(monkeypatch):
+    """The study passes β to ``model.elbo`` at every step (a broken wiring would train the
+    plain ELBO under a β-VAE label)."""
+    from dyngraphvae.collapse import temporal_demo
+    from dyngraphvae.models.forecaster import TemporalGraphVAE as Model
+
+    seen = []
+    original = Model.elbo
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("kl_weight"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "elbo", spy)
+    cfg = TemporalCollapseConfig(steps=3, kl_weight=0.25, sbm_nodes=12, sbm_snapshots=6,
+                                 eval_samples=2, test_snapshots=1)
+    temporal_demo.train_temporal(cfg, temporal_demo.load_study_graph(cfg))
+    assert seen[:3] == [0.25, 0.25, 0.25]
 
 
 @pytest.mark.parametrize("context", ["none", "previous"])

@@ -38,6 +38,7 @@ Measured results: ``docs/collapse.md``; run by ``examples/collapse_temporal.py``
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -95,6 +96,10 @@ class TemporalCollapseConfig:
             term rises linearly from 0 to 1 over the first ``warmup_steps`` steps (KL warm-up,
             Bowman et al. 2016; He et al. 2019), combined with the cure; 0 (default) keeps β = 1.
             Not allowed with ``"cyclical"``, which has its own schedule.
+        kl_weight: the constant β of the KL term (the end point of a warm-up), default 1 (the
+            ELBO). β < 1 is the β-VAE objective below the ELBO's weight (Alemi et al. 2018,
+            "Fixing a broken ELBO"): not a bound on ``log p(G)``, a rate-distortion trade-off.
+            Not allowed with ``"cyclical"``.
     """
 
     dataset: str = "dynamic_sbm"
@@ -117,6 +122,7 @@ class TemporalCollapseConfig:
     sbm_features: int = 4
     initial_state: str = "zero"
     warmup_steps: int = 0
+    kl_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.cure not in CURES:
@@ -132,6 +138,13 @@ class TemporalCollapseConfig:
                 or self.warmup_steps < 0:
             raise ValueError("TemporalCollapseConfig.warmup_steps: expected an integer >= 0, "
                              f"got {self.warmup_steps!r}")
+        if not (isinstance(self.kl_weight, (int, float)) and math.isfinite(self.kl_weight)
+                and self.kl_weight >= 0) or isinstance(self.kl_weight, bool):
+            raise ValueError("TemporalCollapseConfig.kl_weight: expected a finite number >= 0, "
+                             f"got {self.kl_weight!r}")
+        if self.kl_weight != 1.0 and self.cure == "cyclical":
+            raise ValueError("TemporalCollapseConfig: kl_weight != 1 with cure='cyclical'; "
+                             "the cyclical schedule sets β itself")
         if self.warmup_steps and self.cure == "cyclical":
             raise ValueError("TemporalCollapseConfig: warmup_steps > 0 with cure='cyclical'; "
                              "the cyclical schedule already sets β")
@@ -176,6 +189,7 @@ class TemporalCollapseResult:
             "cure": self.config.cure,
             "λ": self.config.free_bits if self.config.cure == "free_bits" else 0.0,
             "warm-up": self.config.warmup_steps,
+            "β": self.config.kl_weight,
             "Z_0": self.config.initial_state,
             "seed": self.config.seed,
             "rate": round(self.rate, 4),
@@ -210,8 +224,8 @@ def _schedule(cfg: TemporalCollapseConfig) -> KLSchedule:
     if cfg.cure == "cyclical":
         return CyclicalSchedule(cfg.steps, num_cycles=cfg.num_cycles, ratio=cfg.ratio)
     if cfg.warmup_steps > 0:
-        return LinearSchedule(cfg.warmup_steps)
-    return ConstantSchedule(1.0)
+        return LinearSchedule(cfg.warmup_steps, stop=float(cfg.kl_weight))
+    return ConstantSchedule(float(cfg.kl_weight))
 
 
 def _model_config(cfg: TemporalCollapseConfig, graph: TemporalGraph):
