@@ -11,6 +11,8 @@ persistence, and the one-step predictive log-likelihood per node. Results: docs/
     python examples/collapse_temporal.py --dataset vgrnn_enron10 --data-root ../shared/datasets
     python examples/collapse_temporal.py --dataset vgrnn_enron10 --data-root ../shared/datasets \
         --cures free_bits --free-bits 0.5 --warmup-steps 200    # KL warm-up + free bits
+    python examples/collapse_temporal.py --dataset vgrnn_enron10 --data-root ../shared/datasets \
+        --cures none --initial-state learned --kl-weight 0.01   # the cure that beats persistence
 """
 
 import argparse
