@@ -28,6 +28,15 @@ def _small_graph():
     return dynamic_sbm(num_nodes=20, num_snapshots=6, num_features=3, seed=3)
 
 
+def _row(cfg: TemporalCollapseConfig) -> dict:
+    """The row of a result with placeholder measurements (only the config columns are read)."""
+    from dyngraphvae.collapse.temporal_demo import TemporalCollapseResult
+
+    return TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
+                                  mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
+                                  persistence_auc=0.5, predictive_ll=0.0, seconds=0.0).row()
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="cure"):
         TemporalCollapseConfig(cure="annealing")
@@ -49,30 +58,24 @@ def test_config_validation():
 def test_warmup_schedule_is_linear_and_combines_with_free_bits():
     """β of the KL term: 0 at step 0, rising linearly to 1 at ``warmup_steps``, then 1; the row
     reports λ and the warm-up so a table says which objective was used."""
-    from dyngraphvae.collapse.temporal_demo import TemporalCollapseResult, _schedule
+    from dyngraphvae.collapse.temporal_demo import _schedule
 
     cfg = TemporalCollapseConfig(cure="free_bits", free_bits=0.5, warmup_steps=200)
     sched = _schedule(cfg)
     assert [sched(s) for s in (0, 50, 200, 399)] == [0.0, 0.25, 1.0, 1.0]
     assert _schedule(TemporalCollapseConfig())(0) == 1.0
-    res = TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
-                                 mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
-                                 persistence_auc=0.5, predictive_ll=0.0, seconds=0.0)
-    assert res.row()["λ"] == 0.5 and res.row()["warm-up"] == 200 and res.row()["β"] == 1.0
+    row = _row(cfg)
+    assert row["λ"] == 0.5 and row["warm-up"] == 200 and row["β"] == 1.0
 
 
 def test_kl_weight_is_the_constant_beta_and_the_warmup_end_point():
     """``kl_weight`` β < 1 is held constant, or ends a warm-up; the row reports it."""
-    from dyngraphvae.collapse.temporal_demo import TemporalCollapseResult, _schedule
+    from dyngraphvae.collapse.temporal_demo import _schedule
 
     assert [_schedule(TemporalCollapseConfig(kl_weight=0.1))(s) for s in (0, 399)] == [0.1, 0.1]
     warm = _schedule(TemporalCollapseConfig(kl_weight=0.2, warmup_steps=100))
     assert [warm(s) for s in (0, 50, 100, 399)] == pytest.approx([0.0, 0.1, 0.2, 0.2])
-    cfg = TemporalCollapseConfig(kl_weight=0.1)
-    res = TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
-                                 mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
-                                 persistence_auc=0.5, predictive_ll=0.0, seconds=0.0)
-    assert res.row()["β"] == 0.1
+    assert _row(TemporalCollapseConfig(kl_weight=0.1))["β"] == 0.1
 
 
 def test_kl_weight_reaches_the_elbo(monkeypatch):
