@@ -51,6 +51,25 @@ def _check_finite(x: Tensor, t: int | None, field: str) -> None:
         raise TemporalGraphError(f"{_where(t, field)}: non-finite value (NaN/inf) at index {bad}")
 
 
+def _check_node_ids(node_ids, num_nodes: int) -> list | None:
+    if node_ids is None:
+        return None
+    ids = [v.item() if hasattr(v, "item") else v for v in node_ids]
+    if len(ids) != num_nodes:
+        raise TemporalGraphError(f"node_ids: expected {num_nodes} ids, got {len(ids)}")
+    bad = next((i for i, v in enumerate(ids)
+                if isinstance(v, bool) or not isinstance(v, (int, str))), None)
+    if bad is not None:
+        raise TemporalGraphError(
+            f"node_ids: node {bad} has id {ids[bad]!r} of type {type(ids[bad]).__name__}; "
+            "ids must be ints or strings")
+    if len(set(ids)) != len(ids):
+        seen: set = set()
+        dup = next(v for v in ids if v in seen or seen.add(v))
+        raise TemporalGraphError(f"node_ids: id {dup!r} is given to more than one node")
+    return ids
+
+
 class TemporalGraph:
     """A discrete-time dynamic graph ``G_1..G_T`` on ``N`` fixed nodes.
 
@@ -75,6 +94,8 @@ class TemporalGraph:
         min_snapshots: raise if there are fewer snapshots than this.
         name: optional dataset name shown in ``repr``.
         time: optional ``(T,)`` tensor of snapshot start times (metadata).
+        node_ids: optional original id of each node (``N`` distinct ints or strings, e.g.
+            from :func:`~dyngraphvae.data.events.load_events`); forecasts name nodes by them.
     """
 
     def __init__(
@@ -92,6 +113,7 @@ class TemporalGraph:
         min_snapshots: int = 1,
         name: str | None = None,
         time: Tensor | None = None,
+        node_ids: Sequence | None = None,
     ) -> None:
         if duplicates not in ("error", "merge"):
             raise TemporalGraphError(f"duplicates must be 'error' or 'merge', got {duplicates!r}")
@@ -130,6 +152,7 @@ class TemporalGraph:
         self.time = None if time is None else _as_tensor(time, torch.long, None, "time")
         if self.time is not None and self.time.shape != (T,):
             raise TemporalGraphError(f"time: expected shape ({T},), got {tuple(self.time.shape)}")
+        self.node_ids = _check_node_ids(node_ids, self.num_nodes)
 
     # ------------------------------------------------------------------ validation
     def _clean_snapshot(self, t, ei, w, duplicates, self_loops):
@@ -446,13 +469,16 @@ class TemporalGraph:
             y=None if self._y is None else self._y[steps],
             name=self.name,
             time=None if self.time is None else self.time[steps],
+            node_ids=self.node_ids,
         )
 
     @classmethod
-    def _trusted(cls, edges, num_nodes, *, directed, edge_weights, x, node_mask, y, name, time):
+    def _trusted(cls, edges, num_nodes, *, directed, edge_weights, x, node_mask, y, name, time,
+                 node_ids=None):
         """Build from already-validated parts (slicing, ``.to``) without re-checking."""
         g = cls.__new__(cls)
         g.num_nodes, g.directed, g.name, g.time = num_nodes, directed, name, time
+        g.node_ids = node_ids
         g._edges, g._weights = list(edges), None if edge_weights is None else list(edge_weights)
         g._x, g._node_mask, g._y = x, node_mask, y
         return g
@@ -473,6 +499,7 @@ class TemporalGraph:
             y=mv(self._y),
             name=self.name,
             time=mv(self.time),
+            node_ids=self.node_ids,
         )
 
     def with_features(self, x: Tensor | None) -> TemporalGraph:
