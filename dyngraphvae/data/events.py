@@ -222,7 +222,7 @@ def _ids(values: np.ndarray, role: str, col: Any) -> np.ndarray:
         if bad.any():
             i = int(np.argmax(bad))
             raise EventsError(
-                f"{role} column {col!r}: row {i + 1} has id {v[i]!r}; numeric node ids must be "
+                f"{role} column {col!r}: row {i + 1} has id {float(v[i])!r}; numeric node ids must be "
                 "whole numbers (or use string ids)")
         return v.astype(np.int64)
     if v.dtype.kind in "US":
