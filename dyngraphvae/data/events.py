@@ -218,6 +218,9 @@ def _ids(values: np.ndarray, role: str, col: Any) -> np.ndarray:
     if v.dtype.kind in "iu":
         return v.astype(np.int64)
     if v.dtype.kind == "f":
+        if np.isnan(v).any():
+            i = int(np.argmax(np.isnan(v)))
+            raise EventsError(f"{role} column {col!r}: row {i + 1} has no node id (NaN)")
         bad = ~np.isfinite(v) | (v != np.round(v))
         if bad.any():
             i = int(np.argmax(bad))
