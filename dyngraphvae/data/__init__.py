@@ -1,6 +1,7 @@
 """Temporal graph data: container, loaders, interop, synthetic generators and splits."""
 
 from dyngraphvae.data import synthetic
+from dyngraphvae.data.events import EventsError, load_events, parse_window
 from dyngraphvae.data.interop import (
     bin_events,
     from_data_list,
@@ -50,6 +51,7 @@ __all__ = [
     "DatasetFormatError",
     "DatasetInfo",
     "DatasetNotFoundError",
+    "EventsError",
     "ForkData",
     "LinearGaussianData",
     "LinkEvalSet",
@@ -72,7 +74,9 @@ __all__ = [
     "link_prediction_split",
     "list_datasets",
     "load_dataset",
+    "load_events",
     "load_npz",
+    "parse_window",
     "read_npz",
     "sample_non_edges",
     "save_npz",

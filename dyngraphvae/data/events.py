@@ -225,8 +225,8 @@ def _ids(values: np.ndarray, role: str, col: Any) -> np.ndarray:
         if bad.any():
             i = int(np.argmax(bad))
             raise EventsError(
-                f"{role} column {col!r}: row {i + 1} has id {float(v[i])!r}; numeric node ids must be "
-                "whole numbers (or use string ids)")
+                f"{role} column {col!r}: row {i + 1} has id {float(v[i])!r}; numeric node ids "
+                "must be whole numbers (or use string ids)")
         return v.astype(np.int64)
     if v.dtype.kind in "US":
         v = v.astype(object)
@@ -540,7 +540,8 @@ def load_events(
     if empty:
         parts.append(f"{empty} empty window(s) kept as empty snapshots")
     if n_loops:
-        parts.append(f"{n_loops} self-loop event(s) {'removed' if self_loops == 'remove' else 'kept'}")
+        done = "removed" if self_loops == "remove" else "kept"
+        parts.append(f"{n_loops} self-loop event(s) {done}")
     if merged:
         parts.append(f"{merged} repeated pair-window event(s) merged into edge weights")
     log.info("%s: %s", where, ", ".join(parts))
