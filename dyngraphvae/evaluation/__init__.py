@@ -2,6 +2,7 @@
 mode coverage, rollout stationarity and benchmark protocols."""
 
 from dyngraphvae.evaluation.baselines import (
+    EdgeBankLinks,
     EdgeFrequencyLinks,
     FeatureBaseline,
     LinearLagFit,
@@ -47,6 +48,13 @@ from dyngraphvae.evaluation.links import (
     sample_non_edges,
 )
 from dyngraphvae.evaluation.multimodality import ModeFractions, fork_multimodality, mode_fractions
+from dyngraphvae.evaluation.negatives import (
+    NEGATIVE_STRATEGIES,
+    candidate_negatives,
+    link_pairs,
+    negative_pairs,
+    seen_pair_keys,
+)
 from dyngraphvae.evaluation.protocols import (
     HistoryStackedLinks,
     RollingForecast,
@@ -86,6 +94,12 @@ __all__ = [
     "hits_at_k",
     "link_metrics",
     "link_prediction_pairs",
+    # negatives
+    "NEGATIVE_STRATEGIES",
+    "candidate_negatives",
+    "link_pairs",
+    "negative_pairs",
+    "seen_pair_keys",
     "link_ranks",
     "mean_reciprocal_rank",
     "roc_auc",
@@ -111,6 +125,7 @@ __all__ = [
     "mmd_squared",
     "spectral_histogram",
     # baselines
+    "EdgeBankLinks",
     "EdgeFrequencyLinks",
     "FeatureBaseline",
     "LinearLagFit",

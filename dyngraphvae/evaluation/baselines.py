@@ -8,6 +8,9 @@ Link baselines score node pairs of the *next* snapshot from a history
 * :class:`EdgeFrequencyLinks`: the history heuristic of ``VGRNN_RESULTS.md`` (quirk 6),
   :math:`s(i,j) = \sum_{t\le T} A_t(i,j) + 0.5\,A_T(i,j)
   + 10^{-3}\,\frac{d_i d_j}{\max_v d_v^2 + 1}`, :math:`d_v = \sum_{t \le T} \deg_t(v)`.
+* :class:`EdgeBankLinks`: EdgeBank (Poursafaei et al., NeurIPS 2022), the memory baseline of the
+  field: :math:`s(i,j) = 1` if the pair has an edge in the remembered history, else 0; unlimited
+  memory (``window=None``, EdgeBank∞) or the last ``window`` snapshots (EdgeBank_tw).
 * :class:`VGAELinks`: a static PyG ``VGAE`` (Kipf & Welling 2016, GCN encoder) trained on
   :math:`G_T`, scoring :math:`\sigma(\mu_i^\top \mu_j)`.
 
@@ -38,6 +41,7 @@ from dyngraphvae.data.splits import _pair_keys as _keys
 from dyngraphvae.data.temporal_graph import TemporalGraph
 
 __all__ = [
+    "EdgeBankLinks",
     "EdgeFrequencyLinks",
     "FeatureBaseline",
     "LinearLagFit",
@@ -97,6 +101,35 @@ class PersistenceLinks:
         pairs = _check_pairs(pairs, n, "PersistenceLinks")
         last = _keys(history.edges(len(history) - 1), n, history.directed)
         return _lookup_counts(last, _keys(pairs, n, history.directed)).clamp(max=1.0)
+
+
+@dataclass(frozen=True)
+class EdgeBankLinks:
+    r"""EdgeBank (Poursafaei, Huang, Pelrine & Rabbany, NeurIPS 2022): memory without learning.
+
+    .. math::
+        s(i, j) = \mathbf 1\big[(i, j) \in \textstyle\bigcup_{t \in M} E_t\big],\qquad
+        M = \{1..T\}\ (\text{EdgeBank}_\infty)\ \text{or}\ \{T - w + 1..T\}\
+        (\text{EdgeBank}_{tw}, w = \texttt{window}).
+
+    The paper's time window is the duration of the test span; in snapshots, ``window`` = the
+    number of test snapshots. Ties (every unseen pair scores 0) count one half in AUC.
+    """
+
+    window: int | None = None
+
+    def score_pairs(self, history: TemporalGraph, pairs: Tensor) -> Tensor:
+        """``(P,)`` float64 0/1 scores of ``pairs (2, P)`` for snapshot ``T + 1``."""
+        if self.window is not None and (isinstance(self.window, bool) or self.window < 1
+                                        or int(self.window) != self.window):
+            raise ValueError(f"EdgeBankLinks: window must be a positive integer or None, "
+                             f"got {self.window!r}")
+        n, directed = history.num_nodes, history.directed
+        pairs = _check_pairs(pairs, n, "EdgeBankLinks")
+        T = len(history)
+        first = 0 if self.window is None else max(0, T - int(self.window))
+        seen = torch.cat([_keys(history.edges(t), n, directed) for t in range(first, T)])
+        return _lookup_counts(seen, _keys(pairs, n, directed)).clamp(max=1.0)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,135 @@
+r"""Negative pairs for link-forecast AUC/AP the way the field draws them.
+
+Poursafaei, Huang, Pelrine & Rabbany, "Towards Better Evaluation for Dynamic Link Prediction",
+NeurIPS 2022 (the definitions DyGLib implements), adapted to snapshots: the positives of target
+snapshot ``t`` are its edges ``E_t``; ``num`` negatives are drawn without replacement from
+
+* ``"random"``: all non-edges of ``t`` (uniform; the VGRNN / VGAE protocol). Easy on sparse
+  activity data, where most random pairs involve a node that is inactive at ``t``;
+* ``"historical"``: pairs seen in the history, :math:`\bigcup_{s<t} E_s \setminus E_t` — which
+  past pairs stop recurring. Memory baselines (EdgeBank) score all of them 1 and drop to chance;
+* ``"inductive"``: pairs first seen after training, :math:`\bigcup_{T_0 \le s<t} E_s \setminus
+  (\bigcup_{s<T_0} E_s \cup E_t)` with ``T_0 = train_end`` — pairs no model saw while training.
+
+When fewer candidates exist than ``num``, all of them are taken and the rest is filled with
+random non-edges of ``t`` that are not candidates (as DyGLib does), so every target is scored on
+``|E_t|`` positives against ``num`` negatives. The pairs depend only on the graph, ``t``,
+``train_end`` and the generator. Undirected pairs are returned as ``u < v``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from dyngraphvae.data.splits import _pair_keys
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.evaluation.links import link_prediction_pairs, sample_non_edges
+
+__all__ = [
+    "NEGATIVE_STRATEGIES",
+    "candidate_negatives",
+    "link_pairs",
+    "negative_pairs",
+    "seen_pair_keys",
+]
+
+NEGATIVE_STRATEGIES = ("random", "historical", "inductive")
+
+
+def seen_pair_keys(graph: TemporalGraph, start: int, end: int) -> Tensor:
+    """Sorted unique keys ``u·N + v`` of the pairs with an edge in snapshots ``[start, end)``."""
+    n, directed = graph.num_nodes, graph.directed
+    parts = [_pair_keys(graph.edges(s), n, directed).cpu() for s in range(max(0, start), end)]
+    if not parts:
+        return torch.empty(0, dtype=torch.long)
+    return torch.unique(torch.cat(parts))
+
+
+def _check(graph: TemporalGraph, t: int, strategy: str, train_end: int | None) -> None:
+    if strategy not in NEGATIVE_STRATEGIES:
+        raise ValueError(
+            f"negatives: unknown strategy {strategy!r}; choose from {NEGATIVE_STRATEGIES}")
+    if not 0 <= t < len(graph):
+        raise ValueError(f"negatives: snapshot {t} out of range for {len(graph)} snapshots")
+    if strategy == "inductive":
+        if train_end is None:
+            raise ValueError("negatives='inductive' needs train_end (the end of the training span)")
+        if not 0 <= train_end <= t:
+            raise ValueError(
+                f"negatives='inductive': train_end must lie in [0, {t}] for target {t}, got "
+                f"{train_end}")
+
+
+def candidate_negatives(graph: TemporalGraph, t: int, strategy: str,
+                        train_end: int | None = None) -> Tensor:
+    """Sorted keys of the candidate negatives of target ``t`` (empty for ``"random"``)."""
+    _check(graph, t, strategy, train_end)
+    if strategy == "random":
+        return torch.empty(0, dtype=torch.long)
+    target = _pair_keys(graph.edges(t), graph.num_nodes, graph.directed).cpu()
+    if strategy == "historical":
+        cand = seen_pair_keys(graph, 0, t)
+    else:
+        cand = seen_pair_keys(graph, train_end, t)
+        cand = cand[~torch.isin(cand, seen_pair_keys(graph, 0, train_end))]
+    return cand[~torch.isin(cand, target)]
+
+
+def negative_pairs(
+    graph: TemporalGraph,
+    t: int,
+    num: int,
+    strategy: str = "random",
+    *,
+    train_end: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """``(2, num)`` distinct negative pairs of target snapshot ``t`` (module docstring).
+
+    Args:
+        graph: the whole sequence (history and target).
+        t: the target snapshot.
+        num: number of negatives.
+        strategy: ``"random"``, ``"historical"`` or ``"inductive"``.
+        train_end: end of the training span (``inductive`` only): snapshots ``< train_end``
+            were seen in training.
+        generator: seeds the draw.
+    """
+    _check(graph, t, strategy, train_end)
+    num = int(num)
+    if strategy == "random":
+        return sample_non_edges(graph, t, num, generator=generator)
+    n = graph.num_nodes
+    cand = candidate_negatives(graph, t, strategy, train_end)
+    if cand.numel() >= num:
+        chosen = cand[torch.randperm(cand.numel(), generator=generator)[:num]]
+        pairs = torch.stack([chosen // n, chosen % n])
+    else:
+        have = torch.stack([cand // n, cand % n])
+        fill = sample_non_edges(graph, t, num - cand.numel(), generator=generator, exclude=have)
+        pairs = torch.cat([have, fill.cpu()], dim=1)
+    return pairs.to(graph.device)
+
+
+def link_pairs(
+    graph: TemporalGraph,
+    t: int,
+    strategy: str = "random",
+    *,
+    train_end: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``(pos (2, P), neg (2, P))``: every edge of ``t`` and as many negatives of ``strategy``.
+
+    ``"random"`` is exactly :func:`~dyngraphvae.evaluation.links.link_prediction_pairs` (the
+    same draws from ``generator``). Raises ``ValueError`` when ``t`` has no edge.
+    """
+    _check(graph, t, strategy, train_end)
+    if strategy == "random":
+        return link_prediction_pairs(graph, t, generator=generator)
+    pos = graph.edges(t)
+    if pos.size(1) == 0:
+        raise ValueError(f"link_pairs: snapshot {t} has no positive pairs")
+    return pos, negative_pairs(graph, t, pos.size(1), strategy, train_end=train_end,
+                               generator=generator)
