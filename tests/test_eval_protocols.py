@@ -113,22 +113,31 @@ def test_history_stacking_recovers_logistic_weights():
 
 def test_vgrnn_protocol_on_a_tiny_graph_matches_direct_baselines():
     from dyngraphvae.data.splits import link_prediction_split
-    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks
+    from dyngraphvae.evaluation.baselines import EdgeBankLinks, EdgeFrequencyLinks
     from dyngraphvae.evaluation.links import link_metrics
 
     g = dynamic_sbm(num_nodes=20, num_snapshots=7, num_communities=2, num_features=0, seed=0)
     cfg = ForecasterConfig.for_graph(g, **TINY)
     res = vgrnn_link_protocol(g, cfg, seeds=[0], num_samples=4, train_kwargs=FAST,
                               vgae_epochs=5)
-    assert set(res["summary"]) == {"model", "model+history", "persistence", "frequency", "vgae"}
+    assert set(res["summary"]) == {"model", "model+history", "persistence", "frequency", "vgae",
+                                   "edgebank", "edgebank_tw"}
     split = link_prediction_split(g, seed=0)
-    aucs = []
+    aucs, eb, eb_hist = [], [], []
     for ev in split.test:
         pairs, lab = ev.pairs_and_labels()
-        s = EdgeFrequencyLinks().score_pairs(split.history(ev.step), pairs)
+        hist = split.history(ev.step)
+        s = EdgeFrequencyLinks().score_pairs(hist, pairs)
         p = int(lab.sum())
         aucs.append(100 * link_metrics(s[:p], s[p:]).auc)
+        e = EdgeBankLinks().score_pairs(hist, pairs)
+        eb.append(100 * link_metrics(e[:p], e[p:]).auc)
+        # historical negatives: EdgeBank scores each 1, so its AUC is half its recall
+        seen = EdgeBankLinks().score_pairs(hist, g.edges(ev.step)).mean()
+        eb_hist.append(50 * float(seen))
     assert res["summary"]["frequency"]["link_auc"]["mean"] == pytest.approx(sum(aucs) / 3)
+    assert res["summary"]["edgebank"]["link_auc"]["mean"] == pytest.approx(sum(eb) / 3)
+    assert res["summary"]["edgebank"]["hist_link_auc"]["mean"] == pytest.approx(sum(eb_hist) / 3)
     for d in res["summary"].values():
         assert all(0 <= v["mean"] <= 100 for v in d.values())
 
@@ -169,8 +178,8 @@ def test_link_forecast_protocol_on_a_tiny_directed_graph():
     res = link_forecast_protocol(g, cfg, horizon=3, num_val=2, seeds=[0], num_samples=4,
                                  num_mrr_negatives=10, train_kwargs=FAST)
     assert res["origin"] == 9
-    for name in ("model", "persistence", "frequency"):
-        for key in ("auc", "ap", "mrr"):
+    for name in ("model", "persistence", "frequency", "edgebank", "edgebank_tw"):
+        for key in ("auc", "ap", "mrr", "auc_hist", "ap_hist"):
             vals = [v["mean"] for v in res["summary"][name][key]]
             assert len(vals) == 3 and all(0 <= v <= 100 for v in vals)
 

@@ -29,6 +29,7 @@ from dyngraphvae.evaluation.links import link_prediction_pairs, sample_non_edges
 __all__ = [
     "NEGATIVE_STRATEGIES",
     "candidate_negatives",
+    "corrupted_destinations",
     "link_pairs",
     "negative_pairs",
     "seen_pair_keys",
@@ -133,3 +134,24 @@ def link_pairs(
         raise ValueError(f"link_pairs: snapshot {t} has no positive pairs")
     return pos, negative_pairs(graph, t, pos.size(1), strategy, train_end=train_end,
                                generator=generator)
+
+
+def corrupted_destinations(graph: TemporalGraph, t: int, queries: Tensor, k: int,
+                           generator: torch.Generator | None = None) -> Tensor:
+    """``(2, Q, K)`` one-vs-many negatives of TGB's MRR: for each query ``(u, v)`` of target
+    ``t``, ``K`` pairs ``(u, v')`` with random destinations ``v' != u``. A corruption that happens
+    to be an edge of ``t`` is redrawn once, then kept (at these densities fewer than 1 in 10³
+    are); score them with :func:`~dyngraphvae.evaluation.links.mean_reciprocal_rank`, whose
+    tie rule is TGB's."""
+    n = graph.num_nodes
+    q = queries.size(1)
+    src = queries[0].unsqueeze(1).expand(q, k)
+    dst = torch.randint(0, n, (q, k), generator=generator)
+    keys = graph.edges(t)
+    ek = keys[0] * n + keys[1]
+    if not graph.directed:
+        ek = torch.cat([ek, keys[1] * n + keys[0]])
+    bad = (dst == src) | torch.isin(src * n + dst, ek)
+    dst = torch.where(bad, torch.randint(0, n, (q, k), generator=generator), dst)
+    dst = torch.where(dst == src, (dst + 1) % n, dst)
+    return torch.stack([src, dst])

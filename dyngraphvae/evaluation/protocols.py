@@ -381,11 +381,21 @@ def vgrnn_link_protocol(
     and test snapshots from the true history (as VGRNN does), and :class:`HistoryStackedLinks`
     fitted on the validation snapshot. Metrics are means over the test snapshots; the result holds
     per-seed values and mean ± std over seeds for the model, the stacked variant and the
-    baselines (persistence, edge frequency, static VGAE trained on the last history snapshot).
+    baselines (persistence, edge frequency, EdgeBank with unlimited memory and with the last
+    ``num_test`` snapshots, static VGAE trained on the last history snapshot). Besides the link
+    and new-link tasks on uniform non-edges, ``hist_link_auc`` / ``hist_link_ap`` score all edges
+    of each test snapshot against as many historical negatives (pairs seen before it but absent
+    from it; Poursafaei et al. 2022), drawn from a generator seeded by ``(seed, step)``.
     """
     from dyngraphvae.data.splits import link_prediction_split
-    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks, VGAELinks
+    from dyngraphvae.evaluation.baselines import (
+        EdgeBankLinks,
+        EdgeFrequencyLinks,
+        PersistenceLinks,
+        VGAELinks,
+    )
     from dyngraphvae.evaluation.links import link_metrics
+    from dyngraphvae.evaluation.negatives import negative_pairs
 
     kw = dict(train_kwargs or {})
     rows: dict[str, list[dict[str, float]]] = {}
@@ -404,6 +414,7 @@ def vgrnn_link_protocol(
         scorers: dict[str, Any] = {"model": None}
         if baselines:
             scorers.update(persistence=PersistenceLinks(), frequency=EdgeFrequencyLinks(),
+                           edgebank=EdgeBankLinks(), edgebank_tw=EdgeBankLinks(num_test),
                            vgae=VGAELinks(epochs=vgae_epochs, seed=int(seed)))
         # stacked variant fitted on the validation snapshots
         designs, labels = [], []
@@ -418,8 +429,16 @@ def vgrnn_link_protocol(
         for j, ev in enumerate(split.test):
             i = len(split.val) + j
             hist = split.history(ev.step)
-            for new in (False, True):
-                pairs, lab = ev.pairs_and_labels(new_links=new)
+            for task in ("link", "new_link", "hist_link"):
+                if task == "hist_link":
+                    pos = graph.edges(ev.step)
+                    hgen = torch.Generator().manual_seed(_pair_seed(seed, ev.step) + 17)
+                    neg = negative_pairs(graph, ev.step, pos.size(1), "historical",
+                                         generator=hgen)
+                    pairs = torch.cat([pos, neg], dim=1)
+                    lab = torch.arange(pairs.size(1)) < pos.size(1)
+                else:
+                    pairs, lab = ev.pairs_and_labels(new_links=task == "new_link")
                 if pairs.size(1) == 0:
                     continue
                 npos = int(lab.sum())
@@ -431,7 +450,6 @@ def vgrnn_link_protocol(
                 for name, sc in scorers.items():
                     if sc is not None:
                         scores[name] = sc.score_pairs(hist, pairs).double()
-                task = "new_link" if new else "link"
                 for name, s in scores.items():
                     m = link_metrics(s[:npos], s[npos:])
                     d = per.setdefault(name, {})
@@ -580,25 +598,6 @@ def pygt_node_protocol(
 # ==================================================================================================
 # multi-horizon link forecasting
 # ==================================================================================================
-def _mrr_negatives(graph: TemporalGraph, t: int, pos: Tensor, k: int,
-                   gen: torch.Generator) -> Tensor:
-    """``(2, Q, K)`` corrupted-destination pairs ``(u, v')`` per positive ``(u, v)`` (random
-    ``v' ≠ u``; a corruption that happens to be an edge of ``t`` is resampled once, then kept —
-    at these densities fewer than 1 in 10³ are)."""
-    n = graph.num_nodes
-    q = pos.size(1)
-    src = pos[0].unsqueeze(1).expand(q, k)
-    dst = torch.randint(0, n, (q, k), generator=gen)
-    keys = graph.edges(t)
-    ek = keys[0] * n + keys[1]
-    if not graph.directed:
-        ek = torch.cat([ek, keys[1] * n + keys[0]])
-    bad = (dst == src) | torch.isin(src * n + dst, ek)
-    dst = torch.where(bad, torch.randint(0, n, (q, k), generator=gen), dst)
-    dst = torch.where(dst == src, (dst + 1) % n, dst)
-    return torch.stack([src, dst])
-
-
 @dataclass(frozen=True)
 class _TargetPairs:
     """The pairs that score one target snapshot (see :func:`_target_pairs`)."""
@@ -607,9 +606,10 @@ class _TargetPairs:
     neg: Tensor  # (2, P) uniform non-edges of the target
     queries: Tensor  # (2, Q) MRR queries (positives, at most max_queries)
     corrupted: Tensor  # (2, Q·K) corrupted destinations, query-major
+    hist: Tensor  # (2, P) historical negatives (Poursafaei et al. 2022), random-filled
 
     def all_pairs(self) -> Tensor:
-        return torch.cat([self.pos, self.neg, self.queries, self.corrupted], dim=1)
+        return torch.cat([self.pos, self.neg, self.queries, self.corrupted, self.hist], dim=1)
 
 
 def _pair_seed(seed: int, t: int) -> int:
@@ -623,10 +623,13 @@ def _target_pairs(graph: TemporalGraph, t: int, seed: int, num_mrr_negatives: in
 
     Drawn from a generator seeded by ``(seed, t)`` alone (:func:`_pair_seed`), so every origin and
     horizon that forecasts snapshot ``t`` is scored on the same pairs, whichever other origins are
-    evaluated: all edges of ``t`` and as many uniform non-edges (AUC/AP), and up to
-    ``max_queries`` positives, each with ``num_mrr_negatives`` corrupted destinations (MRR).
+    evaluated: all edges of ``t`` and as many uniform non-edges (AUC/AP), up to
+    ``max_queries`` positives, each with ``num_mrr_negatives`` corrupted destinations (MRR), and
+    as many historical negatives as positives (AUC/AP with historical negatives; drawn last, so
+    the other pairs are those of earlier versions of this protocol).
     """
     from dyngraphvae.evaluation.links import link_prediction_pairs
+    from dyngraphvae.evaluation.negatives import corrupted_destinations, negative_pairs
 
     if graph.num_edges(t) == 0:
         return None
@@ -634,21 +637,25 @@ def _target_pairs(graph: TemporalGraph, t: int, seed: int, num_mrr_negatives: in
     pos, neg = link_prediction_pairs(graph, t, generator=gen)
     q_idx = torch.randperm(pos.size(1), generator=gen)[:max_queries]
     queries = pos[:, q_idx]
-    corrupted = _mrr_negatives(graph, t, queries, num_mrr_negatives, gen).reshape(2, -1)
-    return _TargetPairs(pos, neg, queries, corrupted)
+    corrupted = corrupted_destinations(graph, t, queries, num_mrr_negatives, gen).reshape(2, -1)
+    hist = negative_pairs(graph, t, pos.size(1), "historical", generator=gen)
+    return _TargetPairs(pos, neg, queries, corrupted, hist)
 
 
 def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
-                 ) -> tuple[float, float, float]:
-    """``(AUC, AP, MRR)`` in % from the scores of ``pairs.all_pairs()`` (in that order)."""
+                 ) -> tuple[float, float, float, float, float]:
+    """``(AUC, AP, MRR, AUC_hist, AP_hist)`` in % from the scores of ``pairs.all_pairs()``."""
     from dyngraphvae.evaluation.links import link_metrics, mean_reciprocal_rank
 
     p, q = pairs.pos.size(1), pairs.queries.size(1)
     s = scores.double()
     m = link_metrics(s[:p], s[p:2 * p])
     sq = s[2 * p:2 * p + q]
-    sn = s[2 * p + q:].reshape(q, num_mrr_negatives)
-    return 100 * m.auc, 100 * m.ap, 100 * float(mean_reciprocal_rank(sq, sn))
+    end = 2 * p + q + q * num_mrr_negatives
+    sn = s[2 * p + q:end].reshape(q, num_mrr_negatives)
+    mh = link_metrics(s[:p], s[end:])
+    return (100 * m.auc, 100 * m.ap, 100 * float(mean_reciprocal_rank(sq, sn)),
+            100 * mh.auc, 100 * mh.ap)
 
 
 def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
@@ -753,13 +760,16 @@ def _model_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[int], 
     return out
 
 
-_LINK_METRICS = ("auc", "ap", "mrr")
+_LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist")
 
 
 def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
                         *, seed: int, num_samples: int, num_mrr_negatives: int, max_queries: int,
-                        generator: torch.Generator | None) -> dict[str, Any]:
-    r"""Score the model, persistence and edge frequency at every ``(origin, h)``.
+                        generator: torch.Generator | None, edgebank_window: int | None = None
+                        ) -> dict[str, Any]:
+    r"""Score the model, persistence, edge frequency and EdgeBank (unlimited memory, and the last
+    ``edgebank_window`` snapshots, default ``len(origins) + H - 1``: the test span) at every
+    ``(origin, h)``.
 
     Origin ``T`` conditions on snapshots ``0..T-1``: the model through its filter, the baselines
     through ``graph[:T]`` (exactly that history; never a snapshot ``>= T``). Horizon ``h`` scores
@@ -769,7 +779,11 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
     Returns ``{"scores": {name: {metric: [[value | None] * H] * O}}, "skipped": [{"origin", "h",
     "target"}], "num_positives": [[int] * H] * O}``.
     """
-    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks
+    from dyngraphvae.evaluation.baselines import (
+        EdgeBankLinks,
+        EdgeFrequencyLinks,
+        PersistenceLinks,
+    )
 
     H = horizon
     targets = {t + k for t in origins for k in range(H)}
@@ -778,7 +792,9 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
     requests = [[None if pairs[t + k] is None else pairs[t + k].all_pairs() for k in range(H)]
                 for t in origins]
     probs = _model_pair_probs(model, graph, origins, H, num_samples, requests, generator)
-    baselines = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks()}
+    window = len(origins) + H - 1 if edgebank_window is None else int(edgebank_window)
+    baselines = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
+                 "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(window)}
     names = ["model", *baselines]
     scores = {name: {m: [[None] * H for _ in origins] for m in _LINK_METRICS} for name in names}
     skipped, npos = [], [[0] * H for _ in origins]
@@ -869,8 +885,9 @@ def link_forecast_protocol(
     train_end: int | None = None,
     score_validation: bool = True,
 ) -> dict[str, Any]:
-    r"""Link forecasting at horizons ``1..H`` from one or many origins, next to persistence and
-    edge frequency.
+    r"""Link forecasting at horizons ``1..H`` from one or many origins, next to persistence,
+    edge frequency and EdgeBank (unlimited memory, ``edgebank``, and the test span's window,
+    ``edgebank_tw``; Poursafaei et al. 2022).
 
     **Split.** Test origins are ``origins`` or, by default, the last ``num_origins`` origins
     ``T ∈ [len(graph) − H − num_origins + 1, len(graph) − H]`` (``num_origins = 1``: the single
@@ -886,16 +903,19 @@ def link_forecast_protocol(
     autoregressive decoder, :func:`_autoregressive_pair_probs`, the same law at the scored pairs
     only). From origin ``T`` (history ``G_{0..T-1}``), ``S`` joint futures of ``H`` steps; horizon
     ``h`` scores snapshot ``T + h − 1`` with the Monte Carlo predictive
-    :math:`\bar\pi_{uv} = \frac1S\sum_s σ(ℓ^{(s)}_{uv})`. Persistence and edge frequency see
-    ``graph[:T]``, the same history.
+    :math:`\bar\pi_{uv} = \frac1S\sum_s σ(ℓ^{(s)}_{uv})`. The baselines see ``graph[:T]``, the
+    same history.
 
     **Metrics** per ``(origin, h)``: AUC and AP on all edges of the target and as many uniform
-    non-edges; MRR of each positive ``(u, v)`` (at most ``max_queries``, sampled) against
-    ``num_mrr_negatives`` corrupted destinations ``(u, v')`` (ties count one half, TGB). The pairs
-    of a target depend only on ``(seed, target)``. An ``(origin, h)`` whose target snapshot has no
-    edge is skipped and listed (``"skipped"``, ``"num_skipped"``), never silently dropped. Per
-    seed, per-``h`` means over the scored origins; then mean ± population std over seeds
-    (``"summary"``; ``"summary_mean_over_h"`` averages over ``h`` first).
+    non-edges (``auc``, ``ap``) or as many historical negatives (``auc_hist``, ``ap_hist``:
+    pairs seen before the target but absent from it, random-filled when too few, see
+    :mod:`dyngraphvae.evaluation.negatives`); MRR of each positive ``(u, v)`` (at most
+    ``max_queries``, sampled) against ``num_mrr_negatives`` corrupted destinations ``(u, v')``
+    (ties count one half, TGB). The pairs of a target depend only on ``(seed, target)``. An
+    ``(origin, h)`` whose target snapshot has no edge is skipped and listed (``"skipped"``,
+    ``"num_skipped"``), never silently dropped. Per seed, per-``h`` means over the scored
+    origins; then mean ± population std over seeds (``"summary"``; ``"summary_mean_over_h"``
+    averages over ``h`` first).
 
     Returns a dict with ``per_seed[name][seed_index][metric]`` (``H`` values),
     ``summary[name][metric]`` (``H`` of ``{"mean", "std", "n"}``, or ``None`` where every origin
