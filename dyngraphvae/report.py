@@ -4,9 +4,12 @@ r"""Forecast evaluation against held-out snapshots, ``metrics.json`` and PNG plo
 ``H`` steps and scores each horizon ``h = 1..H`` against the true ``G_{T+h}``:
 
 * links: AUC and AP of the Monte Carlo predictive edge probability
-  :math:`\bar\pi_{uv} = \frac1S\sum_s \sigma(s(\hat z^{(s)}_u, \hat z^{(s)}_v))` on the VGRNN pairs
-  (all edges of ``G_{T+h}`` against as many sampled non-edges), next to the persistence baseline
-  :math:`s_{uv} = A_T(u, v)` on the same pairs (Hajiramezanali et al. 2019; ties count one half);
+  :math:`\bar\pi_{uv} = \frac1S\sum_s \sigma(s(\hat z^{(s)}_u, \hat z^{(s)}_v))` on all edges of
+  ``G_{T+h}`` against as many negatives (uniform non-edges as in VGRNN, Hajiramezanali et al.
+  2019, or historical / inductive ones, Poursafaei et al. 2022; ties count one half), and TGB's
+  one-vs-many MRR and Hits@10 (each positive against ``K`` corrupted destinations), next to
+  persistence :math:`A_T(u, v)`, edge frequency and EdgeBank (unlimited and time window) on the
+  same pairs (:func:`~dyngraphvae.evaluation.baselines.link_baselines`);
 * features: the sample CRPS (Gneiting & Raftery 2007)
   :math:`\mathrm{CRPS} = \frac1S\sum_s|x_s - y| - \frac1{2S^2}\sum_{s,s'}|x_s - x_{s'}|`,
   averaged over nodes and features, next to persistence :math:`\hat x_{T+h} = x_T` (the CRPS of
@@ -33,6 +36,7 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 
 __all__ = [
     "ForecastContext",
+    "LINK_SCORES",
     "evaluate_forecast",
     "plot_horizon_metrics",
     "plot_sampled_graphs",
@@ -53,6 +57,13 @@ class ForecastContext:
         horizon: ``H``; ``graph`` holds at least ``start + H`` snapshots.
         forecast: the model's :class:`~dyngraphvae.models.forecaster.Forecast` (``S`` samples).
         generator: a seeded generator for any further randomness (negative pairs...).
+        negatives: ``"random"``, ``"historical"`` or ``"inductive"`` negatives for AUC/AP
+            (:mod:`dyngraphvae.evaluation.negatives`).
+        train_end: end of the training span (inductive negatives; default ``start``).
+            Historical and inductive candidates come from the history ``G_{1:start}``.
+        edgebank_window: EdgeBank_tw's memory in snapshots (default ``horizon``, the test span).
+        num_mrr_negatives: corrupted destinations per MRR query (TGB's one-vs-many ranking).
+        max_queries: positives ranked per step (a random subset when there are more).
     """
 
     model: Any
@@ -61,6 +72,11 @@ class ForecastContext:
     horizon: int
     forecast: Any
     generator: torch.Generator
+    negatives: str = "random"
+    train_end: int | None = None
+    edgebank_window: int | None = None
+    num_mrr_negatives: int = 100
+    max_queries: int = 500
 
     @property
     def history(self) -> TemporalGraph:
@@ -79,35 +95,46 @@ def register_metric(name: str, fn: MetricFn) -> None:
     _METRICS[name] = fn
 
 
+LINK_SCORES = ("auc", "ap", "mrr", "hits10")
+
+
 def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
-    from dyngraphvae.evaluation.baselines import PersistenceLinks
-    from dyngraphvae.evaluation.links import link_metrics, link_prediction_pairs
+    from dyngraphvae.evaluation.baselines import link_baselines
+    from dyngraphvae.evaluation.links import hits_at_k, link_metrics, mean_reciprocal_rank
+    from dyngraphvae.evaluation.negatives import corrupted_destinations, link_pairs
 
     if ctx.forecast.edge_decoder is None:
         return {}
+    baselines = link_baselines(ctx.edgebank_window or ctx.horizon)
     out: dict[str, list[float | None]] = {
-        "model_auc": [], "model_ap": [], "persistence_auc": [], "persistence_ap": []
-    }
+        f"{name}_{m}": [] for name in ("model", *baselines) for m in LINK_SCORES}
     history = ctx.history
-    persistence = PersistenceLinks()
+    train_end = ctx.start if ctx.train_end is None else ctx.train_end
+    K = ctx.num_mrr_negatives
     for k in range(ctx.horizon):
         t = ctx.start + k
         try:
-            pos, neg = link_prediction_pairs(ctx.graph, t, generator=ctx.generator)
+            pos, neg = link_pairs(ctx.graph, t, ctx.negatives, train_end=train_end,
+                                  history_end=ctx.start, generator=ctx.generator)
         except ValueError:  # no edges at this step: AUC/AP undefined
             for v in out.values():
                 v.append(None)
             continue
-        pairs = torch.cat([pos, neg], dim=1)
-        prob = ctx.forecast.edge_prob(pairs)[:, k].mean(0)  # (P,)
         p = pos.size(1)
-        m = link_metrics(prob[:p].double(), prob[p:].double())
-        b = persistence.score_pairs(history, pairs)
-        mb = link_metrics(b[:p], b[p:])
-        out["model_auc"].append(m.auc)
-        out["model_ap"].append(m.ap)
-        out["persistence_auc"].append(mb.auc)
-        out["persistence_ap"].append(mb.ap)
+        queries = pos[:, torch.randperm(p, generator=ctx.generator)[:ctx.max_queries]]
+        q = queries.size(1)
+        corrupted = corrupted_destinations(ctx.graph, t, queries, K, ctx.generator)
+        pairs = torch.cat([pos, neg, queries, corrupted.reshape(2, -1)], dim=1)
+        scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
+        for name, b in baselines.items():
+            scores[name] = b.score_pairs(history, pairs).double()
+        for name, s in scores.items():
+            m = link_metrics(s[:p], s[p:2 * p])
+            sq, sn = s[2 * p:2 * p + q], s[2 * p + q:].reshape(q, K)
+            out[f"{name}_auc"].append(m.auc)
+            out[f"{name}_ap"].append(m.ap)
+            out[f"{name}_mrr"].append(float(mean_reciprocal_rank(sq, sn)))
+            out[f"{name}_hits10"].append(float(hits_at_k(sq, sn, 10)))
     return out
 
 
@@ -157,6 +184,10 @@ def evaluate_forecast(
     num_samples: int = 50,
     seed: int = 0,
     metrics: Sequence[str] | None = None,
+    negatives: str = "random",
+    train_end: int | None = None,
+    edgebank_window: int | None = None,
+    num_mrr_negatives: int = 100,
 ) -> dict[str, Any]:
     """Score ``S`` sampled futures of ``G_{start+1..start+H}`` given ``G_{1..start}``.
 
@@ -168,6 +199,11 @@ def evaluate_forecast(
         num_samples: ``S`` forecast samples.
         seed: seeds the forecast and the negative pairs.
         metrics: names of registered metrics to compute (default: all).
+        negatives: ``"random"`` (default), ``"historical"`` or ``"inductive"`` negatives for
+            the link AUC/AP (:mod:`dyngraphvae.evaluation.negatives`).
+        train_end: end of the training span for inductive negatives (default ``start``).
+        edgebank_window: EdgeBank_tw's memory in snapshots (default ``horizon``).
+        num_mrr_negatives: corrupted destinations per positive in the MRR / Hits@10 ranking.
 
     Returns:
         ``{"horizon": [1..H], "start": T, "num_samples": S, "seed": seed,
@@ -186,6 +222,11 @@ def evaluate_forecast(
             f"only {len(graph) - start} held-out snapshots follow the history; use "
             f"--horizon <= {len(graph) - start}"
         )
+    from dyngraphvae.evaluation.negatives import NEGATIVE_STRATEGIES
+
+    if negatives not in NEGATIVE_STRATEGIES:
+        raise ValueError(f"evaluate_forecast: negatives must be one of {NEGATIVE_STRATEGIES}, "
+                         f"got {negatives!r}")
     names = list(_METRICS) if metrics is None else list(metrics)
     unknown = [n for n in names if n not in _METRICS]
     if unknown:
@@ -200,12 +241,15 @@ def evaluate_forecast(
             ctx = ForecastContext(
                 model=model, graph=graph.to(device), start=start, horizon=horizon, forecast=fc,
                 generator=torch.Generator(device=device).manual_seed(seed + 1),
+                negatives=negatives, train_end=train_end, edgebank_window=edgebank_window,
+                num_mrr_negatives=num_mrr_negatives,
             )
             result: dict[str, Any] = {
                 "horizon": list(range(1, horizon + 1)),
                 "start": int(start),
                 "num_samples": int(num_samples),
                 "seed": int(seed),
+                "negatives": negatives,
             }
             for name in names:
                 for key, values in _METRICS[name](ctx).items():

@@ -213,3 +213,51 @@ def test_mode_fractions_counts_and_binomial_test():
     assert even.total_variation == 0 and even.binomial_p_value == pytest.approx(1.0)
     with pytest.raises(ValueError, match="0, 1 or -1"):
         mode_fractions(torch.tensor([0, 2]))
+
+
+# ----------------------------------------------------------------------------- baselines, negatives
+def test_drift_and_report_show_edgebank_and_take_historical_negatives():
+    """Every link report carries EdgeBank next to the model; with historical negatives EdgeBank∞
+    scores every negative 1, so its AUC is exactly half its recall of the target's edges."""
+    from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.evaluation.baselines import EdgeBankLinks
+    from dyngraphvae.evaluation.negatives import candidate_negatives
+    from dyngraphvae.report import evaluate_forecast
+
+    g = dynamic_sbm(num_nodes=30, num_snapshots=10, seed=1)
+    model = _tiny_model(g)
+    res = drift_curve(model, g, [6, 7], 2, num_samples=2, seed=0, negatives="historical")
+    rep = evaluate_forecast(model, g, 6, 3, num_samples=2, negatives="historical")
+    assert rep["negatives"] == "historical" and res.meta["negatives"] == "historical"
+    for i, o in enumerate([6, 7]):
+        for k in range(2):
+            t = o + k
+            assert candidate_negatives(g, t, "historical", history_end=o).numel() >= g.num_edges(t)
+            recall = float(EdgeBankLinks().score_pairs(g[:o], g.edges(t)).mean())
+            assert res.values["link/edgebank_auc"][i, k].item() == pytest.approx(0.5 * recall)
+            if i == 0:
+                assert rep["links/edgebank_auc"][k] == pytest.approx(0.5 * recall)
+    for name in ("model", "persistence", "frequency", "edgebank", "edgebank_tw"):
+        for m in ("auc", "ap", "mrr", "hits10"):
+            vals = rep[f"links/{name}_{m}"]
+            assert len(vals) == 3 and all(0.0 <= v <= 1.0 for v in vals)
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        evaluate_forecast(model, g, 6, 1, num_samples=2, negatives="hist")
+
+
+def test_report_random_negatives_keep_their_draws():
+    """Adding baselines and MRR after the AUC pairs leaves the model/persistence AUC of a seed as
+    before: the random pairs are the first draws of the generator."""
+    from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.evaluation.baselines import PersistenceLinks
+    from dyngraphvae.evaluation.links import link_metrics, link_prediction_pairs
+    from dyngraphvae.report import evaluate_forecast
+
+    g = dynamic_sbm(num_nodes=25, num_snapshots=8, seed=2)
+    model = _tiny_model(g)
+    rep = evaluate_forecast(model, g, 5, 2, num_samples=3, seed=7)
+    gen = torch.Generator().manual_seed(8)
+    pos, neg = link_prediction_pairs(g, 5, generator=gen)
+    s = PersistenceLinks().score_pairs(g[:5], torch.cat([pos, neg], 1))
+    p = pos.size(1)
+    assert rep["links/persistence_auc"][0] == pytest.approx(link_metrics(s[:p], s[p:]).auc)

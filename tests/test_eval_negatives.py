@@ -42,6 +42,18 @@ def test_historical_candidates_are_past_pairs_absent_at_target():
     assert {(int(k) // 5, int(k) % 5) for k in cand} == past - {(0, 1), (1, 4)}
 
 
+def test_history_end_limits_the_candidates_to_the_forecasters_history():
+    g = _graph()
+    # forecasting t3 from origin 2: t2's pairs (3-4, 4-0) are not history yet
+    cand = candidate_negatives(g, 3, "historical", history_end=2)
+    assert {(int(k) // 5, int(k) % 5) for k in cand} == {(1, 2), (0, 2), (2, 3)}
+    with pytest.raises(ValueError, match="history_end must lie"):
+        candidate_negatives(g, 2, "historical", history_end=3)
+    # inductive: new after training (t1) and before the origin (t2)
+    cand = candidate_negatives(g, 3, "inductive", train_end=1, history_end=2)
+    assert {(int(k) // 5, int(k) % 5) for k in cand} == {(0, 2), (2, 3)}
+
+
 def test_inductive_candidates_are_pairs_new_after_training():
     g = _graph()
     cand = candidate_negatives(g, 3, "inductive", train_end=2)

@@ -51,6 +51,7 @@ __all__ = [
     "PersistenceLinks",
     "VGAELinks",
     "least_squares",
+    "link_baselines",
 ]
 
 
@@ -252,6 +253,13 @@ class VGAELinks:
         with torch.no_grad():
             z = model.encode(x, edge_index)  # eval mode: the posterior mean
             return model.decoder(z, pairs.to(z.device), sigmoid=True)
+
+
+def link_baselines(edgebank_window: int) -> dict[str, LinkBaseline]:
+    """The link baselines every report shows next to the model: persistence, edge frequency,
+    EdgeBank with unlimited memory and EdgeBank over the last ``edgebank_window`` snapshots."""
+    return {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
+            "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(int(edgebank_window))}
 
 
 # ---------------------------------------------------------------------------- feature baselines

@@ -7,7 +7,8 @@ pass for all origins) and each horizon ``h = 1..H`` is scored against the true `
 * links: AUC and AP of the Monte Carlo predictive edge probability
   :math:`\bar\pi_{uv} = \frac1S\sum_s\sigma(s(\hat z^{(s)}_u, \hat z^{(s)}_v))` on all edges of
   ``G_{T+h}`` and as many uniform non-edges (VGRNN pairs; the pairs of a snapshot are the same for
-  every origin), next to persistence :math:`A_T` and edge frequency;
+  every origin; or historical / inductive negatives, :mod:`dyngraphvae.evaluation.negatives`),
+  next to persistence :math:`A_T`, edge frequency and EdgeBank (unlimited and ``H``-step window);
 * features: the fair sample CRPS (Ferro 2014), the squared error of the predictive mean, the
   central-interval coverage from the samples, and the log score of the per-feature marginal
   predictive mixture :math:`-\log\frac1S\sum_s\mathcal N(y; \mu^{(s)}, \sigma^{2(s)})`, next to
@@ -183,7 +184,7 @@ class DriftResult:
             base = name.split("/", 1)[-1]
             key = next((k for k in LOSS_VIEW if name == k or name.endswith("/" + base)
                         and k.endswith("/" + base)), None)
-            if key is None or "persistence" in name or "frequency" in name:
+            if key is None or any(b in name for b in ("persistence", "frequency", "edgebank")):
                 continue
             m = LOSS_VIEW[key](self.mean(name))
             if int(torch.isfinite(m).sum()) >= 3:
@@ -238,6 +239,8 @@ def drift_curve(
     level: float = 0.9,
     baselines: bool = True,
     label: str | None = None,
+    negatives: str = "random",
+    train_end: int | None = None,
 ) -> DriftResult:
     r"""Score ``H``-step forecasts from every origin (module docstring).
 
@@ -250,11 +253,17 @@ def drift_curve(
         seed: seeds the forecast and the negative pairs (the pairs of snapshot ``t`` depend only on
             ``(seed, t)``, so every origin and every model sees the same pairs).
         level: nominal coverage of the central interval.
-        baselines: also score persistence (links and features) and edge frequency (links).
+        baselines: also score persistence (links and features), edge frequency and EdgeBank
+            (links; unlimited memory and a window of ``H`` snapshots).
         label: stored in ``meta``.
+        negatives: ``"random"`` (default), ``"historical"`` or ``"inductive"`` negatives for
+            the link AUC/AP (:mod:`dyngraphvae.evaluation.negatives`).
+        train_end: end of the training span for inductive negatives (default: the first
+            origin).
     """
-    from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks
-    from dyngraphvae.evaluation.links import link_metrics, link_prediction_pairs
+    from dyngraphvae.evaluation.baselines import link_baselines
+    from dyngraphvae.evaluation.links import link_metrics
+    from dyngraphvae.evaluation.negatives import link_pairs
     from dyngraphvae.evaluation.protocols import rolling_forecast
     from dyngraphvae.evaluation.scores import crps_ensemble, interval_coverage
 
@@ -262,6 +271,8 @@ def drift_curve(
     if not origins or min(origins) < 1:
         raise ValueError(f"drift_curve: origins must be >= 1, got {origins}")
     H = int(horizon)
+    t_end = min(origins) if train_end is None else int(train_end)
+    link_base = link_baselines(H)
     gen = torch.Generator().manual_seed(int(seed))
     fc = rolling_forecast(model, graph, origins, H, num_samples, generator=gen)
     O, T_all = len(origins), len(graph)
@@ -273,7 +284,7 @@ def drift_curve(
     link_ok = fc.edge_decoder is not None
     feat_ok = fc.x is not None and graph.has_features
     det = bool(model.config.deterministic_decoder)
-    pairs_cache: dict[int, tuple[Tensor, Tensor] | None] = {}
+    pairs_cache: dict[tuple[int, int | None], tuple[Tensor, Tensor] | None] = {}
     for i, o in enumerate(origins):
         hist = graph[:o]
         for k in range(H):
@@ -281,13 +292,17 @@ def drift_curve(
             if t >= T_all:
                 break
             if link_ok:
-                if t not in pairs_cache:
+                # random pairs depend on the target only; historical / inductive candidates on
+                # the origin too (the forecaster's history ends there)
+                key = (t, None if negatives == "random" else o)
+                if key not in pairs_cache:
                     try:
-                        pairs_cache[t] = link_prediction_pairs(
-                            graph, t, generator=_pairs_generator(seed, t))
+                        pairs_cache[key] = link_pairs(
+                            graph, t, negatives, train_end=min(t_end, o), history_end=o,
+                            generator=_pairs_generator(seed, t))
                     except ValueError:
-                        pairs_cache[t] = None
-                pn = pairs_cache[t]
+                        pairs_cache[key] = None
+                pn = pairs_cache[key]
                 if pn is not None:
                     pos, neg = pn
                     pairs = torch.cat([pos, neg], 1)
@@ -297,8 +312,7 @@ def drift_curve(
                     put("link/auc", i, k, m.auc)
                     put("link/ap", i, k, m.ap)
                     if baselines:
-                        for bname, b in (("persistence", PersistenceLinks()),
-                                         ("frequency", EdgeFrequencyLinks())):
+                        for bname, b in link_base.items():
                             s = b.score_pairs(hist, pairs)
                             mb = link_metrics(s[:p], s[p:])
                             put(f"link/{bname}_auc", i, k, mb.auc)
@@ -326,7 +340,8 @@ def drift_curve(
                     put("feature/persistence_mse", i, k, float((last - y).pow(2)[keep].mean()))
                     put("feature/persistence_crps", i, k, float((last - y).abs()[keep].mean()))
     meta = {"num_samples": int(num_samples), "seed": int(seed), "level": float(level),
-            "label": label, "crps_estimator": "fair" if num_samples > 1 else "nrg"}
+            "label": label, "negatives": negatives,
+            "crps_estimator": "fair" if num_samples > 1 else "nrg"}
     return DriftResult(origins, H, vals, {}, meta).refit()
 
 

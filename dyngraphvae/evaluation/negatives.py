@@ -6,10 +6,15 @@ snapshot ``t`` are its edges ``E_t``; ``num`` negatives are drawn without replac
 
 * ``"random"``: all non-edges of ``t`` (uniform; the VGRNN / VGAE protocol). Easy on sparse
   activity data, where most random pairs involve a node that is inactive at ``t``;
-* ``"historical"``: pairs seen in the history, :math:`\bigcup_{s<t} E_s \setminus E_t` — which
+* ``"historical"``: pairs seen in the history, :math:`\bigcup_{s<T} E_s \setminus E_t` — which
   past pairs stop recurring. Memory baselines (EdgeBank) score all of them 1 and drop to chance;
-* ``"inductive"``: pairs first seen after training, :math:`\bigcup_{T_0 \le s<t} E_s \setminus
+* ``"inductive"``: pairs first seen after training, :math:`\bigcup_{T_0 \le s<T} E_s \setminus
   (\bigcup_{s<T_0} E_s \cup E_t)` with ``T_0 = train_end`` — pairs no model saw while training.
+
+``T = history_end`` is the end of what the forecaster has seen: ``t`` itself for one-step
+streaming evaluation (DyGLib's setting, the default), the forecast origin for an ``h``-step
+forecast — a pair first seen between the origin and ``t`` is not history to a forecaster that
+conditions on the snapshots before the origin.
 
 When fewer candidates exist than ``num``, all of them are taken and the rest is filled with
 random non-edges of ``t`` that are not candidates (as DyGLib does), so every target is scored on
@@ -47,32 +52,38 @@ def seen_pair_keys(graph: TemporalGraph, start: int, end: int) -> Tensor:
     return torch.unique(torch.cat(parts))
 
 
-def _check(graph: TemporalGraph, t: int, strategy: str, train_end: int | None) -> None:
+def _check(graph: TemporalGraph, t: int, strategy: str, train_end: int | None,
+           history_end: int | None = None) -> None:
     if strategy not in NEGATIVE_STRATEGIES:
         raise ValueError(
             f"negatives: unknown strategy {strategy!r}; choose from {NEGATIVE_STRATEGIES}")
     if not 0 <= t < len(graph):
         raise ValueError(f"negatives: snapshot {t} out of range for {len(graph)} snapshots")
+    if history_end is not None and not 0 <= history_end <= t:
+        raise ValueError(
+            f"negatives: history_end must lie in [0, {t}] for target {t}, got {history_end}")
     if strategy == "inductive":
         if train_end is None:
             raise ValueError("negatives='inductive' needs train_end (the end of the training span)")
-        if not 0 <= train_end <= t:
+        end = t if history_end is None else history_end
+        if not 0 <= train_end <= end:
             raise ValueError(
-                f"negatives='inductive': train_end must lie in [0, {t}] for target {t}, got "
-                f"{train_end}")
+                f"negatives='inductive': train_end must lie in [0, {end}] (the history's end) "
+                f"for target {t}, got {train_end}")
 
 
 def candidate_negatives(graph: TemporalGraph, t: int, strategy: str,
-                        train_end: int | None = None) -> Tensor:
+                        train_end: int | None = None, history_end: int | None = None) -> Tensor:
     """Sorted keys of the candidate negatives of target ``t`` (empty for ``"random"``)."""
-    _check(graph, t, strategy, train_end)
+    _check(graph, t, strategy, train_end, history_end)
     if strategy == "random":
         return torch.empty(0, dtype=torch.long)
+    end = t if history_end is None else history_end
     target = _pair_keys(graph.edges(t), graph.num_nodes, graph.directed).cpu()
     if strategy == "historical":
-        cand = seen_pair_keys(graph, 0, t)
+        cand = seen_pair_keys(graph, 0, end)
     else:
-        cand = seen_pair_keys(graph, train_end, t)
+        cand = seen_pair_keys(graph, train_end, end)
         cand = cand[~torch.isin(cand, seen_pair_keys(graph, 0, train_end))]
     return cand[~torch.isin(cand, target)]
 
@@ -84,6 +95,7 @@ def negative_pairs(
     strategy: str = "random",
     *,
     train_end: int | None = None,
+    history_end: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """``(2, num)`` distinct negative pairs of target snapshot ``t`` (module docstring).
@@ -95,14 +107,16 @@ def negative_pairs(
         strategy: ``"random"``, ``"historical"`` or ``"inductive"``.
         train_end: end of the training span (``inductive`` only): snapshots ``< train_end``
             were seen in training.
+        history_end: end of the forecaster's history (default ``t``; the origin for an
+            ``h``-step forecast).
         generator: seeds the draw.
     """
-    _check(graph, t, strategy, train_end)
+    _check(graph, t, strategy, train_end, history_end)
     num = int(num)
     if strategy == "random":
         return sample_non_edges(graph, t, num, generator=generator)
     n = graph.num_nodes
-    cand = candidate_negatives(graph, t, strategy, train_end)
+    cand = candidate_negatives(graph, t, strategy, train_end, history_end)
     if cand.numel() >= num:
         chosen = cand[torch.randperm(cand.numel(), generator=generator)[:num]]
         pairs = torch.stack([chosen // n, chosen % n])
@@ -119,6 +133,7 @@ def link_pairs(
     strategy: str = "random",
     *,
     train_end: int | None = None,
+    history_end: int | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``(pos (2, P), neg (2, P))``: every edge of ``t`` and as many negatives of ``strategy``.
@@ -126,14 +141,14 @@ def link_pairs(
     ``"random"`` is exactly :func:`~dyngraphvae.evaluation.links.link_prediction_pairs` (the
     same draws from ``generator``). Raises ``ValueError`` when ``t`` has no edge.
     """
-    _check(graph, t, strategy, train_end)
+    _check(graph, t, strategy, train_end, history_end)
     if strategy == "random":
         return link_prediction_pairs(graph, t, generator=generator)
     pos = graph.edges(t)
     if pos.size(1) == 0:
         raise ValueError(f"link_pairs: snapshot {t} has no positive pairs")
     return pos, negative_pairs(graph, t, pos.size(1), strategy, train_end=train_end,
-                               generator=generator)
+                               history_end=history_end, generator=generator)
 
 
 def corrupted_destinations(graph: TemporalGraph, t: int, queries: Tensor, k: int,

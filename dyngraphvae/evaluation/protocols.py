@@ -606,10 +606,9 @@ class _TargetPairs:
     neg: Tensor  # (2, P) uniform non-edges of the target
     queries: Tensor  # (2, Q) MRR queries (positives, at most max_queries)
     corrupted: Tensor  # (2, Q·K) corrupted destinations, query-major
-    hist: Tensor  # (2, P) historical negatives (Poursafaei et al. 2022), random-filled
 
     def all_pairs(self) -> Tensor:
-        return torch.cat([self.pos, self.neg, self.queries, self.corrupted, self.hist], dim=1)
+        return torch.cat([self.pos, self.neg, self.queries, self.corrupted], dim=1)
 
 
 def _pair_seed(seed: int, t: int) -> int:
@@ -623,13 +622,11 @@ def _target_pairs(graph: TemporalGraph, t: int, seed: int, num_mrr_negatives: in
 
     Drawn from a generator seeded by ``(seed, t)`` alone (:func:`_pair_seed`), so every origin and
     horizon that forecasts snapshot ``t`` is scored on the same pairs, whichever other origins are
-    evaluated: all edges of ``t`` and as many uniform non-edges (AUC/AP), up to
-    ``max_queries`` positives, each with ``num_mrr_negatives`` corrupted destinations (MRR), and
-    as many historical negatives as positives (AUC/AP with historical negatives; drawn last, so
-    the other pairs are those of earlier versions of this protocol).
+    evaluated: all edges of ``t`` and as many uniform non-edges (AUC/AP), and up to
+    ``max_queries`` positives, each with ``num_mrr_negatives`` corrupted destinations (MRR).
     """
     from dyngraphvae.evaluation.links import link_prediction_pairs
-    from dyngraphvae.evaluation.negatives import corrupted_destinations, negative_pairs
+    from dyngraphvae.evaluation.negatives import corrupted_destinations
 
     if graph.num_edges(t) == 0:
         return None
@@ -638,13 +635,23 @@ def _target_pairs(graph: TemporalGraph, t: int, seed: int, num_mrr_negatives: in
     q_idx = torch.randperm(pos.size(1), generator=gen)[:max_queries]
     queries = pos[:, q_idx]
     corrupted = corrupted_destinations(graph, t, queries, num_mrr_negatives, gen).reshape(2, -1)
-    hist = negative_pairs(graph, t, pos.size(1), "historical", generator=gen)
-    return _TargetPairs(pos, neg, queries, corrupted, hist)
+    return _TargetPairs(pos, neg, queries, corrupted)
+
+
+def _historical_pairs(graph: TemporalGraph, origin: int, t: int, num: int, seed: int) -> Tensor:
+    """``num`` historical negatives of target ``t`` for a forecast from ``origin``: pairs seen in
+    ``G_{0..origin-1}`` and absent at ``t`` (random-filled when too few), seeded by
+    ``(seed, t, origin)``."""
+    from dyngraphvae.evaluation.negatives import negative_pairs
+
+    gen = torch.Generator().manual_seed(_pair_seed(seed, t) * 1009 + int(origin))
+    return negative_pairs(graph, t, num, "historical", history_end=origin, generator=gen)
 
 
 def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
                  ) -> tuple[float, float, float, float, float]:
-    """``(AUC, AP, MRR, AUC_hist, AP_hist)`` in % from the scores of ``pairs.all_pairs()``."""
+    """``(AUC, AP, MRR, AUC_hist, AP_hist)`` in % from the scores of ``pairs.all_pairs()``
+    followed by the historical negatives (:func:`_historical_pairs`)."""
     from dyngraphvae.evaluation.links import link_metrics, mean_reciprocal_rank
 
     p, q = pairs.pos.size(1), pairs.queries.size(1)
@@ -789,8 +796,10 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
     targets = {t + k for t in origins for k in range(H)}
     pairs = {t: _target_pairs(graph, t, seed, num_mrr_negatives, max_queries)
              for t in sorted(targets)}
-    requests = [[None if pairs[t + k] is None else pairs[t + k].all_pairs() for k in range(H)]
-                for t in origins]
+    requests = [[None if pairs[t + k] is None else torch.cat([
+        pairs[t + k].all_pairs(),
+        _historical_pairs(graph, t, t + k, pairs[t + k].pos.size(1), seed)], dim=1)
+        for k in range(H)] for t in origins]
     probs = _model_pair_probs(model, graph, origins, H, num_samples, requests, generator)
     window = len(origins) + H - 1 if edgebank_window is None else int(edgebank_window)
     baselines = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
