@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import logging
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +20,32 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.training.config import TrainConfig
 from dyngraphvae.training.io import save_model
 
-__all__ = ["FitResult", "build_model", "fit", "read_history"]
+__all__ = ["FitResult", "build_model", "fit", "quiet_third_party", "read_history"]
+
+#: third-party warnings that say nothing about the user's run (matched by message, not silenced
+#: wholesale): Lightning's own use of a deprecated torch pytree class.
+_THIRD_PARTY_WARNINGS = (r".*isinstance\(treespec, LeafSpec\).*",)
+
+
+class _NoAdvertisements(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing ..." advertisements, nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).lstrip().startswith("💡 Tip")
+
+
+def quiet_third_party() -> None:
+    """Install the filter against Lightning's advertisements on the logger that emits them
+    (idempotent). Set ``DYNGRAPHVAE_VERBOSE=1`` (the CLI's ``--verbose``) to keep them."""
+    if os.environ.get("DYNGRAPHVAE_VERBOSE"):
+        return
+    import lightning_utilities.core.rank_zero as rank_zero
+
+    # Lightning re-points this module's `log` to its own logger on import; filter each of them
+    names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+    for log in {rank_zero.log, *(logging.getLogger(n) for n in names)}:
+        if not any(isinstance(f, _NoAdvertisements) for f in log.filters):
+            log.addFilter(_NoAdvertisements())
 
 
 @dataclass
@@ -216,6 +243,7 @@ def fit(
 
         loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard"))
 
+    quiet_third_party()
     trainer = L.Trainer(
         max_epochs=train_config.epochs,
         accelerator=train_config.accelerator,
@@ -241,6 +269,9 @@ def fit(
         # one sequence per epoch makes every "few batches" / "num_workers" hint irrelevant
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        if not os.environ.get("DYNGRAPHVAE_VERBOSE"):
+            for pattern in _THIRD_PARTY_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
         trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume)
 
     best_path = last_path = None
