@@ -14,7 +14,6 @@ import logging
 import math
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,20 +32,63 @@ class CLIError(Exception):
 
 
 # ---------------------------------------------------------------------------- data
+WEIGHT_POLICIES = ("auto", "use", "drop", "abs")
+log = logging.getLogger("dyngraphvae")
+
+
+def apply_weight_policy(graph, policy: str = "auto"):
+    """Edge weights as the encoder will see them.
+
+    ``use`` keeps them (signed weights are refused: the GCN normalisation
+    ``D^-1/2 (A_w + I) D^-1/2`` needs non-negative weights); ``drop`` removes them; ``abs``
+    uses ``|w|``; ``auto`` keeps non-negative weights and drops signed ones, with one log line
+    saying so.
+    """
+    import torch
+
+    if policy not in WEIGHT_POLICIES:
+        raise CLIError(f"--weights must be one of {', '.join(WEIGHT_POLICIES)}, got {policy!r}")
+    ws = graph.edge_weights
+    if ws is None:
+        return graph
+    name = graph.name or "the graph"
+    flat = torch.cat([w.flatten() for w in ws]) if ws else torch.empty(0)
+    signed = bool(flat.numel() and flat.min() < 0)
+    if policy == "drop":
+        log.info("%s: edge weights dropped (--weights drop)", name)
+        return graph.with_edge_weights(None)
+    if policy == "abs":
+        log.info("%s: edge weights replaced by their absolute values (--weights abs)", name)
+        return graph.with_edge_weights([w.abs() for w in ws])
+    if signed and policy == "use":
+        raise CLIError(
+            f"{name}: edge weights are signed (min {float(flat.min()):g}); the encoder's GCN "
+            "normalisation needs non-negative weights: use --weights drop or --weights abs")
+    if signed:
+        log.info("%s: edge weights are signed (%g..%g), which the encoder's GCN normalisation "
+                 "cannot use; they are dropped (--weights abs uses |w|, --weights drop silences "
+                 "this)", name, float(flat.min()), float(flat.max()))
+        return graph.with_edge_weights(None)
+    return graph
+
+
 def load_data(
-    name: str, root: str | None = None, seed: int = 0, options: dict[str, Any] | None = None
+    name: str, root: str | None = None, seed: int = 0, options: dict[str, Any] | None = None,
+    weights: str = "auto",
 ):
     """The dataset ``name``: a built-in synthetic one (:data:`SYNTHETIC_DATASETS`, generated with
     ``seed``; ``options`` override its generator arguments) or a real one read by
-    :func:`dyngraphvae.data.io.load_dataset` from ``root``."""
+    :func:`dyngraphvae.data.io.load_dataset` from ``root``, with the edge-weight policy
+    ``weights`` (:func:`apply_weight_policy`)."""
     if name in SYNTHETIC_DATASETS:
         from dyngraphvae.data.synthetic import dynamic_sbm
 
-        return dynamic_sbm(seed=seed, **{**SYNTHETIC_DATASETS[name], **(options or {})})
+        graph = dynamic_sbm(seed=seed, **{**SYNTHETIC_DATASETS[name], **(options or {})})
+        return apply_weight_policy(graph, weights)
     from dyngraphvae.data import io as dio
 
     try:
-        return dio.load_dataset(name, root)
+        graph = dio.load_dataset(name, root)
     except dio.DatasetNotFoundError as err:
         known = sorted(SYNTHETIC_DATASETS) + dio.list_datasets()
         searched = dio.data_root(root).resolve()
@@ -56,6 +98,51 @@ def load_data(
             f"Data root searched: {searched}. Pass --data-root DIR (or set "
             f"${dio.ENV_VAR}) to the folder holding <name>/data.npz."
         ) from err
+    except (dio.DatasetFormatError, dio.DatasetChecksumError) as err:
+        raise CLIError(str(err)) from err
+    return apply_weight_policy(graph, weights)
+
+
+#: options of :func:`dyngraphvae.data.events.load_events` that ``train --events`` records.
+EVENT_OPTIONS = ("src", "dst", "time", "weight", "window", "num_snapshots", "directed", "start",
+                 "format", "self_loops", "delimiter")
+
+
+def load_event_data(path: str, options: dict[str, Any], weights: str = "auto"):
+    """A graph from an events file (:func:`dyngraphvae.data.events.load_events`); bad input is a
+    :class:`CLIError` naming the file, column and row."""
+    from dyngraphvae.data.events import EventsError, load_events
+
+    if not Path(path).is_file():
+        raise CLIError(f"events file {path} not found")
+    try:
+        graph = load_events(path, **options)
+    except EventsError as err:
+        raise CLIError(f"{path}: {err}") from err
+    except ImportError as err:
+        raise CLIError(str(err)) from err
+    return apply_weight_policy(graph, weights)
+
+
+def _event_options(args: argparse.Namespace) -> dict[str, Any]:
+    if (args.window is None) == (args.snapshots is None):
+        raise CLIError("--events needs exactly one of --window W (e.g. 1d, 1w, 3600) or "
+                       "--snapshots K")
+    if args.format is None:
+        missing = [f"--{k}" for k in ("src", "dst", "time") if getattr(args, k) is None]
+        if missing:
+            raise CLIError(f"--events needs {', '.join(missing)} (the column names), or "
+                           "--format dyglib|tgb")
+    window = args.window
+    if window is not None:
+        try:
+            window = float(window)
+        except ValueError:
+            pass  # a string such as "1d", parsed by load_events
+    return {"src": args.src, "dst": args.dst, "time": args.time, "weight": args.weight,
+            "window": window, "num_snapshots": args.snapshots, "directed": not args.undirected,
+            "start": args.start, "format": args.format, "self_loops": args.self_loops,
+            "delimiter": args.delimiter}
 
 
 def _split_sizes(T: int, test: int | None) -> int:
@@ -90,23 +177,48 @@ def _load_model_dir(path: str):
     return saved
 
 
+NODE_IDS_FILE = "node_ids.json"
+
+
 def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
+    """The graph a model folder was trained on (its dataset or events file and options, as
+    recorded in the manifest), checked against the model's node count and saved node ids."""
+    import json
+
     meta = saved.metadata
-    if "dataset" not in meta:
-        raise CLIError(
-            f"{saved.directory}/manifest.json does not say which dataset the model was trained "
-            "on; pass --dataset NAME"
-        )
-    name = args.dataset or meta["dataset"]
-    root = args.data_root if args.data_root is not None else meta.get("data_root")
-    graph = load_data(name, root, seed=int(meta.get("data_seed", 0)),
-                      options=meta.get("data_options") if args.dataset is None else None)
+    weights = meta.get("weights", "auto")
+    override = getattr(args, "dataset", None)
+    if override is None and "events" in meta:
+        ev = meta["events"]
+        graph = load_event_data(ev["path"], ev["options"], weights)
+        name = ev["path"]
+    else:
+        if "dataset" not in meta or (meta["dataset"] is None and override is None):
+            raise CLIError(
+                f"{saved.directory}/manifest.json does not say which dataset the model was "
+                "trained on; pass --dataset NAME")
+        name = override or meta["dataset"]
+        root = args.data_root if getattr(args, "data_root", None) is not None else meta.get(
+            "data_root")
+        graph = load_data(name, root, seed=int(meta.get("data_seed", 0)),
+                          options=meta.get("data_options") if override is None else None,
+                          weights=weights)
     n_model = getattr(saved.model.config, "num_nodes", graph.num_nodes)
     if graph.num_nodes != n_model:
         raise CLIError(
             f"dataset {name!r} has {graph.num_nodes} nodes but the model in {saved.directory} "
             f"was built for {n_model}"
         )
+    ids_file = Path(saved.directory) / NODE_IDS_FILE
+    if ids_file.is_file():
+        try:
+            saved_ids = json.loads(ids_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise CLIError(f"{ids_file}: not valid JSON ({err})") from err
+        if graph.node_ids is not None and list(graph.node_ids) != saved_ids:
+            raise CLIError(
+                f"the node ids of {name} differ from those the model in {saved.directory} was "
+                f"trained on ({ids_file}): the data changed since training")
     if len(graph) <= int(meta.get("history_snapshots", 0)) - 1:
         raise CLIError(f"dataset {name!r} is shorter than the model's training history")
     return graph, meta
@@ -114,6 +226,8 @@ def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
+    import json
+
     import torch
 
     from dyngraphvae.models.config import ForecasterConfig
@@ -122,7 +236,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     _positive("--epochs", args.epochs)
     if args.threads:
         torch.set_num_threads(args.threads)
-    graph = load_data(args.dataset, args.data_root, seed=args.data_seed)
+    events = None
+    if args.events is not None:
+        events = {"path": str(Path(args.events).resolve()), "options": _event_options(args)}
+        graph = load_event_data(args.events, events["options"], args.weights)
+    else:
+        graph = load_data(args.dataset, args.data_root, seed=args.data_seed,
+                          weights=args.weights)
+    if sum(graph.num_edges()) == 0 and not graph.has_features:
+        raise CLIError(f"{graph.name or 'the graph'}: every snapshot is empty and there are no "
+                       "node features: there is nothing to learn")
     n_test = _split_sizes(len(graph), args.test_snapshots)
     history = graph[: len(graph) - n_test]
     if args.model_config:
@@ -152,43 +275,128 @@ def cmd_train(args: argparse.Namespace) -> int:
         "num_snapshots": len(graph),
         "history_snapshots": len(history),
         "test_snapshots": n_test,
+        "weights": args.weights,
     }
+    if events is not None:
+        meta["events"] = events
     res = fit(model_config, train_config, history, args.out, metadata=meta,
               resume=args.resume)
+    if graph.node_ids is not None:
+        (Path(res.out_dir) / NODE_IDS_FILE).write_text(json.dumps(graph.node_ids) + "\n")
     print(f"trained {res.epochs_completed} epochs; best val ELBO/step "
           f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {res.out_dir}")
+    print(f"next: dyngraphvae evaluate --model {args.out}   |   "
+          f"dyngraphvae forecast --model {args.out}")
     return 0
 
 
+def _default_out(model: str, out: str | None, sub: str) -> Path:
+    return Path(out) if out is not None else Path(model) / sub
+
+
+def _top_pairs(fc, top_k: int, block: int = 1 << 18):
+    r"""Per step, the ``top_k`` pairs of highest predictive probability
+    :math:`\frac1S\sum_s π^{(s)}_{uv}` (undirected: ``u < v``; never ``u = v``), scanned in
+    blocks of source rows so memory stays ``O(S·H·block)``. Returns ``(H, k)`` probabilities and
+    ``(H, 2, k)`` pairs."""
+    import torch
+
+    n, H = fc.num_nodes, fc.horizon
+    best_p = torch.full((H, 0), -1.0, dtype=torch.float64)
+    best_i = torch.empty(H, 2, 0, dtype=torch.long)
+    rows = max(1, block // n)
+    for u0 in range(0, n, rows):
+        us = torch.arange(u0, min(n, u0 + rows))
+        u = us.repeat_interleave(n)
+        v = torch.arange(n).repeat(us.numel())
+        keep = (u < v) if not fc.directed else (u != v)
+        pairs = torch.stack([u[keep], v[keep]])
+        if pairs.size(1) == 0:
+            continue
+        p = fc.edge_prob(pairs).mean(0).double()  # (H, P)
+        cat_p = torch.cat([best_p, p], dim=1)
+        cat_i = torch.cat([best_i, pairs.unsqueeze(0).expand(H, 2, -1)], dim=2)
+        k = min(top_k, cat_p.size(1))
+        top = cat_p.topk(k, dim=1)
+        best_p = top.values
+        best_i = cat_i.gather(2, top.indices.unsqueeze(1).expand(H, 2, k))
+    return best_p, best_i
+
+
+def _plot_edge_counts(history_counts: list[int], counts, path: Path, start: int) -> Path:
+    """The predictive distribution of the number of edges per future step (median, 50 % and
+    90 % bands from the samples) beside the observed history."""
+    from dyngraphvae.report import _pyplot
+
+    plt = _pyplot()
+    q = counts.double().quantile(torch_tensor([0.05, 0.25, 0.5, 0.75, 0.95]), dim=0)  # (5, H)
+    steps = list(range(start, start + counts.size(1)))
+    past = list(range(start - len(history_counts), start))
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.plot(past, history_counts, "k.-", label="observed")
+    ax.fill_between(steps, q[0], q[4], alpha=0.2, color="C0", label="90 % interval")
+    ax.fill_between(steps, q[1], q[3], alpha=0.4, color="C0", label="50 % interval")
+    ax.plot(steps, q[2], "o-", color="C0", label="forecast median")
+    ax.set_xlabel("snapshot")
+    ax.set_ylabel("number of edges")
+    lo = min([*history_counts, float(q[0].min())])
+    hi = max([*history_counts, float(q[4].max())])
+    if lo > 0 and hi / lo > 30:  # futures far from the history: both stay readable
+        ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.set_title("edges per snapshot: history and sampled futures")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def torch_tensor(values):
+    import torch
+
+    return torch.tensor(values, dtype=torch.float64)
+
+
 def cmd_forecast(args: argparse.Namespace) -> int:
+    import csv
+
     import numpy as np
     import torch
 
     from dyngraphvae.report import write_json
 
-    _positive("--horizon", args.horizon)
     _positive("--samples", args.samples)
+    _positive("--top-k", args.top_k)
     saved = _load_model_dir(args.model)
     graph, meta = _model_data(saved, args)
+    horizon = args.horizon if args.horizon is not None else int(meta.get("test_snapshots", 1))
+    _positive("--horizon", horizon)
     start = len(graph) if args.condition_on == "all" else int(meta["history_snapshots"])
     model = saved.model.eval()
     gen = torch.Generator().manual_seed(args.seed)
+    out = _default_out(args.model, args.out, "forecast")
+    out.mkdir(parents=True, exist_ok=True)
+    ids = graph.node_ids if graph.node_ids is not None else list(range(graph.num_nodes))
+    files = [out / "forecast.npz", out / "summary.json"]
     with torch.no_grad():
-        fc = model.forecast(graph[:start], args.horizon, args.samples, generator=gen)
+        fc = model.forecast(graph[:start], horizon, args.samples, generator=gen)
         arrays: dict[str, np.ndarray] = {
             "z": fc.z.numpy(),
             "start": np.asarray(start),
-            "horizon": np.asarray(args.horizon),
+            "horizon": np.asarray(horizon),
         }
         for key in ("feature_mean", "feature_var", "x"):
             v = getattr(fc, key)
             if v is not None:
                 arrays[key] = v.numpy()
         summary: dict[str, Any] = {
-            "model": str(saved.directory), "dataset": meta["dataset"], "start": start,
-            "horizon": args.horizon, "num_samples": args.samples, "seed": args.seed,
+            "model": str(saved.directory), "dataset": meta.get("dataset"), "start": start,
+            "horizon": horizon, "num_samples": args.samples, "seed": args.seed,
             "condition_on": args.condition_on,
         }
+        if "events" in meta:
+            summary["events"] = meta["events"]["path"]
         if fc.edge_decoder is not None:
             coords = torch.cat(
                 [
@@ -211,46 +419,132 @@ def cmd_forecast(args: argparse.Namespace) -> int:
                 expected = prob[:, iu[0], iu[1]].sum(-1) if not fc.directed else (
                     prob.sum((-1, -2)) - prob.diagonal(dim1=-2, dim2=-1).sum(-1))
                 summary["expected_edges"] = expected.tolist()
+            # top-k predicted edges per step, named by the original node ids
+            top_p, top_i = _top_pairs(fc, args.top_k)
+            with open(out / "edges.csv", "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["h", "snapshot", "src", "dst", "probability"])
+                for k in range(horizon):
+                    for j in range(top_p.size(1)):
+                        u, v = int(top_i[k, 0, j]), int(top_i[k, 1, j])
+                        w.writerow([k + 1, start + k, ids[u], ids[v], f"{float(top_p[k, j]):.6g}"])
+            files.append(out / "edges.csv")
+            past = graph.num_edges()[max(0, start - 30):start]
+            files.append(_plot_edge_counts(past, counts, out / "edge_count.png", start))
+            lo, hi = min(graph.num_edges()[:start]), max(graph.num_edges()[:start])
+            far = [k + 1 for k, m in enumerate(summary["sampled_edges_mean"])
+                   if m > 2 * max(hi, 1) or m < 0.5 * lo]
+            if far:
+                summary["edge_count_warning"] = far
+                print(f"warning: the sampled futures have {summary['sampled_edges_mean'][0]:.0f}"
+                      f" edges per step on average at h={far[0]}, far outside the history's "
+                      f"{lo}..{hi}: the forecast's edge probabilities are not calibrated to the "
+                      "graph's density", file=sys.stderr)
         if fc.x is not None:
             summary["feature_mean_per_step"] = fc.x.mean((0, 2, 3)).tolist()
             summary["feature_std_per_step"] = fc.x.std((0, 2, 3)).tolist()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "forecast.npz", **arrays)
     write_json(out / "summary.json", summary)
-    print(f"wrote {out / 'forecast.npz'} and {out / 'summary.json'}")
+    print("wrote " + ", ".join(str(f) for f in files))
     return 0
+
+
+_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw")
+_TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
+
+
+def link_table(metrics: dict[str, Any], negatives: str) -> tuple[str, list[str]]:
+    """A console table (metric × horizon, the model above each baseline) of
+    :func:`~dyngraphvae.report.evaluate_forecast`'s link scores, and the warnings where the
+    model is below the best baseline."""
+    hs = metrics["horizon"]
+    lines, warns = [], []
+    head = f"{'metric':<9}{'':<13}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
+    lines.append(head)
+    for m, label in _TABLE_LABELS.items():
+        for i, name in enumerate(_TABLE_NAMES):
+            vals = metrics.get(f"links/{name}_{m}")
+            if vals is None:
+                continue
+            cells = "".join(f"{'n/a' if v is None else f'{100 * v:.1f}':>9}" for v in vals)
+            lines.append(f"{(label if i == 0 else ''):<9}{name:<13}{cells}")
+        model = metrics.get(f"links/model_{m}") or []
+        below = []
+        for k, h in enumerate(hs):
+            mv = model[k] if k < len(model) else None
+            if mv is None:
+                continue
+            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in _TABLE_NAMES[1:]
+                        if metrics.get(f"links/{b}_{m}") and metrics[f"links/{b}_{m}"][k]
+                        is not None), default=None)
+            if best is not None and mv < best[0]:
+                below.append((h, mv, *best))
+        if below:
+            h, mv, bv, bn = below[0]
+            warns.append(f"the model is below the best baseline on {label} at h="
+                         f"{','.join(str(b[0]) for b in below)} (h={h}: model {100 * mv:.1f}, "
+                         f"{bn} {100 * bv:.1f})")
+    lines.append(f"(% ; AUC/AP against {negatives} negatives; MRR/Hits@10: each positive "
+                 "against 100 corrupted destinations, ties count one half)")
+    return "\n".join(lines), warns
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dyngraphvae.report import evaluate_forecast, write_json
 
-    _positive("--horizon", args.horizon)
     _positive("--samples", args.samples)
     saved = _load_model_dir(args.model)
     graph, meta = _model_data(saved, args)
     start = int(meta["history_snapshots"])
     available = len(graph) - start
-    if args.horizon > available:
+    horizon = args.horizon if args.horizon is not None else min(available, 5)
+    _positive("--horizon", horizon)
+    if horizon > available:
         raise CLIError(
-            f"--horizon {args.horizon} exceeds the {available} held-out test snapshots of "
-            f"{meta['dataset']!r}; use --horizon <= {available}"
+            f"--horizon {horizon} exceeds the {available} held-out test snapshots of "
+            f"{meta.get('dataset') or meta.get('events', {}).get('path')!r}; use --horizon <= "
+            f"{available}"
         )
-    metrics = evaluate_forecast(saved.model.eval(), graph, start, args.horizon,
-                                num_samples=args.samples, seed=args.seed)
-    report = {"model": str(saved.directory), "dataset": meta["dataset"], "forecast": metrics}
+    out = _default_out(args.model, args.out, "evaluation")
+    train_end = start - _val_snapshots(saved, start)
+    metrics = evaluate_forecast(saved.model.eval(), graph, start, horizon,
+                                num_samples=args.samples, seed=args.seed,
+                                negatives=args.negatives, train_end=train_end,
+                                edgebank_window=available)
+    report = {"model": str(saved.directory), "dataset": meta.get("dataset"),
+              "negatives": args.negatives, "forecast": metrics}
+    if "events" in meta:
+        report["events"] = meta["events"]["path"]
     if not args.no_drift:
         from dyngraphvae.evaluation.drift import evaluate_model
 
         # every origin of the held-out range, scored at h = 1..H (drift vs horizon)
         last_origin = len(graph) - 1
-        drift = evaluate_model(saved.model, graph, args.horizon, Path(args.out) / "drift",
+        drift = evaluate_model(saved.model, graph, horizon, out / "drift",
                                origins=list(range(start, last_origin + 1)),
-                               num_samples=args.samples, seed=args.seed)
+                               num_samples=args.samples, seed=args.seed,
+                               negatives=args.negatives)
         report["drift"] = drift
-    path = write_json(Path(args.out) / "metrics.json", report)
+    path = write_json(out / "metrics.json", report)
+    if any(k.startswith("links/") for k in metrics):
+        table, warns = link_table(metrics, args.negatives)
+        print(table)
+        for w in warns:
+            print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {path}")
     return 0
+
+
+def _val_snapshots(saved, start: int) -> int:
+    """Validation snapshots at the end of the model's training history (0 when unknown)."""
+    from dyngraphvae.training import TrainConfig
+    from dyngraphvae.training.lightning_module import num_validation_snapshots
+
+    path = Path(saved.directory) / "train_config.json"
+    try:
+        return int(num_validation_snapshots(start, TrainConfig.load(path)))
+    except (OSError, ValueError, TypeError):
+        return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -377,9 +671,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     d.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("train", help="train a model on a dataset; writes a model folder")
-    t.add_argument("--dataset", required=True,
-                   help=f"built-in ({', '.join(SYNTHETIC_DATASETS)}) or a data-root dataset")
+    t = sub.add_parser(
+        "train", help="train a model on a dataset or an events file; writes a model folder",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset",
+                     help=f"built-in ({', '.join(SYNTHETIC_DATASETS)}) or a data-root dataset")
+    src.add_argument("--events", metavar="PATH",
+                     help="a table of timestamped interactions (CSV/TSV, .gz, Parquet), binned "
+                          "into snapshots; see --src/--dst/--time and --window or --snapshots")
+    ev = t.add_argument_group("events file (with --events)")
+    ev.add_argument("--src", help="source node column")
+    ev.add_argument("--dst", help="destination node column")
+    ev.add_argument("--time", help="time column (unix seconds, numbers or ISO datetimes)")
+    ev.add_argument("--weight", default=None, help="optional event weight column")
+    ev.add_argument("--window", default=None,
+                    help="snapshot width: seconds (in the time column's unit) or 30min, 1h, 1d, 1w")
+    ev.add_argument("--snapshots", type=int, default=None,
+                    help="number of equal-width snapshots (instead of --window)")
+    ev.add_argument("--format", choices=("dyglib", "tgb"), default=None,
+                    help="a known layout: DyGLib ml_<name>.csv or TGB raw edge lists")
+    ev.add_argument("--undirected", action="store_true", help="merge u->v and v->u")
+    ev.add_argument("--start", default=None, help="first window's start (default: first event)")
+    ev.add_argument("--self-loops", choices=("error", "remove", "keep"), default="error",
+                    help="what to do with events u->u")
+    ev.add_argument("--delimiter", default=None, help="CSV delimiter (default: sniffed)")
+    t.add_argument("--weights", choices=WEIGHT_POLICIES, default="auto",
+                   help="edge weights for the encoder: auto keeps non-negative weights and drops "
+                        "signed ones (with a log line), use, drop, or abs (|w|)")
     t.add_argument("--data-root", default=None, help="folder holding <dataset>/data.npz")
     t.add_argument("--data-seed", type=int, default=0, help="seed of synthetic datasets")
     t.add_argument("--out", required=True, help="model folder to write")
@@ -406,24 +725,33 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    f = sub.add_parser("forecast", help="sample future graphs from a trained model")
+    f = sub.add_parser("forecast", help="sample future graphs from a trained model",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f.add_argument("--model", required=True, help="model folder (from train or demo)")
-    f.add_argument("--horizon", type=int, required=True)
+    f.add_argument("--horizon", type=int, default=None,
+                   help="steps ahead (default: the model's number of test snapshots)")
     f.add_argument("--samples", type=int, default=20)
-    f.add_argument("--out", required=True)
+    f.add_argument("--top-k", type=int, default=100,
+                   help="predicted edges per step written to edges.csv (original node ids)")
+    f.add_argument("--out", default=None, help="output folder (default: MODEL/forecast)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--condition-on", choices=("all", "history"), default="all",
-                   help="condition on all snapshots (true future, default) or on the training "
-                        "history only (forecast the held-out test period)")
+                   help="condition on all snapshots (true future) or on the training history "
+                        "only (forecast the held-out test period)")
     f.add_argument("--dataset", default=None, help="override the dataset in the manifest")
     f.add_argument("--data-root", default=None)
     f.set_defaults(func=cmd_forecast)
 
-    e = sub.add_parser("evaluate", help="score forecasts on the held-out test snapshots")
+    e = sub.add_parser("evaluate", help="score forecasts on the held-out test snapshots",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("--model", required=True, help="model folder (from train or demo)")
-    e.add_argument("--horizon", type=int, required=True)
+    e.add_argument("--horizon", type=int, default=None,
+                   help="steps ahead (default: the test snapshots, at most 5)")
     e.add_argument("--samples", type=int, default=50)
-    e.add_argument("--out", required=True)
+    e.add_argument("--negatives", choices=("random", "historical", "inductive"), default="random",
+                   help="negatives for AUC/AP (Poursafaei et al. 2022): uniform non-edges, pairs "
+                        "seen in the history but absent, or pairs new since training")
+    e.add_argument("--out", default=None, help="output folder (default: MODEL/evaluation)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dataset", default=None, help="override the dataset in the manifest")
     e.add_argument("--data-root", default=None)
@@ -435,20 +763,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dyngraphvae`` console script."""
+    import os
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.verbose and args.command in ("demo", "train"):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("dyngraphvae: %(message)s"))
+    pkg = logging.getLogger("dyngraphvae")
+    pkg.addHandler(handler)
+    pkg.setLevel(logging.INFO)
+    if args.verbose:
+        os.environ["DYNGRAPHVAE_VERBOSE"] = "1"
+    elif args.command in ("demo", "train"):
         import lightning.pytorch  # noqa: F401  (it sets its loggers to INFO on import)
 
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     try:
         return int(args.func(args) or 0)
     except CLIError as err:
         print(f"dyngraphvae {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        pkg.removeHandler(handler)
 
 
 if __name__ == "__main__":

@@ -508,6 +508,27 @@ class TemporalGraph:
         g._x = self._check_features(x, len(self)) if x is not None else None
         return g
 
+    def with_edge_weights(self, weights: Sequence[Tensor] | None) -> TemporalGraph:
+        """Same graph with other edge weights: one ``(E_t,)`` tensor per snapshot aligned with
+        :meth:`edges`, or ``None`` for an unweighted graph."""
+        if weights is not None:
+            weights = list(weights)
+            if len(weights) != len(self):
+                raise TemporalGraphError(
+                    f"edge_weights: expected one tensor per snapshot ({len(self)}), got "
+                    f"{len(weights)}")
+            for t, w in enumerate(weights):
+                w = _as_tensor(w, torch.float32, t, "edge_weight")
+                if w.shape != (self.num_edges(t),):
+                    raise TemporalGraphError(
+                        f"snapshot {t}, edge_weight: expected shape ({self.num_edges(t)},), got "
+                        f"{tuple(w.shape)}")
+                _check_finite(w, t, "edge_weight")
+                weights[t] = w
+        g = self.select(range(len(self)))
+        g._weights = weights
+        return g
+
     # ------------------------------------------------------------------ interop (thin wrappers)
     @classmethod
     def from_data_list(cls, data_list, num_nodes=None, **kwargs) -> TemporalGraph:

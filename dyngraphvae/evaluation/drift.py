@@ -488,6 +488,7 @@ def evaluate_model(
     seed: int = 0,
     level: float = 0.9,
     plot: bool = True,
+    negatives: str = "random",
 ) -> dict[str, Any]:
     r"""Drift evaluation of a trained model; writes ``metrics.json`` and ``drift.png``.
 
@@ -499,7 +500,7 @@ def evaluate_model(
         origins: forecast origins; default ``start..len(graph)-1``.
         start: first origin when ``origins`` is None; default the model folder's
             ``history_snapshots`` metadata, else ``len(graph) − horizon``.
-        num_samples, seed, level: as :func:`drift_curve`.
+        num_samples, seed, level, negatives: as :func:`drift_curve`.
         plot: draw ``drift.png`` (matplotlib, Agg).
 
     Returns:
@@ -521,7 +522,7 @@ def evaluate_model(
                 f"evaluate_model: start must be in [1, {len(graph) - 1}], got {start}")
         origins = list(range(start, len(graph)))
     res = drift_curve(model, graph, origins, horizon, num_samples=num_samples, seed=seed,
-                      level=level)
+                      level=level, negatives=negatives)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = res.to_dict()
