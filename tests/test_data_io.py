@@ -51,6 +51,8 @@ def stats(g: TemporalGraph) -> tuple[int, float, int]:
 def test_registry_hash_and_size_match_the_files(name):
     info = DATASETS[name]
     path = ROOT / info.relpath
+    if name == "twitter_tennis_uo17" and not path.is_file():
+        pytest.skip("twitter_tennis_uo17 is not in the shared data root (download=True fetches it)")
     assert path.stat().st_size == info.num_bytes
     assert sha256_file(path) == info.sha256
 
@@ -354,4 +356,16 @@ def test_download_verifies_before_installing(monkeypatch, tmp_path):
 
 
 def test_list_datasets():
-    assert list_datasets() == sorted(DATASETS) and len(DATASETS) == 10
+    assert list_datasets() == sorted(DATASETS) and len(DATASETS) == 11
+
+
+def test_twitter_tennis_uo17_is_read_like_rg17(tmp_path):
+    """uo17 is registered with its upstream hash and read by the rg17 reader (PyG Temporal's
+    TwitterTennisDatasetLoader serves both); a missing file points to download=True."""
+    from dyngraphvae.data.io import _PYGT_READERS
+
+    info = DATASETS["twitter_tennis_uo17"]
+    assert info.url.endswith("twitter_tennis_uo17.json") and info.num_snapshots == 112
+    assert _PYGT_READERS["twitter_tennis_uo17"] is _PYGT_READERS["twitter_tennis_rg17"]
+    with pytest.raises(DatasetNotFoundError, match="download=True"):
+        load_dataset("twitter_tennis_uo17", root=tmp_path)

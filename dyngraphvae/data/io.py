@@ -18,6 +18,7 @@ Two formats are read; nothing is ever unpickled.
   (``dysat_enron``) and window start times (``time``) are kept.
 * **PyTorch Geometric Temporal JSON** (``<root>/pygt/<file>.json``): ``chickenpox``,
   ``pedalme_london``, ``england_covid``, ``montevideo_bus``, ``twitter_tennis_rg17``,
+  ``twitter_tennis_uo17`` (same reader; not in the shared data root: ``download=True``),
   reproducing the upstream loaders (Rozemberczki et al., CIKM 2021): lag-window
   features ``x[t] = (s_t, ..., s_{t+lags-1})`` and target ``y[t] = s_{t+lags}`` per node.
   Static graphs are repeated at every step; edges are kept as the directed lists of the
@@ -184,6 +185,14 @@ DATASETS: dict[str, DatasetInfo] = {
             _PYGT_CITE + "; Beres et al., Temporal walk based centrality metric for graph "
             "streams, Applied Network Science 2018",
             "MIT (upstream repository)", _PYGT_TENNIS + "twitter_tennis_rg17.json",
+        ),
+        DatasetInfo(
+            "twitter_tennis_uo17", "pygt", "pygt/twitter_tennis_uo17.json",
+            "1c566bf220272c9a6f8b83161b432a77c9f8973e34f748e1d0c8f6d5ee138579", 1936663, 1000,
+            112, True,
+            _PYGT_CITE + "; Beres et al., Temporal walk based centrality metric for graph "
+            "streams, Applied Network Science 2018",
+            "MIT (upstream repository)", _PYGT_TENNIS + "twitter_tennis_uo17.json",
         ),
     ]
 }
@@ -565,6 +574,9 @@ _PYGT_READERS = {
         {"feature_mode": "encoded", "target_offset": 1, "top_nodes": None, "self_loops": "keep"},
     ),
 }
+# the US Open 2017 file has the layout of Roland-Garros 2017 (PyG Temporal reads both with
+# TwitterTennisDatasetLoader(event_id="rg17" | "uo17"))
+_PYGT_READERS["twitter_tennis_uo17"] = _PYGT_READERS["twitter_tennis_rg17"]
 
 
 def download_pygt(
@@ -619,7 +631,8 @@ def load_dataset(
             ``num_snapshots`` (re-window event datasets). PyG Temporal: ``lags``
             (upstream defaults: 4, england_covid 8), ``self_loops`` ("keep" | "remove"),
             montevideo_bus ``target_var`` / ``feature_vars``, twitter_tennis_rg17
-            ``feature_mode`` ("encoded" | "raw" | "diagonal"), ``target_offset``,
+            ``feature_mode`` ("encoded" | "raw" | "diagonal"), ``target_offset``, (same for
+            twitter_tennis_uo17)
             ``top_nodes``.
 
     Examples:
