@@ -170,21 +170,18 @@ def _load_model_dir(path: str):
             f"model folder {p} does not exist; train one with "
             f"`dyngraphvae train --dataset NAME --out {p}` (or run `dyngraphvae demo`)"
         )
+    from dyngraphvae.training.io import CheckpointMismatchError
+
     try:
         saved = load_saved(p)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, CheckpointMismatchError) as err:
         raise CLIError(str(err)) from err
     return saved
-
-
-NODE_IDS_FILE = "node_ids.json"
 
 
 def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
     """The graph a model folder was trained on (its dataset or events file and options, as
     recorded in the manifest), checked against the model's node count and saved node ids."""
-    import json
-
     meta = saved.metadata
     weights = meta.get("weights", "auto")
     override = getattr(args, "dataset", None)
@@ -209,16 +206,11 @@ def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
             f"dataset {name!r} has {graph.num_nodes} nodes but the model in {saved.directory} "
             f"was built for {n_model}"
         )
-    ids_file = Path(saved.directory) / NODE_IDS_FILE
-    if ids_file.is_file():
-        try:
-            saved_ids = json.loads(ids_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise CLIError(f"{ids_file}: not valid JSON ({err})") from err
-        if graph.node_ids is not None and list(graph.node_ids) != saved_ids:
-            raise CLIError(
-                f"the node ids of {name} differ from those the model in {saved.directory} was "
-                f"trained on ({ids_file}): the data changed since training")
+    if saved.node_ids is not None and graph.node_ids is not None \
+            and list(graph.node_ids) != saved.node_ids:
+        raise CLIError(
+            f"the node ids of {name} differ from those the model in {saved.directory} was "
+            "trained on (node_ids.json): the data changed since training")
     if len(graph) <= int(meta.get("history_snapshots", 0)) - 1:
         raise CLIError(f"dataset {name!r} is shorter than the model's training history")
     return graph, meta
@@ -226,8 +218,6 @@ def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
-
     import torch
 
     from dyngraphvae.models.config import ForecasterConfig
@@ -281,8 +271,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         meta["events"] = events
     res = fit(model_config, train_config, history, args.out, metadata=meta,
               resume=args.resume)
-    if graph.node_ids is not None:
-        (Path(res.out_dir) / NODE_IDS_FILE).write_text(json.dumps(graph.node_ids) + "\n")
     print(f"trained {res.epochs_completed} epochs; best val ELBO/step "
           f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {res.out_dir}")
     print(f"next: dyngraphvae evaluate --model {args.out}   |   "
@@ -610,6 +598,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = {
         "model_auc": mean("links/model_auc"), "persistence_auc": mean("links/persistence_auc"),
         "model_ap": mean("links/model_ap"), "persistence_ap": mean("links/persistence_ap"),
+        "frequency_auc": mean("links/frequency_auc"), "edgebank_auc": mean("links/edgebank_auc"),
+        "edgebank_tw_auc": mean("links/edgebank_tw_auc"),
         "model_crps": mean("features/model_crps"),
         "persistence_crps": mean("features/persistence_crps"),
     }
@@ -640,16 +630,14 @@ def _fmt(v: float | None) -> str:
 
 
 def _demo_table(metrics: dict[str, Any], summary: dict[str, Any]) -> str:
-    lines = ["h  | AUC model | AUC persist | AP model | AP persist | CRPS model | CRPS persist"]
-    for i, h in enumerate(metrics["horizon"]):
-        def g(k: str, i: int = i) -> float | None:
-            return metrics.get(k, [None] * (i + 1))[i]
-
-        lines.append(
-            f"{h:<2} | {_fmt(g('links/model_auc')):>9} | {_fmt(g('links/persistence_auc')):>11} | "
-            f"{_fmt(g('links/model_ap')):>8} | {_fmt(g('links/persistence_ap')):>10} | "
-            f"{_fmt(g('features/model_crps')):>10} | {_fmt(g('features/persistence_crps')):>12}"
-        )
+    """The link table of ``evaluate`` (model above each baseline) and the feature CRPS rows."""
+    table, _ = link_table(metrics, metrics.get("negatives", "random"))
+    lines = [table]
+    for key, name in (("features/model_crps", "model"),
+                      ("features/persistence_crps", "persistence")):
+        if key in metrics:
+            cells = "".join(f"{_fmt(v):>9}" for v in metrics[key])
+            lines.append(f"{('CRPS' if name == 'model' else ''):<9}{name:<13}{cells}")
     return "\n".join(lines)
 
 

@@ -111,6 +111,10 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     history = ctx.history
     train_end = ctx.start if ctx.train_end is None else ctx.train_end
     K = ctx.num_mrr_negatives
+    # the ranking draws come from their own stream, so the AUC/AP pairs of every h are those of
+    # the generator alone (as before the ranking metrics were added)
+    rank_gen = torch.Generator(device=ctx.generator.device).manual_seed(
+        ctx.generator.initial_seed() + 1_000_003)
     for k in range(ctx.horizon):
         t = ctx.start + k
         try:
@@ -121,9 +125,10 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
                 v.append(None)
             continue
         p = pos.size(1)
-        queries = pos[:, torch.randperm(p, generator=ctx.generator)[:ctx.max_queries]]
+        queries = pos[:, torch.randperm(p, generator=rank_gen,
+                                        device=rank_gen.device)[:ctx.max_queries]]
         q = queries.size(1)
-        corrupted = corrupted_destinations(ctx.graph, t, queries, K, ctx.generator)
+        corrupted = corrupted_destinations(ctx.graph, t, queries, K, rank_gen)
         pairs = torch.cat([pos, neg, queries, corrupted.reshape(2, -1)], dim=1)
         scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
         for name, b in baselines.items():
@@ -323,21 +328,29 @@ def plot_training_curves(history: Sequence[dict[str, float]], path: str | Path) 
 
 
 def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
-    """Forecast quality vs horizon: edge AUC / AP (model vs persistence), feature CRPS."""
+    """Forecast quality vs horizon: edge AUC / AP / MRR of the model next to persistence, edge
+    frequency and EdgeBank; feature CRPS next to persistence; predictive log-likelihood."""
     plt = _pyplot()
     h = metrics["horizon"]
+    link_base = ("persistence", "frequency", "edgebank", "edgebank_tw")
     panels = [
-        ("AUC (higher is better)", "links/model_auc", "links/persistence_auc"),
-        ("AP (higher is better)", "links/model_ap", "links/persistence_ap"),
-        ("feature CRPS (lower is better)", "features/model_crps", "features/persistence_crps"),
-        ("predictive log-lik per node", "predictive/log_likelihood_per_node", None),
+        ("AUC (higher is better)", "links/model_auc", [f"links/{b}_auc" for b in link_base]),
+        ("AP (higher is better)", "links/model_ap", [f"links/{b}_ap" for b in link_base]),
+        ("MRR (higher is better)", "links/model_mrr", [f"links/{b}_mrr" for b in link_base]),
+        ("feature CRPS (lower is better)", "features/model_crps",
+         ["features/persistence_crps"]),
+        ("predictive log-lik per node", "predictive/log_likelihood_per_node", []),
     ]
     panels = [p for p in panels if p[1] in metrics]
-    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.5 * max(1, len(panels)), 3.6),
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.5 * max(1, len(panels)), 3.9),
                              squeeze=False)
-    for ax, (title, model_key, base_key) in zip(axes[0], panels, strict=False):
-        for key, label, style in ((model_key, "model", "o-"), (base_key, "persistence", "s--")):
-            if key is None or key not in metrics:
+    styles = ["s--", "^--", "v:", "d:"]
+    for ax, (title, model_key, base_keys) in zip(axes[0], panels, strict=False):
+        series = [(model_key, "model", "o-")] + [
+            (k, k.split("/")[1].rsplit("_", 1)[0], styles[i % len(styles)])
+            for i, k in enumerate(base_keys)]
+        for key, label, style in series:
+            if key not in metrics:
                 continue
             pts = [(x, y) for x, y in zip(h, metrics[key], strict=True) if y is not None]
             if pts:
@@ -345,8 +358,16 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
         ax.set_title(title)
         ax.set_xlabel("horizon h")
         ax.set_xticks(h)
-        ax.legend()
-    fig.tight_layout()
+    handles, labels = {}, []
+    for ax in axes[0]:
+        for hd, lb in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lb not in handles:
+                handles[lb] = hd
+                labels.append(lb)
+    # one legend below the panels, off the data
+    fig.legend([handles[lb] for lb in labels], labels, loc="lower center",
+               ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)

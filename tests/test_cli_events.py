@@ -161,3 +161,20 @@ def test_no_third_party_advertisements_on_the_console(tmp_path, capfd):
     assert "Tip" not in text and "litlogger" not in text and "LeafSpec" not in text
     assert "GPU available" not in text
     assert not os.environ.get("DYNGRAPHVAE_VERBOSE")
+
+
+def test_fit_saves_node_ids_and_a_changed_events_file_is_refused(events_model, tmp_path, capsys):
+    from dyngraphvae.training import load_saved
+
+    out, data = events_model
+    saved = load_saved(out)
+    assert saved.node_ids == json.loads((out / "node_ids.json").read_text())
+    # the same folder against an events file whose ids changed: one line, exit 2
+    copy = tmp_path / "model"
+    import shutil
+
+    shutil.copytree(out, copy)
+    ids = json.loads((copy / "node_ids.json").read_text())
+    (copy / "node_ids.json").write_text(json.dumps(ids[::-1]))
+    assert main(["evaluate", "--model", str(copy), "--samples", "2", "--no-drift"]) == 2
+    assert "the data changed since training" in capsys.readouterr().err

@@ -257,7 +257,8 @@ def test_report_random_negatives_keep_their_draws():
     model = _tiny_model(g)
     rep = evaluate_forecast(model, g, 5, 2, num_samples=3, seed=7)
     gen = torch.Generator().manual_seed(8)
-    pos, neg = link_prediction_pairs(g, 5, generator=gen)
-    s = PersistenceLinks().score_pairs(g[:5], torch.cat([pos, neg], 1))
-    p = pos.size(1)
-    assert rep["links/persistence_auc"][0] == pytest.approx(link_metrics(s[:p], s[p:]).auc)
+    for k in range(2):
+        pos, neg = link_prediction_pairs(g, 5 + k, generator=gen)
+        s = PersistenceLinks().score_pairs(g[:5], torch.cat([pos, neg], 1))
+        p = pos.size(1)
+        assert rep["links/persistence_auc"][k] == pytest.approx(link_metrics(s[:p], s[p:]).auc)

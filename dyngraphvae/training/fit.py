@@ -290,7 +290,8 @@ def fit(
     meta.setdefault("best_val_elbo_per_step", best_score)
     meta.setdefault("epochs_completed", int(trainer.current_epoch))
     if trainer.is_global_zero:
-        save_model(model, out_dir, train_config=train_config, metadata=meta)
+        node_ids = data.node_ids if isinstance(data, TemporalGraph) else None
+        save_model(model, out_dir, train_config=train_config, metadata=meta, node_ids=node_ids)
     trainer.strategy.barrier()
     return FitResult(
         model=model,

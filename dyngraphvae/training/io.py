@@ -35,6 +35,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.pt"
 MANIFEST_FILE = "manifest.json"
 TRAIN_CONFIG_FILE = "train_config.json"
+NODE_IDS_FILE = "node_ids.json"  # original node ids (graph.node_ids), when the data had them
 
 
 class CheckpointMismatchError(ValueError):
@@ -86,9 +87,12 @@ def save_model(
     *,
     train_config: TrainConfig | None = None,
     metadata: dict[str, Any] | None = None,
+    node_ids: list | None = None,
 ) -> Path:
     """Write ``config.json``, ``model.pt`` (state_dict), ``manifest.json`` and, if given,
-    ``train_config.json`` into ``directory`` (created if needed). Returns the folder."""
+    ``train_config.json`` and ``node_ids.json`` (the original ids of nodes ``0..N-1``, e.g.
+    ``graph.node_ids`` of :func:`~dyngraphvae.data.events.load_events`) into ``directory``
+    (created if needed). Returns the folder."""
     import dyngraphvae
 
     directory = Path(directory)
@@ -110,6 +114,8 @@ def save_model(
     (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     if train_config is not None:
         train_config.save(directory / TRAIN_CONFIG_FILE)
+    if node_ids is not None:
+        (directory / NODE_IDS_FILE).write_text(json.dumps(list(node_ids)) + "\n")
     return directory
 
 
@@ -122,6 +128,7 @@ class SavedModel:
     manifest: dict[str, Any]
     train_config: TrainConfig | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    node_ids: list | None = None
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -226,12 +233,20 @@ def load_saved(
     train_config = None
     if (directory / TRAIN_CONFIG_FILE).is_file():
         train_config = TrainConfig.load(directory / TRAIN_CONFIG_FILE)
+    node_ids = None
+    if (directory / NODE_IDS_FILE).is_file():
+        node_ids = _read_json(directory / NODE_IDS_FILE, NODE_IDS_FILE)
+        if not isinstance(node_ids, list) or len(node_ids) != getattr(config, "num_nodes",
+                                                                       len(node_ids)):
+            raise CheckpointMismatchError(
+                f"{directory / NODE_IDS_FILE}: expected a list of {config.num_nodes} node ids")
     return SavedModel(
         model=model,
         directory=directory,
         manifest=manifest,
         train_config=train_config,
         metadata=dict(manifest.get("metadata", {})),
+        node_ids=node_ids,
     )
 
 
