@@ -31,7 +31,13 @@ def test_demo_quick_writes_report(tmp_path, capsys):
     assert report["training"]["epochs_completed"] >= 1
     # the model folder inside the report is usable by the other commands
     assert (out / "model" / "model.pt").is_file()
-    assert "AUC model" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # the demo's table shows every link baseline beside the model, and the feature CRPS
+    for row in ("AUC      model", "persistence", "frequency", "edgebank", "edgebank_tw",
+                "MRR", "CRPS     model"):
+        assert row in printed, row
+    for name in ("frequency", "edgebank", "edgebank_tw"):
+        assert len(fc[f"links/{name}_auc"]) == 3
 
 
 @pytest.fixture(scope="module")

@@ -138,6 +138,10 @@ def test_vgrnn_protocol_on_a_tiny_graph_matches_direct_baselines():
     assert res["summary"]["frequency"]["link_auc"]["mean"] == pytest.approx(sum(aucs) / 3)
     assert res["summary"]["edgebank"]["link_auc"]["mean"] == pytest.approx(sum(eb) / 3)
     assert res["summary"]["edgebank"]["hist_link_auc"]["mean"] == pytest.approx(sum(eb_hist) / 3)
+    alone = vgrnn_link_protocol(g, None, seeds=[0], vgae_epochs=5)
+    assert set(alone["summary"]) == set(res["summary"]) - {"model", "model+history"}
+    for name in alone["summary"]:
+        assert alone["summary"][name] == res["summary"][name]
     for d in res["summary"].values():
         assert all(0 <= v["mean"] <= 100 for v in d.values())
 
@@ -182,6 +186,13 @@ def test_link_forecast_protocol_on_a_tiny_directed_graph():
         for key in ("auc", "ap", "mrr", "auc_hist", "ap_hist"):
             vals = [v["mean"] for v in res["summary"][name][key]]
             assert len(vals) == 3 and all(0 <= v <= 100 for v in vals)
+    # the baselines alone, without training: the same pairs, the same rows
+    from dyngraphvae.evaluation.protocols import link_baselines_protocol
+
+    base = link_baselines_protocol(g, res["origins"], horizon=3, seeds=[0], num_mrr_negatives=10)
+    assert set(base["summary"]) == {"persistence", "frequency", "edgebank", "edgebank_tw"}
+    for name in base["summary"]:
+        assert base["summary"][name] == res["summary"][name]
 
 
 def test_fork_multimodality_and_rollout_statistics_run_on_tiny_models():

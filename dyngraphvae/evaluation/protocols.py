@@ -375,6 +375,8 @@ def vgrnn_link_protocol(
 ) -> dict[str, Any]:
     r"""VGRNN dynamic link prediction and new-link prediction (module docstring).
 
+    ``model_config=None`` scores the baselines alone (same pairs, no training).
+
     For each seed: :func:`~dyngraphvae.data.splits.link_prediction_split` with that seed (the
     negatives), a model trained on the snapshots before the test block with the last ``num_val``
     as its validation (early stopping on the validation ELBO), one-step forecasts of the validation
@@ -403,28 +405,29 @@ def vgrnn_link_protocol(
     for seed in seeds:
         split = link_prediction_split(graph, num_test=num_test, num_val=num_val, seed=seed)
         first_test = split.test_steps[0]
-        cfg_seed = dict(kw, seed=int(seed), val_snapshots=num_val)
-        model, info = train_forecaster(model_config, graph[:first_test], **cfg_seed)
-        infos.append(info)
-        steps = split.val_steps + split.test_steps
-        gen = torch.Generator().manual_seed(10_000 + int(seed))
-        t0 = time.perf_counter()
-        fc = rolling_forecast(model, graph, steps, 1, num_samples, generator=gen)
-        info["forecast_seconds"] = time.perf_counter() - t0
-        scorers: dict[str, Any] = {"model": None}
+        fc = stacked = None
+        if model_config is not None:
+            cfg_seed = dict(kw, seed=int(seed), val_snapshots=num_val)
+            model, info = train_forecaster(model_config, graph[:first_test], **cfg_seed)
+            infos.append(info)
+            steps = split.val_steps + split.test_steps
+            gen = torch.Generator().manual_seed(10_000 + int(seed))
+            t0 = time.perf_counter()
+            fc = rolling_forecast(model, graph, steps, 1, num_samples, generator=gen)
+            info["forecast_seconds"] = time.perf_counter() - t0
+        scorers: dict[str, Any] = {}
         if baselines:
             scorers.update(persistence=PersistenceLinks(), frequency=EdgeFrequencyLinks(),
                            edgebank=EdgeBankLinks(), edgebank_tw=EdgeBankLinks(num_test),
                            vgae=VGAELinks(epochs=vgae_epochs, seed=int(seed)))
-        # stacked variant fitted on the validation snapshots
-        designs, labels = [], []
-        for i, ev in enumerate(split.val):
-            for new in (False,):
-                pairs, lab = ev.pairs_and_labels(new_links=new)
+        if fc is not None:  # stacked variant fitted on the validation snapshots
+            designs, labels = [], []
+            for i, ev in enumerate(split.val):
+                pairs, lab = ev.pairs_and_labels()
                 prob = fc.edge_prob(i, 0, pairs)
                 designs.append(HistoryStackedLinks.design(prob, split.history(ev.step), pairs))
                 labels.append(lab)
-        stacked = HistoryStackedLinks().fit(designs, labels)
+            stacked = HistoryStackedLinks().fit(designs, labels)
         per: dict[str, dict[str, list[float]]] = {}
         for j, ev in enumerate(split.test):
             i = len(split.val) + j
@@ -442,14 +445,14 @@ def vgrnn_link_protocol(
                 if pairs.size(1) == 0:
                     continue
                 npos = int(lab.sum())
-                prob = fc.edge_prob(i, 0, pairs)
-                scores = {
-                    "model": prob.double(),
-                    "model+history": stacked.score(HistoryStackedLinks.design(prob, hist, pairs)),
-                }
+                scores = {}
+                if fc is not None:
+                    prob = fc.edge_prob(i, 0, pairs)
+                    scores["model"] = prob.double()
+                    scores["model+history"] = stacked.score(
+                        HistoryStackedLinks.design(prob, hist, pairs))
                 for name, sc in scorers.items():
-                    if sc is not None:
-                        scores[name] = sc.score_pairs(hist, pairs).double()
+                    scores[name] = sc.score_pairs(hist, pairs).double()
                 for name, s in scores.items():
                     m = link_metrics(s[:npos], s[npos:])
                     d = per.setdefault(name, {})
@@ -774,9 +777,9 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                         *, seed: int, num_samples: int, num_mrr_negatives: int, max_queries: int,
                         generator: torch.Generator | None, edgebank_window: int | None = None
                         ) -> dict[str, Any]:
-    r"""Score the model, persistence, edge frequency and EdgeBank (unlimited memory, and the last
-    ``edgebank_window`` snapshots, default ``len(origins) + H - 1``: the test span) at every
-    ``(origin, h)``.
+    r"""Score the model (unless ``model`` is ``None``), persistence, edge frequency and EdgeBank
+    (unlimited memory, and the last ``edgebank_window`` snapshots, default
+    ``len(origins) + H - 1``: the test span) at every ``(origin, h)``.
 
     Origin ``T`` conditions on snapshots ``0..T-1``: the model through its filter, the baselines
     through ``graph[:T]`` (exactly that history; never a snapshot ``>= T``). Horizon ``h`` scores
@@ -800,11 +803,12 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
         pairs[t + k].all_pairs(),
         _historical_pairs(graph, t, t + k, pairs[t + k].pos.size(1), seed)], dim=1)
         for k in range(H)] for t in origins]
-    probs = _model_pair_probs(model, graph, origins, H, num_samples, requests, generator)
+    probs = None if model is None else _model_pair_probs(model, graph, origins, H, num_samples,
+                                                         requests, generator)
     window = len(origins) + H - 1 if edgebank_window is None else int(edgebank_window)
     baselines = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
                  "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(window)}
-    names = ["model", *baselines]
+    names = ([] if model is None else ["model"]) + list(baselines)
     scores = {name: {m: [[None] * H for _ in origins] for m in _LINK_METRICS} for name in names}
     skipped, npos = [], [[0] * H for _ in origins]
     for i, t in enumerate(origins):
@@ -815,7 +819,7 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                 skipped.append({"origin": int(t), "h": k + 1, "target": int(t + k)})
                 continue
             npos[i][k] = int(tp.pos.size(1))
-            vals = {"model": probs[i][k]}
+            vals = {} if probs is None else {"model": probs[i][k]}
             for name, b in baselines.items():
                 vals[name] = b.score_pairs(history, requests[i][k])
             for name, s in vals.items():
@@ -876,6 +880,30 @@ def _link_test_origins(graph: TemporalGraph, horizon: int, origins: Sequence[int
             f"[1, {T - horizon}] (every h = 1..{horizon} scored from every origin), got "
             f"[{out[0]}, {out[-1]}]")
     return out
+
+
+def link_baselines_protocol(
+    graph: TemporalGraph,
+    origins: Sequence[int],
+    *,
+    horizon: int = 5,
+    seeds: Sequence[int] = (0, 1, 2),
+    num_mrr_negatives: int = 100,
+    max_queries: int = 2000,
+) -> dict[str, Any]:
+    """The baseline rows of :func:`link_forecast_protocol` alone (no model is trained): the same
+    pairs for the same ``(seed, target)``, so its persistence and frequency rows equal those of a
+    full run, and EdgeBank and the historical-negative scores can be added to a results table
+    without re-running the model."""
+    H = _check_int(horizon, "link_baselines_protocol: horizon", 1)
+    test = _link_test_origins(graph, H, origins, 1)
+    runs = [_score_link_origins(None, graph, test, H, seed=int(s), num_samples=0,
+                                num_mrr_negatives=num_mrr_negatives, max_queries=max_queries,
+                                generator=None) for s in seeds]
+    res = _aggregate_link_runs(runs, test, H)
+    res.update({"horizon": H, "seeds": list(seeds), "num_mrr_negatives": num_mrr_negatives,
+                "max_queries": max_queries})
+    return res
 
 
 def link_forecast_protocol(
