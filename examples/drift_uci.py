@@ -5,8 +5,8 @@ O(E + K) estimator, no N x N matrix) on the first snapshots, then uses every lat
 window as a forecast origin ``T``, samples futures of ``H`` steps from ``G_{1..T}`` and scores each
 horizon ``h`` against the true ``G_{T+h}``
 (:func:`dyngraphvae.evaluation.drift.drift_curve`): link AUC/AP of the Monte Carlo predictive edge
-probability next to persistence (``A_T``) and edge frequency, mean +- std over origins, and a
-linear-vs-exponential fit of the loss curve ``1 - AUC``.
+probability next to persistence (``A_T``), edge frequency and EdgeBank, mean +- std over origins,
+and a linear-vs-exponential fit of the loss curve ``1 - AUC``.
 
 For speed the script uses only the **first 45 of the 89 weekly snapshots** (``--quick``: the
 first 20) and says so. Weeks 28-32 of the data are nearly empty (8-27 messages), so the model
@@ -83,12 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     eval_s = time.perf_counter() - t0
     print(f"\nlink AUC by horizon, mean +- std over {len(origins)} origins ({samples} samples, "
           f"{eval_s:.0f} s)")
-    print(f"{'h':>2} {'model':>14} {'persistence':>14} {'edge freq.':>14} {'n':>3}")
-    names = ("link/auc", "link/persistence_auc", "link/frequency_auc")
+    print(f"{'h':>2} {'model':>14} {'persistence':>14} {'edge freq.':>14} {'EdgeBank':>14} "
+          f"{'EdgeBank_tw':>14} {'n':>3}")
+    names = ("link/auc", "link/persistence_auc", "link/frequency_auc", "link/edgebank_auc",
+             "link/edgebank_tw_auc")
     for k in range(horizon):
         cells = [f"{float(res.mean(m)[k]):.3f} +- {float(res.std(m)[k]):.3f}" for m in names]
-        print(f"{k + 1:>2} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} "
-              f"{int(res.count('link/auc')[k]):>3}")
+        print(f"{k + 1:>2} " + " ".join(f"{c:>14}" for c in cells)
+              + f" {int(res.count('link/auc')[k]):>3}")
     fit = res.fits.get("link/auc")
     if fit is not None:
         lin = fit.linear

@@ -6,7 +6,7 @@ them validates (early stopping and the best epoch are chosen on its ELBO, never 
 snapshots), the rest train. Each evaluation snapshot ``s`` is forecast one step ahead from the
 true history ``G_{1..s}`` and scored on its edges plus as many uniform non-edges (link) and on the
 edges absent at ``s - 1`` (new link), with the Monte Carlo predictive edge probability, next to
-persistence (``A_s``) and the edge-frequency heuristic.
+persistence (``A_s``), the edge-frequency heuristic and EdgeBank (Poursafaei et al. 2022).
 
 Writes ``OUT/model/`` (a model folder: ``dyngraphvae.load_model`` and the ``dyngraphvae forecast``
 / ``evaluate`` commands read it), ``OUT/training_curves.png`` and ``OUT/results.json``.
@@ -30,7 +30,7 @@ import torch
 from _data_root import find_data_root  # examples/_data_root.py
 
 import dyngraphvae as dgv
-from dyngraphvae.evaluation import EdgeFrequencyLinks, PersistenceLinks, link_metrics
+from dyngraphvae.evaluation import EdgeBankLinks, EdgeFrequencyLinks, PersistenceLinks, link_metrics
 from dyngraphvae.report import plot_training_curves
 
 
@@ -46,6 +46,7 @@ def score_snapshot(model, split, ev, num_samples: int, gen: torch.Generator) -> 
             "model": fc.edge_prob(pairs).mean(0)[0].double(),  # (S, 1, P) -> (P,)
             "persistence": PersistenceLinks().score_pairs(hist, pairs).double(),
             "edge frequency": EdgeFrequencyLinks().score_pairs(hist, pairs).double(),
+            "EdgeBank": EdgeBankLinks().score_pairs(hist, pairs).double(),
         }
         for name, s in scores.items():
             m = link_metrics(s[:npos], s[npos:])
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\ntest snapshots {split.test_steps}, one step ahead, mean over snapshots "
           f"({samples} samples; %)")
     print(f"{'method':<16} {'link AUC':>9} {'link AP':>8} {'new AUC':>8} {'new AP':>7}")
-    for name in ("model", "persistence", "edge frequency"):
+    for name in ("model", "persistence", "edge frequency", "EdgeBank"):
         cells = [mean[f"{name}/{k}"] for k in ("link_auc", "link_ap", "new_link_auc",
                                                "new_link_ap")]
         print(f"{name:<16} {cells[0]:>9.2f} {cells[1]:>8.2f} {cells[2]:>8.2f} {cells[3]:>7.2f}")
