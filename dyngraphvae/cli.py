@@ -292,8 +292,10 @@ def _top_pairs(fc, top_k: int, block: int = 1 << 18):
     n, H = fc.num_nodes, fc.horizon
     best_p = torch.full((H, 0), -1.0, dtype=torch.float64)
     best_i = torch.empty(H, 2, 0, dtype=torch.long)
+    from dyngraphvae.progress import progress
+
     rows = max(1, block // n)
-    for u0 in range(0, n, rows):
+    for u0 in progress(range(0, n, rows), "top-k edges"):
         us = torch.arange(u0, min(n, u0 + rows))
         u = us.repeat_interleave(n)
         v = torch.arange(n).repeat(us.numel())
@@ -352,6 +354,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
+    from dyngraphvae.progress import progress
     from dyngraphvae.report import write_json
 
     _positive("--samples", args.samples)
@@ -389,7 +392,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             coords = torch.cat(
                 [
                     torch.cat([torch.tensor([[s], [k]]).expand(2, e.size(1)), e])
-                    for s in range(fc.num_samples)
+                    for s in progress(range(fc.num_samples), "sampling graphs")
                     for k in range(fc.horizon)
                     for e in [fc.sample_edge_index(s, k, generator=gen)]
                 ],
@@ -441,7 +444,8 @@ _TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw")
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
 
 
-def link_table(metrics: dict[str, Any], negatives: str) -> tuple[str, list[str]]:
+def link_table(metrics: dict[str, Any], negatives: str,
+               mrr_negatives: str = "random") -> tuple[str, list[str]]:
     """A console table (metric × horizon, the model above each baseline) of
     :func:`~dyngraphvae.report.evaluate_forecast`'s link scores, and the warnings where the
     model is below the best baseline."""
@@ -472,8 +476,9 @@ def link_table(metrics: dict[str, Any], negatives: str) -> tuple[str, list[str]]
             warns.append(f"the model is below the best baseline on {label} at h="
                          f"{','.join(str(b[0]) for b in below)} (h={h}: model {100 * mv:.1f}, "
                          f"{bn} {100 * bv:.1f})")
+    how = "random" if mrr_negatives == "random" else "half historical, half random (TGB)"
     lines.append(f"(% ; AUC/AP against {negatives} negatives; MRR/Hits@10: each positive "
-                 "against 100 corrupted destinations, ties count one half)")
+                 f"against 100 corrupted destinations, {how}; ties count one half)")
     return "\n".join(lines), warns
 
 
@@ -498,7 +503,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_forecast(saved.model.eval(), graph, start, horizon,
                                 num_samples=args.samples, seed=args.seed,
                                 negatives=args.negatives, train_end=train_end,
-                                edgebank_window=available)
+                                edgebank_window=available, mrr_negatives=args.mrr_negatives)
     report = {"model": str(saved.directory), "dataset": meta.get("dataset"),
               "negatives": args.negatives, "forecast": metrics}
     if "events" in meta:
@@ -515,7 +520,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report["drift"] = drift
     path = write_json(out / "metrics.json", report)
     if any(k.startswith("links/") for k in metrics):
-        table, warns = link_table(metrics, args.negatives)
+        table, warns = link_table(metrics, args.negatives, args.mrr_negatives)
         print(table)
         for w in warns:
             print(f"warning: {w}", file=sys.stderr)
@@ -739,6 +744,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--negatives", choices=("random", "historical", "inductive"), default="random",
                    help="negatives for AUC/AP (Poursafaei et al. 2022): uniform non-edges, pairs "
                         "seen in the history but absent, or pairs new since training")
+    e.add_argument("--mrr-negatives", choices=("random", "hist_rnd"), default="random",
+                   help="MRR/Hits@10 negatives: random destinations, or TGB's hist_rnd (half of "
+                        "them destinations the source had before)")
     e.add_argument("--out", default=None, help="output folder (default: MODEL/evaluation)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dataset", default=None, help="override the dataset in the manifest")

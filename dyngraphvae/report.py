@@ -64,6 +64,9 @@ class ForecastContext:
         edgebank_window: EdgeBank_tw's memory in snapshots (default ``horizon``, the test span).
         num_mrr_negatives: corrupted destinations per MRR query (TGB's one-vs-many ranking).
         max_queries: positives ranked per step (a random subset when there are more).
+        mrr_negatives: ``"random"`` corrupted destinations or TGB's ``"hist_rnd"`` (half of
+            them destinations the source had before, see
+            :func:`~dyngraphvae.evaluation.negatives.corrupted_destinations`).
     """
 
     model: Any
@@ -77,6 +80,7 @@ class ForecastContext:
     edgebank_window: int | None = None
     num_mrr_negatives: int = 100
     max_queries: int = 500
+    mrr_negatives: str = "random"
 
     @property
     def history(self) -> TemporalGraph:
@@ -128,7 +132,8 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         queries = pos[:, torch.randperm(p, generator=rank_gen,
                                         device=rank_gen.device)[:ctx.max_queries]]
         q = queries.size(1)
-        corrupted = corrupted_destinations(ctx.graph, t, queries, K, rank_gen)
+        corrupted = corrupted_destinations(ctx.graph, t, queries, K, rank_gen,
+                                           strategy=ctx.mrr_negatives, history_end=ctx.start)
         pairs = torch.cat([pos, neg, queries, corrupted.reshape(2, -1)], dim=1)
         scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
         for name, b in baselines.items():
@@ -193,6 +198,7 @@ def evaluate_forecast(
     train_end: int | None = None,
     edgebank_window: int | None = None,
     num_mrr_negatives: int = 100,
+    mrr_negatives: str = "random",
 ) -> dict[str, Any]:
     """Score ``S`` sampled futures of ``G_{start+1..start+H}`` given ``G_{1..start}``.
 
@@ -209,6 +215,7 @@ def evaluate_forecast(
         train_end: end of the training span for inductive negatives (default ``start``).
         edgebank_window: EdgeBank_tw's memory in snapshots (default ``horizon``).
         num_mrr_negatives: corrupted destinations per positive in the MRR / Hits@10 ranking.
+        mrr_negatives: ``"random"`` or TGB's ``"hist_rnd"`` corrupted destinations.
 
     Returns:
         ``{"horizon": [1..H], "start": T, "num_samples": S, "seed": seed,
@@ -247,7 +254,7 @@ def evaluate_forecast(
                 model=model, graph=graph.to(device), start=start, horizon=horizon, forecast=fc,
                 generator=torch.Generator(device=device).manual_seed(seed + 1),
                 negatives=negatives, train_end=train_end, edgebank_window=edgebank_window,
-                num_mrr_negatives=num_mrr_negatives,
+                num_mrr_negatives=num_mrr_negatives, mrr_negatives=mrr_negatives,
             )
             result: dict[str, Any] = {
                 "horizon": list(range(1, horizon + 1)),
@@ -255,6 +262,7 @@ def evaluate_forecast(
                 "num_samples": int(num_samples),
                 "seed": int(seed),
                 "negatives": negatives,
+                "mrr_negatives": mrr_negatives,
             }
             for name in names:
                 for key, values in _METRICS[name](ctx).items():

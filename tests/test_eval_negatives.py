@@ -15,6 +15,7 @@ from dyngraphvae.evaluation.baselines import EdgeBankLinks
 from dyngraphvae.evaluation.links import link_metrics, link_prediction_pairs
 from dyngraphvae.evaluation.negatives import (
     candidate_negatives,
+    corrupted_destinations,
     link_pairs,
     negative_pairs,
     seen_pair_keys,
@@ -150,3 +151,50 @@ def test_edgebank_auc_closed_forms(seed, t):
     # the memory is exactly the union of the history's pairs
     keys = _pair_keys(pos, g.num_nodes, g.directed)
     assert torch.equal(s_pos.bool(), torch.isin(keys, seen_pair_keys(g, 0, t)))
+
+
+# ---------------------------------------------------------------------------- TGB ranking negatives
+def test_hist_rnd_corruptions_take_half_from_the_sources_history():
+    g = dynamic_sbm(num_nodes=40, num_snapshots=10, seed=5)
+    t, K = 9, 10
+    pos = g.edges(t)
+    gen = torch.Generator().manual_seed(0)
+    cor = corrupted_destinations(g, t, pos, K, gen, strategy="hist_rnd")
+    assert cor.shape == (2, pos.size(1), K)
+    seen = seen_pair_keys(g, 0, t)
+    n = g.num_nodes
+    seen = set(seen.tolist()) | {(k % n) * n + k // n for k in seen.tolist()}
+    target = set(_pair_keys(pos, n, True).tolist()) | set(_pair_keys(pos.flip(0), n, True).tolist())
+    for i in range(pos.size(1)):
+        u = int(pos[0, i])
+        hist = {v for v in range(n) if u * n + v in seen and u * n + v not in target}
+        got = cor[1, i, : K // 2].tolist()
+        want = min(K // 2, len(hist))
+        assert len(set(got[:want])) == want and set(got[:want]) <= hist
+        assert all(int(s) == u for s in cor[0, i])
+        assert all(v != u for v in cor[1, i].tolist())
+    # random corruptions draw exactly as before (same generator, same values)
+    a = corrupted_destinations(g, t, pos, K, torch.Generator().manual_seed(3))
+    b = corrupted_destinations(g, t, pos, K, torch.Generator().manual_seed(3), strategy="random")
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        corrupted_destinations(g, t, pos, K, gen, strategy="hist")
+
+
+def test_edgebank_mrr_under_hist_rnd_is_worse_than_under_random():
+    """EdgeBank remembers every historical destination: under TGB's hist_rnd sets its positives tie
+    with half the negatives, so its MRR drops below its random-negative MRR."""
+    from dyngraphvae.evaluation.links import mean_reciprocal_rank
+
+    g = dynamic_sbm(num_nodes=60, num_snapshots=12, seed=2)
+    t, K = 11, 20
+    pos = g.edges(t)
+    eb = EdgeBankLinks()
+    out = {}
+    for strategy in ("random", "hist_rnd"):
+        cor = corrupted_destinations(g, t, pos, K, torch.Generator().manual_seed(1),
+                                     strategy=strategy)
+        sp = eb.score_pairs(g[:t], pos)
+        sn = eb.score_pairs(g[:t], cor.reshape(2, -1)).reshape(pos.size(1), K)
+        out[strategy] = float(mean_reciprocal_rank(sp, sn))
+    assert out["hist_rnd"] < out["random"]

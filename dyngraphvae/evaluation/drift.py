@@ -285,7 +285,9 @@ def drift_curve(
     feat_ok = fc.x is not None and graph.has_features
     det = bool(model.config.deterministic_decoder)
     pairs_cache: dict[tuple[int, int | None], tuple[Tensor, Tensor] | None] = {}
-    for i, o in enumerate(origins):
+    from dyngraphvae.progress import progress
+
+    for i, o in progress(list(enumerate(origins)), "scoring origins"):
         hist = graph[:o]
         for k in range(H):
             t = o + k

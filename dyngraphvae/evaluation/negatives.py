@@ -32,6 +32,7 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.evaluation.links import link_prediction_pairs, sample_non_edges
 
 __all__ = [
+    "MRR_NEGATIVES",
     "NEGATIVE_STRATEGIES",
     "candidate_negatives",
     "corrupted_destinations",
@@ -151,13 +152,25 @@ def link_pairs(
                                history_end=history_end, generator=generator)
 
 
+MRR_NEGATIVES = ("random", "hist_rnd")
+
+
 def corrupted_destinations(graph: TemporalGraph, t: int, queries: Tensor, k: int,
-                           generator: torch.Generator | None = None) -> Tensor:
-    """``(2, Q, K)`` one-vs-many negatives of TGB's MRR: for each query ``(u, v)`` of target
-    ``t``, ``K`` pairs ``(u, v')`` with random destinations ``v' != u``. A corruption that happens
-    to be an edge of ``t`` is redrawn once, then kept (at these densities fewer than 1 in 10³
-    are); score them with :func:`~dyngraphvae.evaluation.links.mean_reciprocal_rank`, whose
-    tie rule is TGB's."""
+                           generator: torch.Generator | None = None, strategy: str = "random",
+                           history_end: int | None = None) -> Tensor:
+    """``(2, Q, K)`` one-vs-many negatives of TGB's MRR for each query ``(u, v)`` of target ``t``:
+    ``K`` pairs ``(u, v')``.
+
+    ``"random"``: random destinations ``v' != u``; a corruption that happens to be an edge of
+    ``t`` is redrawn once, then kept (at these densities fewer than 1 in 10³ are).
+    ``"hist_rnd"`` (TGB's negative sets, Huang et al. 2023): up to ``K // 2`` distinct
+    destinations ``u`` had an edge with before ``history_end`` (default ``t``) that are not
+    edges of ``t``, the rest random as above. Score them with
+    :func:`~dyngraphvae.evaluation.links.mean_reciprocal_rank`, whose tie rule is TGB's.
+    """
+    if strategy not in MRR_NEGATIVES:
+        raise ValueError(f"corrupted_destinations: strategy must be one of {MRR_NEGATIVES}, got "
+                         f"{strategy!r}")
     n = graph.num_nodes
     q = queries.size(1)
     src = queries[0].unsqueeze(1).expand(q, k)
@@ -169,4 +182,20 @@ def corrupted_destinations(graph: TemporalGraph, t: int, queries: Tensor, k: int
     bad = (dst == src) | torch.isin(src * n + dst, ek)
     dst = torch.where(bad, torch.randint(0, n, (q, k), generator=generator), dst)
     dst = torch.where(dst == src, (dst + 1) % n, dst)
+    if strategy == "hist_rnd":
+        dst = dst.clone()
+        end = t if history_end is None else int(history_end)
+        seen = seen_pair_keys(graph, 0, end)
+        if not graph.directed:  # both orientations: u's neighbours either way
+            seen = torch.unique(torch.cat([seen, (seen % n) * n + seen // n]))
+        seen = seen[~torch.isin(seen, ek.cpu())]
+        half = k // 2
+        for u in torch.unique(queries[0]).tolist():
+            lo, hi = torch.searchsorted(seen, torch.tensor([u * n, (u + 1) * n])).tolist()
+            hist = seen[lo:hi] % n
+            if hist.numel() == 0:
+                continue
+            take = hist[torch.randperm(hist.numel(), generator=generator)[:half]]
+            rows = (queries[0] == u).nonzero().flatten()
+            dst[rows, :take.numel()] = take.to(dst.device)
     return torch.stack([src, dst])
