@@ -217,6 +217,57 @@ def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------- commands
+#: files and folders of a model folder (what ``--overwrite`` removes, nothing else)
+_MODEL_FOLDER_ENTRIES = ("config.json", "model.pt", "manifest.json", "train_config.json",
+                         "node_ids.json", "checkpoints", "logs", "tensorboard", "evaluation",
+                         "forecast")
+
+
+def _prepare_out(out: Path, resume: str | None, overwrite: bool) -> None:
+    """One run per model folder: refuse to write into a folder that holds a model unless the run
+    resumes it or ``--overwrite`` says to replace it (then the old run's files go first, so the
+    folder never mixes checkpoints or logs of two runs)."""
+    import shutil
+
+    present = [e for e in _MODEL_FOLDER_ENTRIES if (out / e).exists()]
+    if resume is not None:
+        if resume == "last" and not (out / "checkpoints" / "last.ckpt").is_file():
+            raise CLIError(f"--resume last: {out / 'checkpoints' / 'last.ckpt'} does not exist; "
+                           "train without --resume first")
+        if resume != "last" and not Path(resume).is_file():
+            raise CLIError(f"--resume {resume}: no such checkpoint file")
+        if overwrite:
+            raise CLIError("--resume and --overwrite contradict each other; choose one")
+        return
+    if present and not overwrite:
+        raise CLIError(
+            f"{out} already holds a model ({', '.join(present)}); pass --overwrite to replace "
+            "it, --resume last to continue it, or choose another --out")
+    for e in present:
+        path = out / e
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _json_object(path: str, what: str) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(Path(path).read_text())
+    except OSError as err:
+        raise CLIError(f"{what} {path}: cannot read ({err.strerror or err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CLIError(f"{what} {path}: not valid JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise CLIError(f"{what} {path}: expected a JSON object of settings, got "
+                       f"{type(value).__name__}")
+    return value
+
+
+#: model settings the CLI exposes, as flag name -> ForecasterConfig field (defaults: the config's)
+MODEL_FLAGS = ("latent_dim", "hidden_dim", "encoder", "decoder_context", "history_decay",
+               "adjacency", "num_negatives")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -224,8 +275,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dyngraphvae.training import TrainConfig, fit
 
     _positive("--epochs", args.epochs)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(_positive("--threads", args.threads))
+    out = Path(args.out)
+    _prepare_out(out, args.resume, args.overwrite)
     events = None
     if args.events is not None:
         events = {"path": str(Path(args.events).resolve()), "options": _event_options(args)}
@@ -238,26 +290,38 @@ def cmd_train(args: argparse.Namespace) -> int:
                        "node features: there is nothing to learn")
     n_test = _split_sizes(len(graph), args.test_snapshots)
     history = graph[: len(graph) - n_test]
+    # defaults for the graph, then a (partial) JSON config, then explicit flags
+    settings: dict[str, Any] = {}
     if args.model_config:
-        model_config = ForecasterConfig.load(args.model_config)
-    else:
-        model_config = ForecasterConfig.for_graph(
-            graph, latent_dim=args.latent_dim, hidden_dim=args.hidden_dim, encoder=args.encoder,
-            transition_components=args.components,
-        )
-    if args.train_config:
-        tc = TrainConfig.load(args.train_config).to_dict()
-    else:
-        tc = TrainConfig().to_dict()
-    tc.update(epochs=args.epochs, seed=args.seed, progress_bar=not args.no_progress)
-    for key in ("lr", "patience", "accelerator", "devices", "strategy", "val_snapshots"):
+        settings.update(_json_object(args.model_config, "--model-config"))
+    for key in MODEL_FLAGS:
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.components is not None:
+        settings["transition_components"] = args.components
+    try:
+        model_config = ForecasterConfig.for_graph(graph, **settings)
+    except TypeError as err:
+        raise CLIError(f"model settings: {err} (--model-config takes ForecasterConfig fields)"
+                       ) from err
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    tc = _json_object(args.train_config, "--train-config") if args.train_config else {}
+    tc = {**TrainConfig().to_dict(), **tc}
+    tc.update(epochs=args.epochs, seed=args.seed,
+              progress_bar=not args.no_progress and _progress_on_terminal())
+    for key in ("lr", "patience", "accelerator", "devices", "strategy", "val_snapshots",
+                "free_bits", "kl_weight"):
         if getattr(args, key) is not None:
             tc[key] = getattr(args, key)
     if isinstance(tc.get("devices"), str) and tc["devices"].isdigit():
         tc["devices"] = int(tc["devices"])
     if args.kl_warmup:
         tc["kl_schedule"] = {"kind": "linear", "num_steps": args.kl_warmup}
-    train_config = TrainConfig.from_dict(tc)
+    try:
+        train_config = TrainConfig.from_dict(tc)
+    except (TypeError, ValueError) as err:
+        raise CLIError(f"training settings: {err}") from err
     meta = {
         "dataset": args.dataset,
         "data_root": str(Path(args.data_root).resolve()) if args.data_root else None,
@@ -269,13 +333,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if events is not None:
         meta["events"] = events
-    res = fit(model_config, train_config, history, args.out, metadata=meta,
-              resume=args.resume)
+    try:
+        res = fit(model_config, train_config, history, args.out, metadata=meta,
+                  resume=args.resume)
+    except (FileNotFoundError, ValueError) as err:
+        if isinstance(err, ValueError) and "checkpoint" not in str(err):
+            raise
+        raise CLIError(str(err)) from err
     print(f"trained {res.epochs_completed} epochs; best val ELBO/step "
           f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {res.out_dir}")
     print(f"next: dyngraphvae evaluate --model {args.out}   |   "
           f"dyngraphvae forecast --model {args.out}")
     return 0
+
+
+def _progress_on_terminal() -> bool:
+    from dyngraphvae.progress import progress_enabled
+
+    return progress_enabled()
 
 
 def _default_out(model: str, out: str | None, sub: str) -> Path:
@@ -359,6 +434,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
     _positive("--samples", args.samples)
     _positive("--top-k", args.top_k)
+    torch.set_num_threads(_positive("--threads", args.threads))
     saved = _load_model_dir(args.model)
     graph, meta = _model_data(saved, args)
     horizon = args.horizon if args.horizon is not None else int(meta.get("test_snapshots", 1))
@@ -483,9 +559,12 @@ def link_table(metrics: dict[str, Any], negatives: str,
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
     from dyngraphvae.report import evaluate_forecast, write_json
 
     _positive("--samples", args.samples)
+    torch.set_num_threads(_positive("--threads", args.threads))
     saved = _load_model_dir(args.model)
     graph, meta = _model_data(saved, args)
     start = int(meta["history_snapshots"])
@@ -555,8 +634,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from dyngraphvae.training import TrainConfig, fit
 
     t0 = time.perf_counter()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(_positive("--threads", args.threads))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.quick:
@@ -577,7 +655,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         epochs=epochs, lr=1e-2, val_snapshots=n_val, val_samples=2,
         patience=max(10, epochs // 4),
         kl_schedule={"kind": "linear", "num_steps": max(1, epochs // 4)},
-        seed=args.seed, progress_bar=not args.no_progress,
+        seed=args.seed, progress_bar=not args.no_progress and _progress_on_terminal(),
     )
     meta = {"dataset": "dynamic_sbm", "data_seed": args.seed, "data_options": data_kw,
             "num_snapshots": T, "history_snapshots": start, "test_snapshots": n_test}
@@ -655,12 +733,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="train on the built-in dynamic SBM and write a report")
+    d = sub.add_parser("demo", help="train on the built-in dynamic SBM and write a report",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d.add_argument("--out", default="dyngraphvae-demo", help="report folder (default: %(default)s)")
     d.add_argument("--quick", action="store_true", help="tiny graph and few epochs (seconds)")
     d.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    d.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (1 is fastest at these sizes; see docs/cli.md)")
     d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     d.set_defaults(func=cmd_demo)
 
@@ -700,21 +780,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="last snapshots held out for `evaluate` (default: 15%%, at least 1)")
     t.add_argument("--val-snapshots", type=int, default=None,
                    help="snapshots before the test ones used for validation (default: 20%%)")
-    t.add_argument("--latent-dim", type=int, default=16)
-    t.add_argument("--hidden-dim", type=int, default=32)
-    t.add_argument("--encoder", default="gcn", help="gcn, sage, gat, gin or graphconv")
-    t.add_argument("--components", type=int, default=1, help="transition mixture components")
+    m = t.add_argument_group(
+        "model (defaults: ForecasterConfig.for_graph; flags override --model-config)")
+    m.add_argument("--latent-dim", type=int, default=None, help="latent size d (16)")
+    m.add_argument("--hidden-dim", type=int, default=None, help="hidden size (32)")
+    m.add_argument("--encoder", default=None, choices=("gcn", "sage", "gat", "gin", "graphconv"),
+                   help="snapshot encoder (gcn)")
+    m.add_argument("--components", type=int, default=None,
+                   help="transition mixture components (1)")
+    m.add_argument("--decoder-context", default=None, choices=("none", "previous", "history"),
+                   help="edge decoder reads the previous graph / a decayed history (none)")
+    m.add_argument("--history-decay", type=float, default=None,
+                   help="decay of the history context (0.5)")
+    m.add_argument("--adjacency", default=None, choices=("auto", "dense", "sparse"),
+                   help="edge likelihood: exact O(N^2) or sparse unbiased O(E + K) (auto)")
+    m.add_argument("--num-negatives", type=int, default=None,
+                   help="sampled non-edges per snapshot of the sparse likelihood")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--patience", type=int, default=None)
     t.add_argument("--kl-warmup", type=int, default=0, help="linear KL warm-up steps (0: off)")
+    t.add_argument("--kl-weight", type=float, default=None, help="constant KL weight beta (1)")
+    t.add_argument("--free-bits", type=float, default=None,
+                   help="free bits per latent dimension (0: off)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--accelerator", default=None, help="auto, cpu, gpu, ...")
     t.add_argument("--devices", default=None, help="number of devices (or 'auto')")
     t.add_argument("--strategy", default=None, help="auto, ddp, ddp_spawn, ...")
-    t.add_argument("--model-config", default=None, help="ForecasterConfig JSON file")
-    t.add_argument("--train-config", default=None, help="TrainConfig JSON file")
+    t.add_argument("--model-config", default=None,
+                   help="ForecasterConfig JSON, full or partial (merged over the defaults)")
+    t.add_argument("--train-config", default=None,
+                   help="TrainConfig JSON, full or partial (merged over the defaults)")
     t.add_argument("--resume", default=None, help="checkpoint to resume from, or 'last'")
-    t.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the model already in --out (its checkpoints and logs go too)")
+    t.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (1 is fastest at these sizes; see docs/cli.md)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=cmd_train)
 
@@ -733,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "only (forecast the held-out test period)")
     f.add_argument("--dataset", default=None, help="override the dataset in the manifest")
     f.add_argument("--data-root", default=None)
+    f.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     f.set_defaults(func=cmd_forecast)
 
     e = sub.add_parser("evaluate", help="score forecasts on the held-out test snapshots",
@@ -751,9 +852,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--dataset", default=None, help="override the dataset in the manifest")
     e.add_argument("--data-root", default=None)
+    e.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     e.add_argument("--no-drift", action="store_true",
                    help="skip the multi-origin drift-vs-horizon evaluation (drift/ and drift.png)")
     e.set_defaults(func=cmd_evaluate)
+    for sp in (d, t, f, e):
+        sp.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show Lightning's info messages and third-party tips")
     return p
 
 
@@ -768,6 +873,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pkg = logging.getLogger("dyngraphvae")
     pkg.addHandler(handler)
     pkg.setLevel(logging.INFO)
+    verbose_before = os.environ.get("DYNGRAPHVAE_VERBOSE")
     if args.verbose:
         os.environ["DYNGRAPHVAE_VERBOSE"] = "1"
     elif args.command in ("demo", "train"):
@@ -782,6 +888,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         pkg.removeHandler(handler)
+        if verbose_before is None:
+            os.environ.pop("DYNGRAPHVAE_VERBOSE", None)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,18 @@ def _split(
     return GraphSequenceDataModule.from_sequences(train, val, **kwargs)
 
 
+def _check_checkpoint(path: Path) -> None:
+    """Refuse a checkpoint that is not a readable Lightning checkpoint, naming the file (a
+    truncated or foreign file would otherwise fail deep inside Lightning)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, OSError...
+        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'truncated?'})") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"{path}: not a Lightning checkpoint of dyngraphvae (no state_dict)")
+
+
 def fit(
     model_config: Any,
     train_config: TrainConfig,
@@ -272,7 +284,11 @@ def fit(
         if not os.environ.get("DYNGRAPHVAE_VERBOSE"):
             for pattern in _THIRD_PARTY_WARNINGS:
                 warnings.filterwarnings("ignore", message=pattern)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume)
+        if resume is not None:
+            _check_checkpoint(Path(resume))
+        # weights-only loading, stated rather than left to the torch version's default
+        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume,
+                    weights_only=True)
 
     best_path = last_path = None
     best_score = None

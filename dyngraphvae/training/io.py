@@ -203,7 +203,14 @@ def load_saved(
         raise CheckpointMismatchError(
             f"{directory}: {CONFIG_FILE} does not describe a valid {cls.__name__} ({err})"
         ) from err
-    state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated or foreign files raise many types deep in torch
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise CheckpointMismatchError(
+            f"{directory / WEIGHTS_FILE}: not a readable state_dict ({type(err).__name__}"
+            f"{': ' + first if first else ''}); the file is truncated or was not written by "
+            "save_model: copy the model folder again or retrain") from err
     if not isinstance(state, dict):
         raise CheckpointMismatchError(f"{directory / WEIGHTS_FILE} is not a state_dict")
     expected = model.state_dict()
