@@ -167,3 +167,51 @@ def test_folder_whose_config_does_not_match_its_weights(tmp_path, featureless):
 def test_missing_model_folder_says_how_to_make_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="train one first, e.g. `dyngraphvae train"):
         dgv.load_model(tmp_path / "nothing-here")
+
+
+# ---------------------------------------------------------------------------- first-hour API errors
+def test_pygt_json_missing_a_key_names_it(tmp_path):
+    from dyngraphvae.data.io import DATASETS, DatasetFormatError
+
+    info = DATASETS["chickenpox"]
+    path = tmp_path / info.relpath
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"edges": [[0, 1]]}))
+    with pytest.raises(DatasetFormatError, match="lacks the key 'FX'"):
+        dgv.load_dataset("chickenpox", root=tmp_path, verify=False)
+
+
+def test_non_zip_npz_is_not_called_pickled(tmp_path):
+    from dyngraphvae.data.io import DatasetFormatError
+
+    bad = tmp_path / "g" / "data.npz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"this is a text file, not an archive\n")
+    with pytest.raises(DatasetFormatError, match="not an npz file") as err:
+        dgv.load_dataset("g", root=tmp_path)
+    assert "pickle" not in str(err.value)
+
+
+def test_npz_dataset_options_are_checked(tmp_path, featureless):
+    dgv.save_npz(featureless, tmp_path / "g" / "data.npz")
+    with pytest.raises(TypeError, match=r"\['lags'\] do not apply to an npz dataset"):
+        dgv.load_dataset("g", root=tmp_path, lags=4)
+
+
+def test_snapshot_index_out_of_range_names_the_length(featureless):
+    with pytest.raises(IndexError, match="snapshot 50 out of range: this graph has 4 snapshots"):
+        featureless.dense_adjacency(50)
+
+
+def test_forecast_needs_at_least_one_sample(featureless):
+    model = _model(featureless)
+    with pytest.raises(ValueError, match="num_samples must be a positive integer, got 0"):
+        model.forecast(featureless, 2, num_samples=0)
+
+
+def test_fit_on_an_empty_graph_says_there_is_nothing_to_learn(tmp_path, caplog):
+    empty = dgv.TemporalGraph([torch.empty(2, 0, dtype=torch.long)] * 5, 6)
+    cfg = dgv.ForecasterConfig.for_graph(empty, latent_dim=2, hidden_dim=4)
+    with caplog.at_level("WARNING", logger="dyngraphvae"):
+        dgv.fit(cfg, dgv.TrainConfig(epochs=1, progress_bar=False), empty, tmp_path / "e")
+    assert "nothing to learn" in caplog.text

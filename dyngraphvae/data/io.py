@@ -282,6 +282,10 @@ def read_npz(path: str | os.PathLike, sha256: str | None = None) -> dict[str, np
     path = Path(path)
     _require(path, "npz dataset", "the given path")
     _verify(path, sha256, str(path))
+    if not zipfile.is_zipfile(path):
+        raise DatasetFormatError(
+            f"{path}: not an npz file (an npz is a zip archive of .npy arrays, written by "
+            "numpy.savez / dyngraphvae.save_npz); the file is truncated or of another format")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -647,13 +651,14 @@ def load_dataset(
         if direct.suffix == ".npz" and (direct.is_file() or root is None):
             _require(direct, f"dataset {name!r}", "the given path")
             return load_npz(direct, sha256=sha256 if verify else None, name=direct.parent.name,
-                            **options)
+                            **_npz_options(name, options))
         path = dataset_path(name, root)
         known = ", ".join(list_datasets())
         _require(path, f"dataset {name!r}", origin,
                  f"; registered datasets: {known}; other datasets go in <root>/<name>/data.npz",
                  root=data_root(root))
-        return load_npz(path, sha256=sha256 if verify else None, name=name, **options)
+        return load_npz(path, sha256=sha256 if verify else None, name=name,
+                        **_npz_options(name, options))
     path = data_root(root) / info.relpath
     if not path.is_file() and download:
         if info.format != "pygt":
@@ -668,7 +673,7 @@ def load_dataset(
     if verify:
         _verify(path, info.sha256, f"dataset {name!r}")
     if info.format == "npz":
-        return load_npz(path, name=name, **options)
+        return load_npz(path, name=name, **_npz_options(name, options))
     reader, defaults = _PYGT_READERS[name]
     opts = _options(name, options, defaults)
     try:
@@ -676,4 +681,22 @@ def load_dataset(
             raw = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DatasetFormatError(f"dataset {name!r}: {path} is not valid JSON ({err})") from err
-    return reader(raw, name, **opts)
+    try:
+        return reader(raw, name, **opts)
+    except KeyError as err:
+        raise DatasetFormatError(
+            f"dataset {name!r}: {path} lacks the key {err.args[0]!r} of the PyG Temporal layout "
+            "(the file is truncated or of another dataset)") from err
+
+
+_NPZ_OPTIONS = ("weights", "self_loops", "window", "num_snapshots")
+
+
+def _npz_options(name: str, options: dict) -> dict:
+    unknown = sorted(set(options) - set(_NPZ_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"load_dataset({name!r}): option(s) {unknown} do not apply to an npz dataset; "
+            f"accepted: {list(_NPZ_OPTIONS)} (lags etc. are options of the PyG Temporal "
+            "datasets)")
+    return options

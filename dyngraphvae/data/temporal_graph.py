@@ -375,9 +375,16 @@ class TemporalGraph:
             return [int(e.size(1)) for e in self._edges]
         return int(self._edges[t].size(1))
 
+    def _step(self, t: int) -> int:
+        T = len(self._edges)
+        if isinstance(t, bool) or not -T <= int(t) < T:
+            raise IndexError(f"snapshot {t} out of range: this graph has {T} snapshots "
+                             f"(0..{T - 1})")
+        return int(t)
+
     def edges(self, t: int, both_directions: bool = False) -> Tensor:
         """``(2, E_t)`` edge index of snapshot ``t`` as stored (undirected: ``u < v`` once)."""
-        ei = self._edges[t]
+        ei = self._edges[self._step(t)]
         if both_directions and not self.directed:
             # a kept self-loop is its own mirror: list it once
             off = ei[0] != ei[1]
@@ -387,6 +394,7 @@ class TemporalGraph:
     def weights(self, t: int, both_directions: bool = False) -> Tensor | None:
         if self._weights is None:
             return None
+        t = self._step(t)
         w = self._weights[t]
         if both_directions and not self.directed:
             ei = self._edges[t]

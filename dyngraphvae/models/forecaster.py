@@ -1300,6 +1300,10 @@ class TemporalGraphVAE(nn.Module):
         """
         if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
             raise ValueError(f"forecast: horizon must be a positive integer, got {horizon!r}")
+        if num_samples is not None and (isinstance(num_samples, bool)
+                                        or int(num_samples) != num_samples or num_samples < 1):
+            raise ValueError(
+                f"forecast: num_samples must be a positive integer, got {num_samples!r}")
         with torch.set_grad_enabled(requires_grad and torch.is_grad_enabled()):
             if isinstance(graph_or_state, FilterState):
                 state = graph_or_state

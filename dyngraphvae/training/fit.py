@@ -208,6 +208,12 @@ def fit(
             f"fit: train_config must be a TrainConfig, got {type(train_config).__name__}"
         )
     out_dir = Path(out_dir)
+    for g in [data] if isinstance(data, TemporalGraph) else list(data):
+        if isinstance(g, TemporalGraph) and sum(g.num_edges()) == 0 and not g.has_features:
+            logging.getLogger("dyngraphvae").warning(
+                "fit: %s has no edge in any snapshot and no node features: there is nothing "
+                "to learn", g.name or "the training graph")
+            break
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out_dir / "checkpoints"
     if resume == "last":
