@@ -415,6 +415,13 @@ def plot_sampled_graphs(
             ax.set_title(title)
             ax.set_xticks([])
             ax.set_yticks([])
+    if order is not None:
+        fig.text(0.5, 0.005, "nodes sorted by their true community at each step (blocks on the "
+                 "diagonal are communities)", ha="center", va="bottom", fontsize=9)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return Path(path)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

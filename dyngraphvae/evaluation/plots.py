@@ -18,8 +18,10 @@ __all__ = ["plot_drift", "plot_mode_fractions", "plot_stationarity"]
 _DEFAULT_PANELS = ("link/auc", "link/ap", "feature/crps", "feature/mse", "feature/log_score",
                    "feature/coverage")
 _BASELINE_OF = {
-    "link/auc": ("link/persistence_auc", "link/frequency_auc"),
-    "link/ap": ("link/persistence_ap", "link/frequency_ap"),
+    "link/auc": ("link/persistence_auc", "link/frequency_auc", "link/edgebank_auc",
+                 "link/edgebank_tw_auc"),
+    "link/ap": ("link/persistence_ap", "link/frequency_ap", "link/edgebank_ap",
+                "link/edgebank_tw_ap"),
     "feature/crps": ("feature/persistence_crps",),
     "feature/mse": ("feature/persistence_mse",),
 }
@@ -84,8 +86,16 @@ def plot_drift(
                 ax.axhline(lvl, color="grey", lw=0.8)
         ax.set_title(m)
         ax.set_xlabel("horizon h")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_xticks(range(1, max(r.horizon for r in results.values()) + 1))  # whole steps
+    handles: dict[str, Any] = {}
+    for ax in axes[0]:
+        for hd, lb in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lb, hd)
+    # one legend below the panels, off the data
+    fig.legend(list(handles.values()), list(handles), loc="lower center",
+               ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    rows = (len(handles) + 5) // 6
+    fig.tight_layout(rect=(0, 0.06 + 0.05 * rows, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
