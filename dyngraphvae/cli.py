@@ -308,7 +308,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(str(err)) from err
     tc = _json_object(args.train_config, "--train-config") if args.train_config else {}
     tc = {**TrainConfig().to_dict(), **tc}
-    tc.update(epochs=args.epochs, seed=args.seed,
+    tc.update(epochs=args.epochs, seed=args.seed, threads=args.threads,
               progress_bar=not args.no_progress and _progress_on_terminal())
     for key in ("lr", "patience", "accelerator", "devices", "strategy", "val_snapshots",
                 "free_bits", "kl_weight"):
@@ -656,6 +656,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         patience=max(10, epochs // 4),
         kl_schedule={"kind": "linear", "num_steps": max(1, epochs // 4)},
         seed=args.seed, progress_bar=not args.no_progress and _progress_on_terminal(),
+        threads=args.threads,
     )
     meta = {"dataset": "dynamic_sbm", "data_seed": args.seed, "data_options": data_kw,
             "num_snapshots": T, "history_snapshots": start, "test_snapshots": n_test}

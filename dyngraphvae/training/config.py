@@ -73,7 +73,11 @@ class TrainConfig:
         num_nodes: Lightning ``num_nodes`` (machines) for multi-node DDP.
         precision: Lightning precision (``"32-true"``, ``"bf16-mixed"``, ...).
         deterministic: Lightning ``deterministic`` (``True``, ``False`` or ``"warn"``).
-        progress_bar: show the progress bar.
+        progress_bar: show the progress bar (on a terminal only, unless
+            ``DYNGRAPHVAE_PROGRESS=1``; logs written to files stay free of bars).
+        threads: torch intra-op CPU threads during :func:`~dyngraphvae.training.fit` (restored
+            after it). 1 by default: at the graph sizes of this package a second thread buys
+            nothing and costs a lot when anything else runs; ``None`` leaves torch's setting.
         log_every_n_steps: logging interval of the loggers.
         check_val_every_n_epoch: validation interval in epochs.
         tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
@@ -107,6 +111,7 @@ class TrainConfig:
     precision: str = "32-true"
     deterministic: Any = True
     progress_bar: bool = True
+    threads: int | None = 1
     log_every_n_steps: int = 1
     check_val_every_n_epoch: int = 1
     tensorboard: bool = True
@@ -156,6 +161,8 @@ class TrainConfig:
             )
         if self.val_snapshots is not None:
             positive_int("val_snapshots", allow_zero=True)
+        if self.threads is not None:
+            positive_int("threads")
         if self.patience is not None:
             positive_int("patience")
         # building the schedules validates their specs now rather than mid-training

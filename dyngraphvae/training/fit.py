@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.progress import progress_enabled
 from dyngraphvae.training.config import TrainConfig
 from dyngraphvae.training.io import save_model
 
@@ -272,7 +273,7 @@ def fit(
         deterministic=train_config.deterministic,
         gradient_clip_val=train_config.grad_clip,
         gradient_clip_algorithm="norm" if train_config.grad_clip is not None else None,
-        enable_progress_bar=train_config.progress_bar,
+        enable_progress_bar=train_config.progress_bar and progress_enabled(),
         enable_model_summary=False,
         enable_checkpointing=last_ckpt is not None,
         log_every_n_steps=train_config.log_every_n_steps,
@@ -292,9 +293,15 @@ def fit(
                 warnings.filterwarnings("ignore", message=pattern)
         if resume is not None:
             _check_checkpoint(Path(resume))
-        # weights-only loading, stated rather than left to the torch version's default
-        trainer.fit(module, datamodule=datamodule, ckpt_path=None if resume is None else resume,
-                    weights_only=True)
+        threads_before = torch.get_num_threads()
+        if train_config.threads is not None:
+            torch.set_num_threads(train_config.threads)
+        try:
+            # weights-only loading, stated rather than left to the torch version's default
+            trainer.fit(module, datamodule=datamodule,
+                        ckpt_path=None if resume is None else resume, weights_only=True)
+        finally:
+            torch.set_num_threads(threads_before)
 
     best_path = last_path = None
     best_score = None
