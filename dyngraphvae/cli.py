@@ -726,13 +726,22 @@ def _demo_table(metrics: dict[str, Any], summary: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``dyngraphvae train: error: ...`` and where to look,
+    instead of the whole usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="dyngraphvae",
         description="Probabilistic forecasting of dynamic graphs with temporal graph VAEs.",
     )
     p.add_argument("--verbose", action="store_true", help="show Lightning's info messages")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
 
     d = sub.add_parser("demo", help="train on the built-in dynamic SBM and write a report",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -877,11 +886,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose_before = os.environ.get("DYNGRAPHVAE_VERBOSE")
     if args.verbose:
         os.environ["DYNGRAPHVAE_VERBOSE"] = "1"
-    elif args.command in ("demo", "train"):
+    if args.command in ("demo", "train"):
         import lightning.pytorch  # noqa: F401  (it sets its loggers to INFO on import)
 
         for name in ("lightning.pytorch", "lightning.fabric"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except CLIError as err:

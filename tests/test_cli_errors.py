@@ -51,8 +51,9 @@ def test_encoder_typo_is_an_argparse_error_with_the_choices(tmp_path, capsys):
         main(["train", "--dataset", "dynamic_sbm_small", "--out", str(tmp_path / "x"),
               "--encoder", "gcnn"])
     assert exc.value.code == 2
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
     assert "invalid choice: 'gcnn'" in err and "sage" in err
+    assert len(err.splitlines()) == 1 and err.startswith("dyngraphvae train: error:")
 
 
 def test_resume_without_a_checkpoint(tmp_path, capsys):

@@ -178,3 +178,19 @@ def test_fit_saves_node_ids_and_a_changed_events_file_is_refused(events_model, t
     (copy / "node_ids.json").write_text(json.dumps(ids[::-1]))
     assert main(["evaluate", "--model", str(copy), "--samples", "2", "--no-drift"]) == 2
     assert "the data changed since training" in capsys.readouterr().err
+
+
+def test_bitcoin_alpha_signed_ratings_are_dropped_by_default():
+    """The shared dataset that used to crash `train`: its ratings in [-10, 10] never reach the
+    GCN normalisation under the default policy."""
+    from dyngraphvae.cli import load_data
+    from dyngraphvae.data.io import dataset_path
+
+    root = os.environ.get("DYNGRAPHVAE_DATA") or str(Path(__file__).resolve().parents[2]
+                                                     / "shared" / "datasets")
+    if not dataset_path("bitcoin_alpha", root).is_file():
+        pytest.skip("bitcoin_alpha not in the data root")
+    g = load_data("bitcoin_alpha", root)
+    assert g.edge_weights is None and g.num_nodes == 3783
+    assert min(float(w.min()) for w in load_data("bitcoin_alpha", root, weights="abs")
+               .edge_weights) >= 1
