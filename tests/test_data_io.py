@@ -327,7 +327,7 @@ def test_bad_npz_layouts_are_reported(tmp_path):
     ):  # object arrays: never unpickled
         load_npz(_write(tmp_path / "e.npz", **ok, extra=np.array([{"a": 1}], dtype=object)))
     (tmp_path / "f.npz").write_bytes(b"not a zip")
-    with pytest.raises(DatasetFormatError, match="not a readable npz"):
+    with pytest.raises(DatasetFormatError, match="not an npz file .an npz is a zip archive"):
         load_npz(tmp_path / "f.npz")
 
 
