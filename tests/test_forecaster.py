@@ -850,3 +850,34 @@ def test_amortization_gap_nonnegative_on_a_trained_model(small_lg):
     assert float(after.amortization_gap) > -3 * float(after.standard_error)
     assert float(after.elbo_encoder) > float(before.elbo_encoder)
     assert float(after.amortization_gap) < float(before.amortization_gap)
+
+
+def test_summaries_read_per_step_give_the_same_loss_and_gradients_as_indexing_a_stack(
+        monkeypatch):
+    """The chain reads a list of per-step summaries (linear backward in T); indexing the stacked
+    (T, N, H) tensor, as before, gives bit-identical loss and gradients."""
+    g = dynamic_sbm(num_nodes=15, num_snapshots=6, num_features=3, seed=4)
+    torch.manual_seed(0)
+    model = TemporalGraphVAE(ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8))
+
+    def run():
+        model.zero_grad()
+        out = model.elbo(g, generator=torch.Generator().manual_seed(1))
+        out.loss.backward()
+        return out.loss.detach(), [p.grad.clone() for p in model.parameters()
+                                   if p.grad is not None]
+
+    loss_new, grads_new = run()
+    per_step = TemporalGraphVAE._summaries
+
+    def indexed(self, graph):
+        stacked = torch.stack(per_step(self, graph))
+        return [stacked[s] for s in range(stacked.size(0))]
+
+    monkeypatch.setattr(TemporalGraphVAE, "_summaries", indexed)
+    loss_old, grads_old = run()
+    assert torch.equal(loss_new, loss_old)
+    assert len(grads_new) == len(grads_old) > 0
+    for a, b in zip(grads_new, grads_old, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(model.summarise(g), torch.stack(per_step(model, g)))
