@@ -461,8 +461,8 @@ def test_predictive_log_likelihood_shapes_and_start_zero(lg):
     m = _model(g)
     p = m.predictive_log_likelihood(g, 3, horizon=2, num_samples=16, generator=_gen())
     assert p.feature.shape == p.edge.shape == p.joint.shape == p.feature_marginal.shape == (2,)
-    # Jensen per node: the marginal log score is >= the joint one on the same draws
-    assert (p.feature_marginal >= p.feature - 1e-4).all()
+    # (the exact identities linking feature and feature_marginal: tests/test_value_checks.py)
+    assert torch.isfinite(p.feature_marginal).all() and torch.isfinite(p.joint).all()
     # from Z_0, one sample suffices: the fixed Z_0 gives the exact log p(G_1 | Z_0)
     p0 = m.predictive_log_likelihood(g, 0, horizon=1, num_samples=1)
     out = m.elbo(g)
