@@ -516,7 +516,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
-_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw")
+_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history")
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
 
 
@@ -715,8 +715,8 @@ def _fmt(v: float | None) -> str:
 
 def _demo_table(metrics: dict[str, Any], summary: dict[str, Any]) -> str:
     """The link table of ``evaluate`` (model above each baseline) and the feature CRPS rows."""
-    table, _ = link_table(metrics, metrics.get("negatives", "random"))
-    lines = [table]
+    table, warns = link_table(metrics, metrics.get("negatives", "random"))
+    lines = [table] + [f"warning: {w}" for w in warns]
     for key, name in (("features/model_crps", "model"),
                       ("features/persistence_crps", "persistence")):
         if key in metrics:

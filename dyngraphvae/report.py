@@ -8,8 +8,9 @@ r"""Forecast evaluation against held-out snapshots, ``metrics.json`` and PNG plo
   ``G_{T+h}`` against as many negatives (uniform non-edges as in VGRNN, Hajiramezanali et al.
   2019, or historical / inductive ones, Poursafaei et al. 2022; ties count one half), and TGB's
   one-vs-many MRR and Hits@10 (each positive against ``K`` corrupted destinations), next to
-  persistence :math:`A_T(u, v)`, edge frequency and EdgeBank (unlimited and time window) on the
-  same pairs (:func:`~dyngraphvae.evaluation.baselines.link_baselines`);
+  persistence :math:`A_T(u, v)`, edge frequency, EdgeBank (unlimited and time window) and the
+  pair-history regression on the same pairs
+  (:func:`~dyngraphvae.evaluation.baselines.link_baselines`);
 * features: the sample CRPS (Gneiting & Raftery 2007)
   :math:`\mathrm{CRPS} = \frac1S\sum_s|x_s - y| - \frac1{2S^2}\sum_{s,s'}|x_s - x_{s'}|`,
   averaged over nodes and features, next to persistence :math:`\hat x_{T+h} = x_T` (the CRPS of
@@ -109,9 +110,9 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
 
     if ctx.forecast.edge_decoder is None:
         return {}
-    baselines = link_baselines(ctx.edgebank_window or ctx.horizon)
+    window = ctx.edgebank_window or ctx.horizon
     out: dict[str, list[float | None]] = {
-        f"{name}_{m}": [] for name in ("model", *baselines) for m in LINK_SCORES}
+        f"{name}_{m}": [] for name in ("model", *link_baselines(window)) for m in LINK_SCORES}
     history = ctx.history
     train_end = ctx.start if ctx.train_end is None else ctx.train_end
     K = ctx.num_mrr_negatives
@@ -136,7 +137,7 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
                                            strategy=ctx.mrr_negatives, history_end=ctx.start)
         pairs = torch.cat([pos, neg, queries, corrupted.reshape(2, -1)], dim=1)
         scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
-        for name, b in baselines.items():
+        for name, b in link_baselines(window, horizon=k + 1).items():
             scores[name] = b.score_pairs(history, pairs).double()
         for name, s in scores.items():
             m = link_metrics(s[:p], s[p:2 * p])
@@ -340,7 +341,7 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     frequency and EdgeBank; feature CRPS next to persistence; predictive log-likelihood."""
     plt = _pyplot()
     h = metrics["horizon"]
-    link_base = ("persistence", "frequency", "edgebank", "edgebank_tw")
+    link_base = ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history")
     panels = [
         ("AUC (higher is better)", "links/model_auc", [f"links/{b}_auc" for b in link_base]),
         ("AP (higher is better)", "links/model_ap", [f"links/{b}_ap" for b in link_base]),
@@ -352,7 +353,7 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     panels = [p for p in panels if p[1] in metrics]
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.5 * max(1, len(panels)), 3.9),
                              squeeze=False)
-    styles = ["s--", "^--", "v:", "d:"]
+    styles = ["s--", "^--", "v:", "d:", "x-."]
     for ax, (title, model_key, base_keys) in zip(axes[0], panels, strict=False):
         series = [(model_key, "model", "o-")] + [
             (k, k.split("/")[1].rsplit("_", 1)[0], styles[i % len(styles)])

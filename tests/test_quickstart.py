@@ -31,6 +31,7 @@ def test_quickstart_runs_and_beats_the_baselines_it_prints(tmp_path, monkeypatch
     assert len(rows) == 5
     for row in rows:
         scores = dict(re.findall(r"(\w+) (0\.\d+)", row))
-        assert set(scores) == {"model", "persistence", "frequency", "EdgeBank"}, row
+        assert set(scores) == {"model", "persistence", "frequency", "EdgeBank",
+                               "pair_history"}, row
         model = float(scores.pop("model"))
         assert all(model > float(v) for v in scores.values()), row

@@ -55,6 +55,10 @@ from dyngraphvae.evaluation.negatives import (
     negative_pairs,
     seen_pair_keys,
 )
+from dyngraphvae.evaluation.pair_history import (
+    PairHistoryRegression,
+    pair_history_features,
+)
 from dyngraphvae.evaluation.protocols import (
     HistoryStackedLinks,
     RollingForecast,
@@ -127,6 +131,8 @@ __all__ = [
     "spectral_histogram",
     # baselines
     "EdgeBankLinks",
+    "PairHistoryRegression",
+    "pair_history_features",
     "EdgeFrequencyLinks",
     "FeatureBaseline",
     "LinearLagFit",

@@ -255,11 +255,17 @@ class VGAELinks:
             return model.decoder(z, pairs.to(z.device), sigmoid=True)
 
 
-def link_baselines(edgebank_window: int) -> dict[str, LinkBaseline]:
-    """The link baselines every report shows next to the model: persistence, edge frequency,
-    EdgeBank with unlimited memory and EdgeBank over the last ``edgebank_window`` snapshots."""
+def link_baselines(edgebank_window: int, horizon: int = 1) -> dict[str, LinkBaseline]:
+    """The link baselines every report shows next to the model, for a target ``horizon``
+    snapshots after the history: persistence, edge frequency, EdgeBank with unlimited memory and
+    over the last ``edgebank_window`` snapshots, and the pair-history regression fitted for that
+    horizon (:class:`~dyngraphvae.evaluation.pair_history.PairHistoryRegression`, the strongest
+    of them on sparse activity data)."""
+    from dyngraphvae.evaluation.pair_history import PairHistoryRegression
+
     return {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
-            "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(int(edgebank_window))}
+            "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(int(edgebank_window)),
+            "pair_history": PairHistoryRegression(horizon=int(horizon))}
 
 
 # ---------------------------------------------------------------------------- feature baselines

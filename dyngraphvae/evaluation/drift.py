@@ -8,7 +8,8 @@ pass for all origins) and each horizon ``h = 1..H`` is scored against the true `
   :math:`\bar\pi_{uv} = \frac1S\sum_s\sigma(s(\hat z^{(s)}_u, \hat z^{(s)}_v))` on all edges of
   ``G_{T+h}`` and as many uniform non-edges (VGRNN pairs; the pairs of a snapshot are the same for
   every origin; or historical / inductive negatives, :mod:`dyngraphvae.evaluation.negatives`),
-  next to persistence :math:`A_T`, edge frequency and EdgeBank (unlimited and ``H``-step window);
+  next to persistence :math:`A_T`, edge frequency, EdgeBank (unlimited and ``H``-step window) and
+  the pair-history regression;
 * features: the fair sample CRPS (Ferro 2014), the squared error of the predictive mean, the
   central-interval coverage from the samples, and the log score of the per-feature marginal
   predictive mixture :math:`-\log\frac1S\sum_s\mathcal N(y; \mu^{(s)}, \sigma^{2(s)})`, next to
@@ -184,7 +185,8 @@ class DriftResult:
             base = name.split("/", 1)[-1]
             key = next((k for k in LOSS_VIEW if name == k or name.endswith("/" + base)
                         and k.endswith("/" + base)), None)
-            if key is None or any(b in name for b in ("persistence", "frequency", "edgebank")):
+            if key is None or any(b in name for b in ("persistence", "frequency", "edgebank",
+                                                      "pair_history")):
                 continue
             m = LOSS_VIEW[key](self.mean(name))
             if int(torch.isfinite(m).sum()) >= 3:
@@ -272,7 +274,7 @@ def drift_curve(
         raise ValueError(f"drift_curve: origins must be >= 1, got {origins}")
     H = int(horizon)
     t_end = min(origins) if train_end is None else int(train_end)
-    link_base = link_baselines(H)
+    link_base = [link_baselines(H, horizon=k + 1) for k in range(H)]
     gen = torch.Generator().manual_seed(int(seed))
     fc = rolling_forecast(model, graph, origins, H, num_samples, generator=gen)
     O, T_all = len(origins), len(graph)
@@ -314,7 +316,7 @@ def drift_curve(
                     put("link/auc", i, k, m.auc)
                     put("link/ap", i, k, m.ap)
                     if baselines:
-                        for bname, b in link_base.items():
+                        for bname, b in link_base[k].items():
                             s = b.score_pairs(hist, pairs)
                             mb = link_metrics(s[:p], s[p:])
                             put(f"link/{bname}_auc", i, k, mb.auc)

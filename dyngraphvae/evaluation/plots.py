@@ -19,9 +19,9 @@ _DEFAULT_PANELS = ("link/auc", "link/ap", "feature/crps", "feature/mse", "featur
                    "feature/coverage")
 _BASELINE_OF = {
     "link/auc": ("link/persistence_auc", "link/frequency_auc", "link/edgebank_auc",
-                 "link/edgebank_tw_auc"),
+                 "link/edgebank_tw_auc", "link/pair_history_auc"),
     "link/ap": ("link/persistence_ap", "link/frequency_ap", "link/edgebank_ap",
-                "link/edgebank_tw_ap"),
+                "link/edgebank_tw_ap", "link/pair_history_ap"),
     "feature/crps": ("feature/persistence_crps",),
     "feature/mse": ("feature/persistence_mse",),
 }

@@ -384,7 +384,8 @@ def vgrnn_link_protocol(
     fitted on the validation snapshot. Metrics are means over the test snapshots; the result holds
     per-seed values and mean ± std over seeds for the model, the stacked variant and the
     baselines (persistence, edge frequency, EdgeBank with unlimited memory and with the last
-    ``num_test`` snapshots, static VGAE trained on the last history snapshot). Besides the link
+    ``num_test`` snapshots, the pair-history regression, static VGAE trained on the last history
+    snapshot). Besides the link
     and new-link tasks on uniform non-edges, ``hist_link_auc`` / ``hist_link_ap`` score all edges
     of each test snapshot against as many historical negatives (pairs seen before it but absent
     from it; Poursafaei et al. 2022), drawn from a generator seeded by ``(seed, step)``.
@@ -398,6 +399,7 @@ def vgrnn_link_protocol(
     )
     from dyngraphvae.evaluation.links import link_metrics
     from dyngraphvae.evaluation.negatives import negative_pairs
+    from dyngraphvae.evaluation.pair_history import PairHistoryRegression
 
     kw = dict(train_kwargs or {})
     rows: dict[str, list[dict[str, float]]] = {}
@@ -419,6 +421,7 @@ def vgrnn_link_protocol(
         if baselines:
             scorers.update(persistence=PersistenceLinks(), frequency=EdgeFrequencyLinks(),
                            edgebank=EdgeBankLinks(), edgebank_tw=EdgeBankLinks(num_test),
+                           pair_history=PairHistoryRegression(),
                            vgae=VGAELinks(epochs=vgae_epochs, seed=int(seed)))
         if fc is not None:  # stacked variant fitted on the validation snapshots
             designs, labels = [], []
@@ -777,9 +780,10 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                         *, seed: int, num_samples: int, num_mrr_negatives: int, max_queries: int,
                         generator: torch.Generator | None, edgebank_window: int | None = None
                         ) -> dict[str, Any]:
-    r"""Score the model (unless ``model`` is ``None``), persistence, edge frequency and EdgeBank
+    r"""Score the model (unless ``model`` is ``None``), persistence, edge frequency, EdgeBank
     (unlimited memory, and the last ``edgebank_window`` snapshots, default
-    ``len(origins) + H - 1``: the test span) at every ``(origin, h)``.
+    ``len(origins) + H - 1``: the test span) and the pair-history regression (fitted on each
+    origin's history for each ``h``) at every ``(origin, h)``.
 
     Origin ``T`` conditions on snapshots ``0..T-1``: the model through its filter, the baselines
     through ``graph[:T]`` (exactly that history; never a snapshot ``>= T``). Horizon ``h`` scores
@@ -789,11 +793,7 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
     Returns ``{"scores": {name: {metric: [[value | None] * H] * O}}, "skipped": [{"origin", "h",
     "target"}], "num_positives": [[int] * H] * O}``.
     """
-    from dyngraphvae.evaluation.baselines import (
-        EdgeBankLinks,
-        EdgeFrequencyLinks,
-        PersistenceLinks,
-    )
+    from dyngraphvae.evaluation.baselines import link_baselines
 
     H = horizon
     targets = {t + k for t in origins for k in range(H)}
@@ -806,9 +806,8 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
     probs = None if model is None else _model_pair_probs(model, graph, origins, H, num_samples,
                                                          requests, generator)
     window = len(origins) + H - 1 if edgebank_window is None else int(edgebank_window)
-    baselines = {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
-                 "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(window)}
-    names = ([] if model is None else ["model"]) + list(baselines)
+    per_h = [link_baselines(window, horizon=k + 1) for k in range(H)]
+    names = ([] if model is None else ["model"]) + list(per_h[0])
     scores = {name: {m: [[None] * H for _ in origins] for m in _LINK_METRICS} for name in names}
     skipped, npos = [], [[0] * H for _ in origins]
     for i, t in enumerate(origins):
@@ -820,7 +819,7 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                 continue
             npos[i][k] = int(tp.pos.size(1))
             vals = {} if probs is None else {"model": probs[i][k]}
-            for name, b in baselines.items():
+            for name, b in per_h[k].items():
                 vals[name] = b.score_pairs(history, requests[i][k])
             for name, s in vals.items():
                 for m, v in zip(_LINK_METRICS, _link_scores(s, tp, num_mrr_negatives),
