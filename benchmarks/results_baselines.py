@@ -1,16 +1,18 @@
-"""The baseline rows of the link tables of docs/results.md, with EdgeBank and historical negatives.
+"""The baseline rows of the link tables of docs/results.md: EdgeBank, the pair-history regression
+and historical negatives.
 
     export DYNGRAPHVAE_DATA=../shared/datasets
     python benchmarks/results_baselines.py
 
 No model is trained: the protocols' baselines-only paths (``vgrnn_link_protocol(g, None)``,
-``link_baselines_protocol``) score persistence, edge frequency, EdgeBank∞ and EdgeBank over the
-test span (Poursafaei et al. 2022) on exactly the pairs of the published runs (the pairs of a
-target depend only on the seed and the target). Before anything is printed, the persistence and
-frequency rows are checked against those stored in ``benchmarks/results/*.json`` by the full runs:
-equal values mean equal pairs, so the EdgeBank rows belong in the same tables. Historical-negative
-columns (pairs seen before the target's history end but absent from it) are new; the model's
-values there need a re-run of the model and are not claimed here.
+``link_baselines_protocol``) score persistence, edge frequency, EdgeBank∞, EdgeBank over the
+test span (Poursafaei et al. 2022) and the pair-history regression on exactly the pairs of the
+published runs (the pairs of a target depend only on the seed and the target). Before anything
+is printed, the persistence and frequency rows are checked against those stored in
+``benchmarks/results/*.json`` by the full runs: equal values mean equal pairs, so the new rows
+belong in the same tables. Historical-negative columns (pairs seen before the target's history
+end but absent from it) are new; the model's values there need a re-run of the model and are not
+claimed here.
 
 Writes benchmarks/results/baselines_<dataset>.json and prints markdown tables.
 """
@@ -30,7 +32,8 @@ from dyngraphvae.evaluation.protocols import link_baselines_protocol, vgrnn_link
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {"persistence": "persistence A_T", "frequency": "edge frequency",
-         "edgebank": "EdgeBank∞", "edgebank_tw": "EdgeBank_tw", "vgae": "static VGAE"}
+         "edgebank": "EdgeBank∞", "edgebank_tw": "EdgeBank_tw", "vgae": "static VGAE",
+         "pair_history": "pair-history regression"}
 
 
 def unweighted(g: TemporalGraph) -> TemporalGraph:
@@ -64,7 +67,7 @@ def vgrnn(name: str, root: str | None) -> tuple[dict, str]:
             "hist_link_ap"]
     lines = [f"| {name} (baselines) | link AUC | link AP | new-link AUC | new-link AP | "
              "AUC, historical neg. | AP, historical neg. |", "|---" * 7 + "|"]
-    for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "vgae"):
+    for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history", "vgae"):
         d = res["summary"][key]
         lines.append(f"| {NAMES[key]} | " + " | ".join(
             f"{d[c]['mean']:.2f} ± {d[c]['std']:.2f}" for c in cols) + " |")
@@ -93,7 +96,7 @@ def many_origins(name: str, root: str | None) -> tuple[dict, str]:
     for m, label in metrics:
         lines += [f"| {name} test {label} | " + " | ".join(f"h={k + 1}" for k in range(H))
                   + " | mean over h |", "|---" * (H + 2) + "|"]
-        for key in ("persistence", "frequency", "edgebank", "edgebank_tw"):
+        for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history"):
             cells = [f"{c['mean']:.2f} ± {c['std']:.2f}" for c in res["summary"][key][m]]
             o = res["summary_mean_over_h"][key][m]
             cells.append(f"{o['mean']:.2f} ± {o['std']:.2f}")
