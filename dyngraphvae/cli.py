@@ -18,251 +18,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLIError", "build_parser", "load_data", "main", "SYNTHETIC_DATASETS"]
+from dyngraphvae.cli_io import (
+    EVENT_OPTIONS,
+    SYNTHETIC_DATASETS,
+    WEIGHT_POLICIES,
+    CLIError,
+    _default_out,
+    _event_options,
+    _json_object,
+    _load_model_dir,
+    _model_data,
+    _positive,
+    _prepare_out,
+    _progress_on_terminal,
+    _split_sizes,
+    _val_snapshots,
+    apply_weight_policy,
+    load_data,
+    load_event_data,
+)
 
-#: built-in synthetic datasets: name -> keyword arguments of ``dynamic_sbm``.
-SYNTHETIC_DATASETS: dict[str, dict[str, Any]] = {
-    "dynamic_sbm": dict(num_nodes=120, num_snapshots=30, num_communities=4, num_features=8),
-    "dynamic_sbm_small": dict(num_nodes=24, num_snapshots=12, num_communities=2, num_features=3),
-}
-
-
-class CLIError(Exception):
-    """A user error: printed without a traceback, exit status 2."""
-
-
-# ---------------------------------------------------------------------------- data
-WEIGHT_POLICIES = ("auto", "use", "drop", "abs")
-log = logging.getLogger("dyngraphvae")
-
-
-def apply_weight_policy(graph, policy: str = "auto"):
-    """Edge weights as the encoder will see them.
-
-    ``use`` keeps them (signed weights are refused: the GCN normalisation
-    ``D^-1/2 (A_w + I) D^-1/2`` needs non-negative weights); ``drop`` removes them; ``abs``
-    uses ``|w|``; ``auto`` keeps non-negative weights and drops signed ones, with one log line
-    saying so.
-    """
-    import torch
-
-    if policy not in WEIGHT_POLICIES:
-        raise CLIError(f"--weights must be one of {', '.join(WEIGHT_POLICIES)}, got {policy!r}")
-    ws = graph.edge_weights
-    if ws is None:
-        return graph
-    name = graph.name or "the graph"
-    flat = torch.cat([w.flatten() for w in ws]) if ws else torch.empty(0)
-    signed = bool(flat.numel() and flat.min() < 0)
-    if policy == "drop":
-        log.info("%s: edge weights dropped (--weights drop)", name)
-        return graph.with_edge_weights(None)
-    if policy == "abs":
-        log.info("%s: edge weights replaced by their absolute values (--weights abs)", name)
-        return graph.with_edge_weights([w.abs() for w in ws])
-    if signed and policy == "use":
-        raise CLIError(
-            f"{name}: edge weights are signed (min {float(flat.min()):g}); the encoder's GCN "
-            "normalisation needs non-negative weights: use --weights drop or --weights abs")
-    if signed:
-        log.info("%s: edge weights are signed (%g..%g), which the encoder's GCN normalisation "
-                 "cannot use; they are dropped (--weights abs uses |w|, --weights drop silences "
-                 "this)", name, float(flat.min()), float(flat.max()))
-        return graph.with_edge_weights(None)
-    return graph
-
-
-def load_data(
-    name: str, root: str | None = None, seed: int = 0, options: dict[str, Any] | None = None,
-    weights: str = "auto",
-):
-    """The dataset ``name``: a built-in synthetic one (:data:`SYNTHETIC_DATASETS`, generated with
-    ``seed``; ``options`` override its generator arguments) or a real one read by
-    :func:`dyngraphvae.data.io.load_dataset` from ``root``, with the edge-weight policy
-    ``weights`` (:func:`apply_weight_policy`)."""
-    if name in SYNTHETIC_DATASETS:
-        from dyngraphvae.data.synthetic import dynamic_sbm
-
-        graph = dynamic_sbm(seed=seed, **{**SYNTHETIC_DATASETS[name], **(options or {})})
-        return apply_weight_policy(graph, weights)
-    from dyngraphvae.data import io as dio
-
-    try:
-        graph = dio.load_dataset(name, root)
-    except dio.DatasetNotFoundError as err:
-        known = sorted(SYNTHETIC_DATASETS) + dio.list_datasets()
-        searched = dio.data_root(root).resolve()
-        raise CLIError(
-            f"unknown or missing dataset {name!r}: {err}.\n"
-            f"Known datasets: {', '.join(known)}.\n"
-            f"Data root searched: {searched}. Pass --data-root DIR (or set "
-            f"${dio.ENV_VAR}) to the folder holding <name>/data.npz."
-        ) from err
-    except (dio.DatasetFormatError, dio.DatasetChecksumError) as err:
-        raise CLIError(str(err)) from err
-    return apply_weight_policy(graph, weights)
-
-
-#: options of :func:`dyngraphvae.data.events.load_events` that ``train --events`` records.
-EVENT_OPTIONS = ("src", "dst", "time", "weight", "window", "num_snapshots", "directed", "start",
-                 "format", "self_loops", "delimiter")
-
-
-def load_event_data(path: str, options: dict[str, Any], weights: str = "auto"):
-    """A graph from an events file (:func:`dyngraphvae.data.events.load_events`); bad input is a
-    :class:`CLIError` naming the file, column and row."""
-    from dyngraphvae.data.events import EventsError, load_events
-
-    if not Path(path).is_file():
-        raise CLIError(f"events file {path} not found")
-    try:
-        graph = load_events(path, **options)
-    except EventsError as err:
-        raise CLIError(f"{path}: {err}") from err
-    except ImportError as err:
-        raise CLIError(str(err)) from err
-    return apply_weight_policy(graph, weights)
-
-
-def _event_options(args: argparse.Namespace) -> dict[str, Any]:
-    if (args.window is None) == (args.snapshots is None):
-        raise CLIError("--events needs exactly one of --window W (e.g. 1d, 1w, 3600) or "
-                       "--snapshots K")
-    if args.format is None:
-        missing = [f"--{k}" for k in ("src", "dst", "time") if getattr(args, k) is None]
-        if missing:
-            raise CLIError(f"--events needs {', '.join(missing)} (the column names), or "
-                           "--format dyglib|tgb")
-    window = args.window
-    if window is not None:
-        try:
-            window = float(window)
-        except ValueError:
-            pass  # a string such as "1d", parsed by load_events
-    return {"src": args.src, "dst": args.dst, "time": args.time, "weight": args.weight,
-            "window": window, "num_snapshots": args.snapshots, "directed": not args.undirected,
-            "start": args.start, "format": args.format, "self_loops": args.self_loops,
-            "delimiter": args.delimiter}
-
-
-def _split_sizes(T: int, test: int | None) -> int:
-    n_test = max(1, round(0.15 * T)) if test is None else test
-    if n_test < 1 or T - n_test < 3:
-        raise CLIError(
-            f"--test-snapshots {n_test} leaves {T - n_test} of {T} snapshots for training and "
-            "validation (need >= 3); choose a smaller value"
-        )
-    return n_test
-
-
-def _positive(name: str, value: int) -> int:
-    if value is None or value <= 0:
-        raise CLIError(f"{name} must be a positive integer, got {value}")
-    return value
-
-
-def _load_model_dir(path: str):
-    from dyngraphvae.training import load_saved
-
-    p = Path(path)
-    if not p.exists():
-        raise CLIError(
-            f"model folder {p} does not exist; train one with "
-            f"`dyngraphvae train --dataset NAME --out {p}` (or run `dyngraphvae demo`)"
-        )
-    from dyngraphvae.training.io import CheckpointMismatchError
-
-    try:
-        saved = load_saved(p)
-    except (FileNotFoundError, CheckpointMismatchError) as err:
-        raise CLIError(str(err)) from err
-    return saved
-
-
-def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
-    """The graph a model folder was trained on (its dataset or events file and options, as
-    recorded in the manifest), checked against the model's node count and saved node ids."""
-    meta = saved.metadata
-    weights = meta.get("weights", "auto")
-    override = getattr(args, "dataset", None)
-    if override is None and "events" in meta:
-        ev = meta["events"]
-        graph = load_event_data(ev["path"], ev["options"], weights)
-        name = ev["path"]
-    else:
-        if "dataset" not in meta or (meta["dataset"] is None and override is None):
-            raise CLIError(
-                f"{saved.directory}/manifest.json does not say which dataset the model was "
-                "trained on; pass --dataset NAME")
-        name = override or meta["dataset"]
-        root = args.data_root if getattr(args, "data_root", None) is not None else meta.get(
-            "data_root")
-        graph = load_data(name, root, seed=int(meta.get("data_seed", 0)),
-                          options=meta.get("data_options") if override is None else None,
-                          weights=weights)
-    n_model = getattr(saved.model.config, "num_nodes", graph.num_nodes)
-    if graph.num_nodes != n_model:
-        raise CLIError(
-            f"dataset {name!r} has {graph.num_nodes} nodes but the model in {saved.directory} "
-            f"was built for {n_model}"
-        )
-    if saved.node_ids is not None and graph.node_ids is not None \
-            and list(graph.node_ids) != saved.node_ids:
-        raise CLIError(
-            f"the node ids of {name} differ from those the model in {saved.directory} was "
-            "trained on (node_ids.json): the data changed since training")
-    if len(graph) <= int(meta.get("history_snapshots", 0)) - 1:
-        raise CLIError(f"dataset {name!r} is shorter than the model's training history")
-    return graph, meta
-
+__all__ = ["CLIError", "EVENT_OPTIONS", "SYNTHETIC_DATASETS", "WEIGHT_POLICIES",
+           "apply_weight_policy", "build_parser", "load_data", "load_event_data", "main"]
 
 # ---------------------------------------------------------------------------- commands
-#: files and folders of a model folder (what ``--overwrite`` removes, nothing else)
-_MODEL_FOLDER_ENTRIES = ("config.json", "model.pt", "manifest.json", "train_config.json",
-                         "node_ids.json", "checkpoints", "logs", "tensorboard", "evaluation",
-                         "forecast")
-
-
-def _prepare_out(out: Path, resume: str | None, overwrite: bool) -> None:
-    """One run per model folder: refuse to write into a folder that holds a model unless the run
-    resumes it or ``--overwrite`` says to replace it (then the old run's files go first, so the
-    folder never mixes checkpoints or logs of two runs)."""
-    import shutil
-
-    present = [e for e in _MODEL_FOLDER_ENTRIES if (out / e).exists()]
-    if resume is not None:
-        if resume == "last" and not (out / "checkpoints" / "last.ckpt").is_file():
-            raise CLIError(f"--resume last: {out / 'checkpoints' / 'last.ckpt'} does not exist; "
-                           "train without --resume first")
-        if resume != "last" and not Path(resume).is_file():
-            raise CLIError(f"--resume {resume}: no such checkpoint file")
-        if overwrite:
-            raise CLIError("--resume and --overwrite contradict each other; choose one")
-        return
-    if present and not overwrite:
-        raise CLIError(
-            f"{out} already holds a model ({', '.join(present)}); pass --overwrite to replace "
-            "it, --resume last to continue it, or choose another --out")
-    for e in present:
-        path = out / e
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-
-def _json_object(path: str, what: str) -> dict[str, Any]:
-    import json
-
-    try:
-        value = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise CLIError(f"{what} {path}: cannot read ({err.strerror or err})") from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CLIError(f"{what} {path}: not valid JSON ({err})") from err
-    if not isinstance(value, dict):
-        raise CLIError(f"{what} {path}: expected a JSON object of settings, got "
-                       f"{type(value).__name__}")
-    return value
-
-
 #: model settings the CLI exposes, as flag name -> ForecasterConfig field (defaults: the config's)
 MODEL_FLAGS = ("latent_dim", "hidden_dim", "encoder", "decoder_context", "history_decay",
                "adjacency", "num_negatives")
@@ -347,82 +126,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_on_terminal() -> bool:
-    from dyngraphvae.progress import progress_enabled
-
-    return progress_enabled()
-
-
-def _default_out(model: str, out: str | None, sub: str) -> Path:
-    return Path(out) if out is not None else Path(model) / sub
-
-
-def _top_pairs(fc, top_k: int, block: int = 1 << 18):
-    r"""Per step, the ``top_k`` pairs of highest predictive probability
-    :math:`\frac1S\sum_s π^{(s)}_{uv}` (undirected: ``u < v``; never ``u = v``), scanned in
-    blocks of source rows so memory stays ``O(S·H·block)``. Returns ``(H, k)`` probabilities and
-    ``(H, 2, k)`` pairs."""
-    import torch
-
-    n, H = fc.num_nodes, fc.horizon
-    best_p = torch.full((H, 0), -1.0, dtype=torch.float64)
-    best_i = torch.empty(H, 2, 0, dtype=torch.long)
-    from dyngraphvae.progress import progress
-
-    rows = max(1, block // n)
-    for u0 in progress(range(0, n, rows), "top-k edges"):
-        us = torch.arange(u0, min(n, u0 + rows))
-        u = us.repeat_interleave(n)
-        v = torch.arange(n).repeat(us.numel())
-        keep = (u < v) if not fc.directed else (u != v)
-        pairs = torch.stack([u[keep], v[keep]])
-        if pairs.size(1) == 0:
-            continue
-        p = fc.edge_prob(pairs).mean(0).double()  # (H, P)
-        cat_p = torch.cat([best_p, p], dim=1)
-        cat_i = torch.cat([best_i, pairs.unsqueeze(0).expand(H, 2, -1)], dim=2)
-        k = min(top_k, cat_p.size(1))
-        top = cat_p.topk(k, dim=1)
-        best_p = top.values
-        best_i = cat_i.gather(2, top.indices.unsqueeze(1).expand(H, 2, k))
-    return best_p, best_i
-
-
-def _plot_edge_counts(history_counts: list[int], counts, path: Path, start: int) -> Path:
-    """The predictive distribution of the number of edges per future step (median, 50 % and
-    90 % bands from the samples) beside the observed history."""
-    from dyngraphvae.report import _pyplot
-
-    plt = _pyplot()
-    q = counts.double().quantile(torch_tensor([0.05, 0.25, 0.5, 0.75, 0.95]), dim=0)  # (5, H)
-    steps = list(range(start, start + counts.size(1)))
-    past = list(range(start - len(history_counts), start))
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    ax.plot(past, history_counts, "k.-", label="observed")
-    ax.fill_between(steps, q[0], q[4], alpha=0.2, color="C0", label="90 % interval")
-    ax.fill_between(steps, q[1], q[3], alpha=0.4, color="C0", label="50 % interval")
-    ax.plot(steps, q[2], "o-", color="C0", label="forecast median")
-    ax.set_xlabel("snapshot")
-    ax.set_ylabel("number of edges")
-    lo = min([*history_counts, float(q[0].min())])
-    hi = max([*history_counts, float(q[4].max())])
-    if lo > 0 and hi / lo > 30:  # futures far from the history: both stay readable
-        ax.set_yscale("log")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    ax.set_title("edges per snapshot: history and sampled futures")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def torch_tensor(values):
-    import torch
-
-    return torch.tensor(values, dtype=torch.float64)
-
-
 def cmd_forecast(args: argparse.Namespace) -> int:
     import csv
 
@@ -430,7 +133,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     import torch
 
     from dyngraphvae.progress import progress
-    from dyngraphvae.report import write_json
+    from dyngraphvae.report import plot_edge_counts, top_pairs, write_json
 
     _positive("--samples", args.samples)
     _positive("--top-k", args.top_k)
@@ -487,7 +190,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
                     prob.sum((-1, -2)) - prob.diagonal(dim1=-2, dim2=-1).sum(-1))
                 summary["expected_edges"] = expected.tolist()
             # top-k predicted edges per step, named by the original node ids
-            top_p, top_i = _top_pairs(fc, args.top_k)
+            top_p, top_i = top_pairs(fc, args.top_k)
             with open(out / "edges.csv", "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["h", "snapshot", "src", "dst", "probability"])
@@ -497,7 +200,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
                         w.writerow([k + 1, start + k, ids[u], ids[v], f"{float(top_p[k, j]):.6g}"])
             files.append(out / "edges.csv")
             past = graph.num_edges()[max(0, start - 30):start]
-            files.append(_plot_edge_counts(past, counts, out / "edge_count.png", start))
+            files.append(plot_edge_counts(past, counts, out / "edge_count.png", start))
             lo, hi = min(graph.num_edges()[:start]), max(graph.num_edges()[:start])
             far = [k + 1 for k, m in enumerate(summary["sampled_edges_mean"])
                    if m > 2 * max(hi, 1) or m < 0.5 * lo]
@@ -516,52 +219,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
-_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history")
-_TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
-
-
-def link_table(metrics: dict[str, Any], negatives: str,
-               mrr_negatives: str = "random") -> tuple[str, list[str]]:
-    """A console table (metric × horizon, the model above each baseline) of
-    :func:`~dyngraphvae.report.evaluate_forecast`'s link scores, and the warnings where the
-    model is below the best baseline."""
-    hs = metrics["horizon"]
-    lines, warns = [], []
-    head = f"{'metric':<9}{'':<13}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
-    lines.append(head)
-    for m, label in _TABLE_LABELS.items():
-        for i, name in enumerate(_TABLE_NAMES):
-            vals = metrics.get(f"links/{name}_{m}")
-            if vals is None:
-                continue
-            cells = "".join(f"{'n/a' if v is None else f'{100 * v:.1f}':>9}" for v in vals)
-            lines.append(f"{(label if i == 0 else ''):<9}{name:<13}{cells}")
-        model = metrics.get(f"links/model_{m}") or []
-        below = []
-        for k, h in enumerate(hs):
-            mv = model[k] if k < len(model) else None
-            if mv is None:
-                continue
-            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in _TABLE_NAMES[1:]
-                        if metrics.get(f"links/{b}_{m}") and metrics[f"links/{b}_{m}"][k]
-                        is not None), default=None)
-            if best is not None and mv < best[0]:
-                below.append((h, mv, *best))
-        if below:
-            h, mv, bv, bn = below[0]
-            warns.append(f"the model is below the best baseline on {label} at h="
-                         f"{','.join(str(b[0]) for b in below)} (h={h}: model {100 * mv:.1f}, "
-                         f"{bn} {100 * bv:.1f})")
-    how = "random" if mrr_negatives == "random" else "half historical, half random (TGB)"
-    lines.append(f"(% ; AUC/AP against {negatives} negatives; MRR/Hits@10: each positive "
-                 f"against 100 corrupted destinations, {how}; ties count one half)")
-    return "\n".join(lines), warns
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from dyngraphvae.report import evaluate_forecast, write_json
+    from dyngraphvae.report import evaluate_forecast, link_table, write_json
 
     _positive("--samples", args.samples)
     torch.set_num_threads(_positive("--threads", args.threads))
@@ -605,18 +266,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {path}")
     return 0
-
-
-def _val_snapshots(saved, start: int) -> int:
-    """Validation snapshots at the end of the model's training history (0 when unknown)."""
-    from dyngraphvae.training import TrainConfig
-    from dyngraphvae.training.lightning_module import num_validation_snapshots
-
-    path = Path(saved.directory) / "train_config.json"
-    try:
-        return int(num_validation_snapshots(start, TrainConfig.load(path)))
-    except (OSError, ValueError, TypeError):
-        return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -715,6 +364,8 @@ def _fmt(v: float | None) -> str:
 
 def _demo_table(metrics: dict[str, Any], summary: dict[str, Any]) -> str:
     """The link table of ``evaluate`` (model above each baseline) and the feature CRPS rows."""
+    from dyngraphvae.report import link_table
+
     table, warns = link_table(metrics, metrics.get("negatives", "random"))
     lines = [table] + [f"warning: {w}" for w in warns]
     for key, name in (("features/model_crps", "model"),

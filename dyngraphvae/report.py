@@ -41,8 +41,11 @@ __all__ = [
     "evaluate_forecast",
     "plot_horizon_metrics",
     "plot_sampled_graphs",
+    "plot_edge_counts",
     "plot_training_curves",
     "register_metric",
+    "link_table",
+    "top_pairs",
     "write_json",
 ]
 
@@ -427,3 +430,105 @@ def plot_sampled_graphs(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+# ---------------------------------------------------------------------------- forecast outputs
+def top_pairs(fc: Any, top_k: int, block: int = 1 << 18) -> tuple[Tensor, Tensor]:
+    r"""Per step, the ``top_k`` pairs of highest predictive probability
+    :math:`\frac1S\sum_s π^{(s)}_{uv}` (undirected: ``u < v``; never ``u = v``), scanned in
+    blocks of source rows so memory stays ``O(S·H·block)``. Returns ``(H, k)`` probabilities and
+    ``(H, 2, k)`` pairs."""
+    n, H = fc.num_nodes, fc.horizon
+    best_p = torch.full((H, 0), -1.0, dtype=torch.float64)
+    best_i = torch.empty(H, 2, 0, dtype=torch.long)
+    from dyngraphvae.progress import progress
+
+    rows = max(1, block // n)
+    for u0 in progress(range(0, n, rows), "top-k edges"):
+        us = torch.arange(u0, min(n, u0 + rows))
+        u = us.repeat_interleave(n)
+        v = torch.arange(n).repeat(us.numel())
+        keep = (u < v) if not fc.directed else (u != v)
+        pairs = torch.stack([u[keep], v[keep]])
+        if pairs.size(1) == 0:
+            continue
+        p = fc.edge_prob(pairs).mean(0).double()  # (H, P)
+        cat_p = torch.cat([best_p, p], dim=1)
+        cat_i = torch.cat([best_i, pairs.unsqueeze(0).expand(H, 2, -1)], dim=2)
+        k = min(top_k, cat_p.size(1))
+        top = cat_p.topk(k, dim=1)
+        best_p = top.values
+        best_i = cat_i.gather(2, top.indices.unsqueeze(1).expand(H, 2, k))
+    return best_p, best_i
+
+
+def plot_edge_counts(history_counts: list[int], counts: Tensor, path: str | Path,
+                     start: int) -> Path:
+    """The predictive distribution of the number of edges per future step (median, 50 % and
+    90 % bands from the samples) beside the observed history."""
+    plt = _pyplot()
+    levels = torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], dtype=torch.float64)
+    q = counts.double().quantile(levels, dim=0)  # (5, H)
+    steps = list(range(start, start + counts.size(1)))
+    past = list(range(start - len(history_counts), start))
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.plot(past, history_counts, "k.-", label="observed")
+    ax.fill_between(steps, q[0], q[4], alpha=0.2, color="C0", label="90 % interval")
+    ax.fill_between(steps, q[1], q[3], alpha=0.4, color="C0", label="50 % interval")
+    ax.plot(steps, q[2], "o-", color="C0", label="forecast median")
+    ax.set_xlabel("snapshot")
+    ax.set_ylabel("number of edges")
+    lo = min([*history_counts, float(q[0].min())])
+    hi = max([*history_counts, float(q[4].max())])
+    if lo > 0 and hi / lo > 30:  # futures far from the history: both stay readable
+        ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.set_title("edges per snapshot: history and sampled futures")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+# ---------------------------------------------------------------------------- console table
+_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history")
+_TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
+
+
+def link_table(metrics: dict[str, Any], negatives: str,
+               mrr_negatives: str = "random") -> tuple[str, list[str]]:
+    """A console table (metric × horizon, the model above each baseline) of
+    :func:`~dyngraphvae.report.evaluate_forecast`'s link scores, and the warnings where the
+    model is below the best baseline."""
+    hs = metrics["horizon"]
+    lines, warns = [], []
+    head = f"{'metric':<9}{'':<13}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
+    lines.append(head)
+    for m, label in _TABLE_LABELS.items():
+        for i, name in enumerate(_TABLE_NAMES):
+            vals = metrics.get(f"links/{name}_{m}")
+            if vals is None:
+                continue
+            cells = "".join(f"{'n/a' if v is None else f'{100 * v:.1f}':>9}" for v in vals)
+            lines.append(f"{(label if i == 0 else ''):<9}{name:<13}{cells}")
+        model = metrics.get(f"links/model_{m}") or []
+        below = []
+        for k, h in enumerate(hs):
+            mv = model[k] if k < len(model) else None
+            if mv is None:
+                continue
+            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in _TABLE_NAMES[1:]
+                        if metrics.get(f"links/{b}_{m}") and metrics[f"links/{b}_{m}"][k]
+                        is not None), default=None)
+            if best is not None and mv < best[0]:
+                below.append((h, mv, *best))
+        if below:
+            h, mv, bv, bn = below[0]
+            warns.append(f"the model is below the best baseline on {label} at h="
+                         f"{','.join(str(b[0]) for b in below)} (h={h}: model {100 * mv:.1f}, "
+                         f"{bn} {100 * bv:.1f})")
+    how = "random" if mrr_negatives == "random" else "half historical, half random (TGB)"
+    lines.append(f"(% ; AUC/AP against {negatives} negatives; MRR/Hits@10: each positive "
+                 f"against 100 corrupted destinations, {how}; ties count one half)")
+    return "\n".join(lines), warns

@@ -689,14 +689,9 @@ def load_dataset(
             "(the file is truncated or of another dataset)") from err
 
 
-_NPZ_OPTIONS = ("weights", "self_loops", "window", "num_snapshots")
-
-
 def _npz_options(name: str, options: dict) -> dict:
-    unknown = sorted(set(options) - set(_NPZ_OPTIONS))
-    if unknown:
-        raise TypeError(
-            f"load_dataset({name!r}): option(s) {unknown} do not apply to an npz dataset; "
-            f"accepted: {list(_NPZ_OPTIONS)} (lags etc. are options of the PyG Temporal "
-            "datasets)")
+    accepted = ["weights", "self_loops", "window", "num_snapshots"]
+    if unknown := sorted(set(options) - set(accepted)):
+        raise TypeError(f"load_dataset({name!r}): option(s) {unknown} do not apply to an npz "
+                        f"dataset; accepted: {accepted} (lags etc. are PyG Temporal options)")
     return options
