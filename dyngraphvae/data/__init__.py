@@ -44,6 +44,7 @@ from dyngraphvae.data.synthetic import (
     linear_gaussian,
 )
 from dyngraphvae.data.temporal_graph import TemporalGraph, TemporalGraphError
+from dyngraphvae.data.weights import WEIGHT_POLICIES, edge_weight_policy
 
 __all__ = [
     "DATASETS",
@@ -51,6 +52,7 @@ __all__ = [
     "DatasetFormatError",
     "DatasetInfo",
     "DatasetNotFoundError",
+    "WEIGHT_POLICIES",
     "EventsError",
     "ForkData",
     "LinearGaussianData",
@@ -64,6 +66,7 @@ __all__ = [
     "dataset_path",
     "download_pygt",
     "dynamic_sbm",
+    "edge_weight_policy",
     "fork",
     "from_data_list",
     "from_networkx",
