@@ -129,10 +129,16 @@ def test_partial_model_config_merges_over_the_defaults(tmp_path, capsys):
     assert "not valid JSON" in err
 
 
-def test_verbose_is_accepted_after_the_subcommand(tmp_path, capfd):
+def test_verbose_is_accepted_after_the_subcommand(tmp_path):
+    import logging
     import os
 
     assert main(["train", "--dataset", "dynamic_sbm_small", "--out", str(tmp_path / "v"), *TINY,
                  "--verbose"]) == 0
-    assert "GPU available" in capfd.readouterr().err  # Lightning's info lines are shown
+    # Lightning's info lines are let through (where they are printed depends on the stream
+    # Lightning's own handler captured at import, so the level is what is checked)
+    assert logging.getLogger("lightning.pytorch").level == logging.INFO
     assert "DYNGRAPHVAE_VERBOSE" not in os.environ  # and the setting does not leak
+    assert main(["train", "--dataset", "dynamic_sbm_small", "--out", str(tmp_path / "q"),
+                 *TINY]) == 0
+    assert logging.getLogger("lightning.pytorch").level == logging.WARNING
