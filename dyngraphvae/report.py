@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.progress import progress
 
 __all__ = [
     "ForecastContext",
@@ -370,16 +371,9 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
         ax.set_title(title)
         ax.set_xlabel("horizon h")
         ax.set_xticks(h)
-    handles, labels = {}, []
-    for ax in axes[0]:
-        for hd, lb in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lb not in handles:
-                handles[lb] = hd
-                labels.append(lb)
-    # one legend below the panels, off the data
-    fig.legend([handles[lb] for lb in labels], labels, loc="lower center",
-               ncol=len(labels), frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    from dyngraphvae.evaluation.plots import legend_below
+
+    legend_below(fig, axes[0])
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
@@ -422,11 +416,7 @@ def plot_sampled_graphs(
     if order is not None:
         fig.text(0.5, 0.005, "nodes sorted by their true community at each step (blocks on the "
                  "diagonal are communities)", ha="center", va="bottom", fontsize=9)
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return Path(path)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 if order is not None else 0, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
@@ -441,8 +431,6 @@ def top_pairs(fc: Any, top_k: int, block: int = 1 << 18) -> tuple[Tensor, Tensor
     n, H = fc.num_nodes, fc.horizon
     best_p = torch.full((H, 0), -1.0, dtype=torch.float64)
     best_i = torch.empty(H, 2, 0, dtype=torch.long)
-    from dyngraphvae.progress import progress
-
     rows = max(1, block // n)
     for u0 in progress(range(0, n, rows), "top-k edges"):
         us = torch.arange(u0, min(n, u0 + rows))

@@ -29,6 +29,7 @@ pandas / pyarrow are needed only for Parquet files and DataFrames
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -270,10 +271,8 @@ def _datetime_seconds(x: Any) -> float | None:
         return _datetime_seconds(x.to_pydatetime())
     if isinstance(x, str):
         s = x.strip()
-        try:
+        with contextlib.suppress(ValueError):  # a number; else try a datetime below
             return float(s)
-        except ValueError:
-            pass
         try:
             return _datetime_seconds(datetime.fromisoformat(s.replace("Z", "+00:00")))
         except ValueError:

@@ -112,12 +112,12 @@ def negative_pairs(
             ``h``-step forecast).
         generator: seeds the draw.
     """
-    _check(graph, t, strategy, train_end, history_end)
     num = int(num)
     if strategy == "random":
+        _check(graph, t, strategy, train_end, history_end)
         return sample_non_edges(graph, t, num, generator=generator)
     n = graph.num_nodes
-    cand = candidate_negatives(graph, t, strategy, train_end, history_end)
+    cand = candidate_negatives(graph, t, strategy, train_end, history_end)  # validates
     if cand.numel() >= num:
         chosen = cand[torch.randperm(cand.numel(), generator=generator)[:num]]
         pairs = torch.stack([chosen // n, chosen % n])
@@ -182,20 +182,35 @@ def corrupted_destinations(graph: TemporalGraph, t: int, queries: Tensor, k: int
     bad = (dst == src) | torch.isin(src * n + dst, ek)
     dst = torch.where(bad, torch.randint(0, n, (q, k), generator=generator), dst)
     dst = torch.where(dst == src, (dst + 1) % n, dst)
-    if strategy == "hist_rnd":
+    if strategy == "hist_rnd" and k // 2 > 0:
         dst = dst.clone()
-        end = t if history_end is None else int(history_end)
-        seen = seen_pair_keys(graph, 0, end)
-        if not graph.directed:  # both orientations: u's neighbours either way
-            seen = torch.unique(torch.cat([seen, (seen % n) * n + seen // n]))
-        seen = seen[~torch.isin(seen, ek.cpu())]
-        half = k // 2
-        for u in torch.unique(queries[0]).tolist():
-            lo, hi = torch.searchsorted(seen, torch.tensor([u * n, (u + 1) * n])).tolist()
-            hist = seen[lo:hi] % n
-            if hist.numel() == 0:
-                continue
-            take = hist[torch.randperm(hist.numel(), generator=generator)[:half]]
-            rows = (queries[0] == u).nonzero().flatten()
-            dst[rows, :take.numel()] = take.to(dst.device)
+        dst[:, :k // 2] = _historical_destinations(graph, queries[0], k // 2, ek, generator,
+                                                   t if history_end is None else history_end,
+                                                   dst[:, :k // 2])
     return torch.stack([src, dst])
+
+
+def _historical_destinations(graph: TemporalGraph, sources: Tensor, half: int, target_keys: Tensor,
+                             generator: torch.Generator | None, history_end: int,
+                             fallback: Tensor) -> Tensor:
+    """``(Q, half)``: for each query's source ``u``, up to ``half`` distinct destinations drawn
+    at random among those ``u`` had an edge with before ``history_end`` (not edges of the
+    target), first in the row; ``fallback`` fills the rest. One draw per source, shared by its
+    queries, vectorised over sources (a random order within each source's block of keys)."""
+    n = graph.num_nodes
+    seen = seen_pair_keys(graph, 0, int(history_end))
+    if not graph.directed:  # both orientations: u's neighbours either way
+        seen = torch.unique(torch.cat([seen, (seen % n) * n + seen // n]))
+    src_cpu = sources.cpu()
+    uniq = torch.unique(src_cpu)
+    seen = seen[~torch.isin(seen, target_keys.cpu()) & torch.isin(seen // n, uniq)]
+    owner = seen // n
+    shuffle = torch.rand(seen.numel(), generator=generator, dtype=torch.float64)
+    order = torch.argsort(owner.double() + shuffle)  # by source, random within a source
+    seen, owner = seen[order], owner[order]
+    rank = torch.arange(seen.numel()) - torch.searchsorted(owner, owner)
+    keep = rank < half
+    table = torch.full((uniq.numel(), half), -1, dtype=torch.long)
+    table[torch.searchsorted(uniq, owner[keep]), rank[keep]] = seen[keep] % n
+    rows = table[torch.searchsorted(uniq, src_cpu)].to(fallback.device)
+    return torch.where(rows >= 0, rows, fallback)

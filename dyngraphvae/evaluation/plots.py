@@ -36,6 +36,19 @@ def _pyplot():
     return plt
 
 
+def legend_below(fig: Any, axes: Sequence[Any], ncol: int = 6) -> None:
+    """One legend for all panels (each label once), below them and off the data; lays out the
+    figure around it."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for hd, lb in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lb, hd)
+    fig.legend(list(handles.values()), list(handles), loc="lower center",
+               ncol=min(len(handles), ncol), fontsize=8, frameon=False)
+    rows = (len(handles) + ncol - 1) // ncol
+    fig.tight_layout(rect=(0, 0.06 + 0.05 * rows, 1, 1))
+
+
 def plot_drift(
     results: Mapping[str, Any],
     path: str | Path,
@@ -87,15 +100,7 @@ def plot_drift(
         ax.set_title(m)
         ax.set_xlabel("horizon h")
         ax.set_xticks(range(1, max(r.horizon for r in results.values()) + 1))  # whole steps
-    handles: dict[str, Any] = {}
-    for ax in axes[0]:
-        for hd, lb in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(lb, hd)
-    # one legend below the panels, off the data
-    fig.legend(list(handles.values()), list(handles), loc="lower center",
-               ncol=min(len(handles), 6), fontsize=8, frameon=False)
-    rows = (len(handles) + 5) // 6
-    fig.tight_layout(rect=(0, 0.06 + 0.05 * rows, 1, 1))
+    legend_below(fig, axes[0])
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)

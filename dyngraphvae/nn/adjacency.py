@@ -105,6 +105,15 @@ def sample_pairs(
     return pairs.to(device) if device is not None else pairs
 
 
+def resolve_method(method: str, num_nodes: int, dense_max_nodes: int = 2000) -> str:
+    """``"dense"`` or ``"sparse"``: ``"auto"`` is dense iff ``num_nodes <= dense_max_nodes``."""
+    if method not in ("auto", "dense", "sparse"):
+        raise ValueError(f"method: unknown {method!r}; expected auto|dense|sparse")
+    if method == "auto":
+        return "dense" if int(num_nodes) <= int(dense_max_nodes) else "sparse"
+    return method
+
+
 def _validate_edges(
     edge_index: Tensor, num_nodes: int, directed: bool, node_mask: Tensor | None
 ) -> None:
@@ -195,8 +204,7 @@ def adjacency_log_likelihood(
     edge_index = edge_index.to(z.device)
     if validate:
         _validate_edges(edge_index, n, directed, node_mask)
-    if method == "auto":
-        method = "dense" if n <= dense_max_nodes else "sparse"
+    method = resolve_method(method, n, dense_max_nodes)
     if method == "dense":
         return _dense(decoder, z, edge_index.long(), n, directed, node_mask)
     return _sparse(decoder, z, edge_index.long(), n, directed, node_mask, num_negatives, generator)

@@ -263,13 +263,12 @@ def fit(
         loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard"))
 
     if isinstance(data, TemporalGraph) and hasattr(model_config, "adjacency"):
+        from dyngraphvae.nn.adjacency import resolve_method
         from dyngraphvae.training.memory import check_training_memory
 
-        n = int(getattr(model_config, "num_nodes", data.num_nodes))
-        dense = model_config.adjacency == "dense" or (
-            model_config.adjacency == "auto" and n <= int(getattr(model_config,
-                                                                  "dense_max_nodes", 2000)))
-        check_training_memory(n, len(data), dense=dense)
+        method = resolve_method(model_config.adjacency, data.num_nodes,
+                                model_config.dense_max_nodes)
+        check_training_memory(data.num_nodes, len(data), dense=method == "dense")
     quiet_third_party()
     trainer = L.Trainer(
         max_epochs=train_config.epochs,
