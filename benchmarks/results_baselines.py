@@ -28,7 +28,7 @@ import torch
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.evaluation.protocols import link_baselines_protocol, vgrnn_link_protocol
+from dyngraphvae.experiments import link_baselines_protocol, vgrnn_link_protocol
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {"persistence": "persistence A_T", "frequency": "edge frequency",

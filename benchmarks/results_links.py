@@ -30,7 +30,7 @@ import torch
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.evaluation.protocols import link_forecast_protocol
+from dyngraphvae.experiments import link_forecast_protocol
 from dyngraphvae.models.config import ForecasterConfig
 
 NAMES = {"model": "TemporalGraphVAE", "persistence": "persistence A_T",

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from dyngraphvae.data import load_dataset
-from dyngraphvae.evaluation.protocols import pygt_node_protocol
+from dyngraphvae.experiments import pygt_node_protocol
 from dyngraphvae.models.config import ForecasterConfig
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from dyngraphvae.evaluation.protocols import train_forecaster
+from dyngraphvae.experiments import train_forecaster
 from dyngraphvae.models.config import ForecasterConfig
 
 FIG = Path("docs/figures")

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from dyngraphvae.data import load_dataset
-from dyngraphvae.evaluation.protocols import vgrnn_link_protocol
+from dyngraphvae.experiments import vgrnn_link_protocol
 from dyngraphvae.models.config import ForecasterConfig
 
 PUBLISHED = {  # VGRNN_RESULTS.md, Tables 3 and 4 (AUC, AP; mean ± std in %)

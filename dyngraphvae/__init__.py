@@ -5,7 +5,8 @@ futures, and measure how forecast quality drifts with the horizon.
 """
 
 from dyngraphvae import collapse, data, distributions, evaluation, nn, objectives
-from dyngraphvae.amortization import cvae_amortization_gap, refine_posterior
+from dyngraphvae._version import __version__
+from dyngraphvae.amortization import amortization_gap, cvae_amortization_gap, refine_posterior
 from dyngraphvae.data import (
     TemporalGraph,
     TemporalGraphError,
@@ -34,8 +35,6 @@ from dyngraphvae.models.graph_cvae import GraphCVAE, GraphCVAEConfig
 from dyngraphvae.objectives import divergence, importance_weighted_bound
 from dyngraphvae.training import TrainConfig, fit, load_model, save_model
 
-__version__ = "0.1.0"
-
 __all__ = [
     "CVAE",
     "CVAEConfig",
@@ -47,6 +46,7 @@ __all__ = [
     "TrainConfig",
     "collapse",
     "cs_divergence",
+    "amortization_gap",
     "cvae_amortization_gap",
     "distributions",
     "divergence",

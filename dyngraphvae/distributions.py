@@ -58,6 +58,7 @@ from torch.distributions import (
     MixtureSameFamily,
     MultivariateNormal,
     Normal,
+    register_kl,
 )
 from torch.distributions import kl_divergence as _torch_kl
 
@@ -489,13 +490,25 @@ def kl_divergence(
             )
         return monte_carlo_kl(p, q, mc_samples, generator=generator).mean
     try:
-        return _torch_kl(p, q)
+        return _torch_kl(p, q)  # closed forms, ours included, dispatch through register_kl
     except NotImplementedError:
-        if is_gaussian(p) and is_gaussian(q):
-            return _torch_kl(_as_mvn(p), _as_mvn(q))
         if mc_samples is not None:
             return monte_carlo_kl(p, q, mc_samples, generator=generator).mean
         raise TypeError(
             f"kl_divergence: no closed form for ({type(p).__name__}, {type(q).__name__}); "
             "pass mc_samples=S for a Monte Carlo estimate"
         ) from None
+
+
+def _kl_via_full_covariance(p: Distribution, q: Distribution) -> Tensor:
+    """``KL`` between single Gaussians of different families (diagonal vs full/low-rank) through
+    the full-covariance formula; registered with :func:`torch.distributions.kl.register_kl`."""
+    if not (is_gaussian(p) and is_gaussian(q)):
+        raise NotImplementedError
+    return _torch_kl(_as_mvn(p), _as_mvn(q))
+
+
+for _tp, _tq in ((Independent, MultivariateNormal), (MultivariateNormal, Independent),
+                 (Independent, LowRankMultivariateNormal),
+                 (LowRankMultivariateNormal, Independent)):
+    register_kl(_tp, _tq)(_kl_via_full_covariance)

@@ -18,7 +18,7 @@ import json
 
 import torch
 
-from dyngraphvae.collapse.demo import CURES, run_demo
+from dyngraphvae.experiments.collapse_demo import CURES, run_demo
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

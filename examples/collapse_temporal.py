@@ -20,7 +20,7 @@ import json
 
 import torch
 
-from dyngraphvae.collapse.temporal_demo import CURES, run_temporal_study
+from dyngraphvae.experiments.temporal_collapse import CURES, run_temporal_study
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -21,16 +21,18 @@ import time
 import torch
 from sklearn.metrics import roc_auc_score
 
+from dyngraphvae.data.graph_conditions import (
+    estimate_num_communities,
+    sbm_condition_dataset,
+    transition_pairs,
+)
 from dyngraphvae.data.synthetic import dynamic_sbm
 from dyngraphvae.evaluation.baselines import VGAELinks
 from dyngraphvae.models.graph_cvae import (
     GraphCVAE,
     GraphCVAEConfig,
-    estimate_num_communities,
-    fit_graph_cvae,
-    sbm_condition_dataset,
-    transition_pairs,
 )
+from dyngraphvae.training import fit_graph_cvae
 
 
 def dens(a: torch.Tensor) -> torch.Tensor:

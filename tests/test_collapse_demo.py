@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from dyngraphvae.collapse.demo import (
+from dyngraphvae.experiments.collapse_demo import (
     DemoConfig,
     SequenceData,
     emission_matrix,

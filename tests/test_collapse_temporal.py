@@ -1,4 +1,4 @@
-"""Collapse study on the temporal forecaster (dyngraphvae.collapse.temporal_demo).
+"""Collapse study on the temporal forecaster (dyngraphvae.experiments.temporal_collapse).
 
 Fast tests: the forecast metrics agree with scikit-learn, the usage diagnostics agree with the
 ELBO they are read from, and the --quick example runs end to end with free bits holding a rate
@@ -12,13 +12,13 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from dyngraphvae.collapse.temporal_demo import (
+from dyngraphvae.data.synthetic import dynamic_sbm
+from dyngraphvae.experiments.temporal_collapse import (
     TemporalCollapseConfig,
     forecast_quality,
     latent_usage,
     train_temporal,
 )
-from dyngraphvae.data.synthetic import dynamic_sbm
 from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE
 
 DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -30,7 +30,7 @@ def _small_graph():
 
 def _row(cfg: TemporalCollapseConfig) -> dict:
     """The row of a result with placeholder measurements (only the config columns are read)."""
-    from dyngraphvae.collapse.temporal_demo import TemporalCollapseResult
+    from dyngraphvae.experiments.temporal_collapse import TemporalCollapseResult
 
     return TemporalCollapseResult(config=cfg, rate=0.0, kl_per_dim=[], active_units=0.0,
                                   mutual_information=0.0, train_elbo_per_node=0.0, auc=0.5,
@@ -58,7 +58,7 @@ def test_config_validation():
 def test_warmup_schedule_is_linear_and_combines_with_free_bits():
     """β of the KL term: 0 at step 0, rising linearly to 1 at ``warmup_steps``, then 1; the row
     reports λ and the warm-up so a table says which objective was used."""
-    from dyngraphvae.collapse.temporal_demo import _schedule
+    from dyngraphvae.experiments.temporal_collapse import _schedule
 
     cfg = TemporalCollapseConfig(cure="free_bits", free_bits=0.5, warmup_steps=200)
     sched = _schedule(cfg)
@@ -70,7 +70,7 @@ def test_warmup_schedule_is_linear_and_combines_with_free_bits():
 
 def test_kl_weight_is_the_constant_beta_and_the_warmup_end_point():
     """``kl_weight`` β < 1 is held constant, or ends a warm-up; the row reports it."""
-    from dyngraphvae.collapse.temporal_demo import _schedule
+    from dyngraphvae.experiments.temporal_collapse import _schedule
 
     assert [_schedule(TemporalCollapseConfig(kl_weight=0.1))(s) for s in (0, 399)] == [0.1, 0.1]
     warm = _schedule(TemporalCollapseConfig(kl_weight=0.2, warmup_steps=100))
@@ -81,7 +81,7 @@ def test_kl_weight_is_the_constant_beta_and_the_warmup_end_point():
 def test_kl_weight_reaches_the_elbo(monkeypatch):
     """The study passes β to ``model.elbo`` at every step (a broken wiring would train the
     plain ELBO under a β-VAE label)."""
-    from dyngraphvae.collapse import temporal_demo
+    from dyngraphvae.experiments import temporal_collapse as temporal_demo
     from dyngraphvae.models.forecaster import TemporalGraphVAE as Model
 
     seen = []
@@ -117,7 +117,7 @@ def test_forecast_metrics_match_sklearn(context):
         assert math.isclose(q["persistence_auc_per_origin"][i], roc_auc_score(labels, prev),
                             abs_tol=1e-12)
     # the model's AUC is that of its own Monte Carlo predictive (same seeded draws)
-    from dyngraphvae.evaluation.protocols import rolling_forecast
+    from dyngraphvae.models.rolling import rolling_forecast
 
     fc = rolling_forecast(model, g, origins, 1, 8, generator=torch.Generator().manual_seed(0))
     for i, t in enumerate(origins):
@@ -172,7 +172,7 @@ def test_enron_plain_elbo_collapses_to_persistence():
     with either decoder; with the previous graph the forecast is persistence, without it the
     edge AUC is at chance."""
     torch.set_num_threads(1)
-    from dyngraphvae.collapse.temporal_demo import load_study_graph
+    from dyngraphvae.experiments.temporal_collapse import load_study_graph
 
     base = TemporalCollapseConfig(dataset="vgrnn_enron10", data_root=str(DATA_ROOT))
     g = load_study_graph(base)
@@ -194,7 +194,7 @@ def test_enron_small_beta_with_learned_initial_state_beats_persistence():
     persistence in edge AUC and the same model's ELBO run in predictive log-likelihood (seeds 0-2
     measured AUC 0.880-0.888 vs 0.765, LL -5.37..-5.41 vs -5.61..-5.64)."""
     torch.set_num_threads(1)
-    from dyngraphvae.collapse.temporal_demo import load_study_graph
+    from dyngraphvae.experiments.temporal_collapse import load_study_graph
 
     base = TemporalCollapseConfig(dataset="vgrnn_enron10", data_root=str(DATA_ROOT),
                                   decoder_context="previous", initial_state="learned")

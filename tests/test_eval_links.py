@@ -18,7 +18,7 @@ from dyngraphvae.evaluation.links import (
     link_ranks,
     mean_reciprocal_rank,
     roc_auc,
-    sample_non_edges,
+    snapshot_non_edges,
 )
 
 
@@ -159,13 +159,13 @@ def test_link_prediction_pairs_and_negatives():
     assert sorted(map(tuple, pos_new.T.tolist())) == [(1, 3), (3, 4)]  # (0,1) existed at t=0
     # negatives: distinct non-edges u < v, no self-pairs, all of them when asked for all
     total = 6 * 5 // 2 - 3
-    all_neg = sample_non_edges(g, 1, total, generator=gen)
+    all_neg = snapshot_non_edges(g, 1, total, generator=gen)
     keys = {tuple(p) for p in all_neg.T.tolist()}
     assert len(keys) == total
     assert all(u < v for u, v in keys)
     assert keys.isdisjoint({tuple(p) for p in g.edges(1).T.tolist()})
     with pytest.raises(ValueError, match="only"):
-        sample_non_edges(g, 1, total + 1)
+        snapshot_non_edges(g, 1, total + 1)
 
 
 def test_sample_non_edges_uniform():
@@ -175,7 +175,7 @@ def test_sample_non_edges_uniform():
     counts = torch.zeros(6, 6)
     reps = 1500
     for _ in range(reps):
-        ne = sample_non_edges(g, 1, 4, generator=gen)
+        ne = snapshot_non_edges(g, 1, 4, generator=gen)
         counts[ne[0], ne[1]] += 1
     freq = counts[counts > 0] / reps
     assert freq.numel() == 12

@@ -15,15 +15,11 @@ from dyngraphvae.data.synthetic import dynamic_sbm
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks
 from dyngraphvae.evaluation.links import link_metrics, mean_reciprocal_rank
-from dyngraphvae.evaluation.protocols import (
-    _autoregressive_pair_probs,
-    _score_link_origins,
-    _target_pairs,
-    link_forecast_protocol,
-    rolling_forecast,
-)
+from dyngraphvae.experiments import link_forecast_protocol
+from dyngraphvae.experiments.links import _score_link_origins, _target_pairs
 from dyngraphvae.models.config import ForecasterConfig
 from dyngraphvae.models.forecaster import TemporalGraphVAE
+from dyngraphvae.models.rolling import _autoregressive_pair_probs, rolling_forecast
 
 torch.set_num_threads(1)
 TINY = dict(latent_dim=3, hidden_dim=8, node_embedding_dim=4)

@@ -8,16 +8,16 @@ import torch
 
 from dyngraphvae.data.synthetic import dynamic_sbm, fork
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.evaluation.protocols import (
+from dyngraphvae.experiments import (
     HistoryStackedLinks,
     link_forecast_protocol,
     pygt_node_protocol,
-    rolling_forecast,
     series_graph,
     vgrnn_link_protocol,
 )
 from dyngraphvae.models.config import ForecasterConfig
 from dyngraphvae.models.forecaster import TemporalGraphVAE
+from dyngraphvae.models.rolling import rolling_forecast
 
 torch.set_num_threads(1)
 TINY = dict(latent_dim=3, hidden_dim=8, node_embedding_dim=4)
@@ -187,7 +187,7 @@ def test_link_forecast_protocol_on_a_tiny_directed_graph():
             vals = [v["mean"] for v in res["summary"][name][key]]
             assert len(vals) == 3 and all(0 <= v <= 100 for v in vals)
     # the baselines alone, without training: the same pairs, the same rows
-    from dyngraphvae.evaluation.protocols import link_baselines_protocol
+    from dyngraphvae.experiments import link_baselines_protocol
 
     base = link_baselines_protocol(g, res["origins"], horizon=3, seeds=[0], num_mrr_negatives=10)
     assert set(base["summary"]) == {"persistence", "frequency", "edgebank", "edgebank_tw",

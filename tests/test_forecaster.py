@@ -765,7 +765,7 @@ def test_amortization_gap_starts_at_the_encoder_and_refinement_gains(small_lg):
     """Residual family: λ = 0 is the amortised posterior (its ELBO matches model.elbo within Monte
     Carlo error; zero steps gives a gain of exactly 0); on an untrained model the refinement gains
     many standard errors; the mean-field family starts at the encoder's marginals."""
-    from dyngraphvae.models.forecaster import amortization_gap
+    from dyngraphvae.amortization import amortization_gap
 
     g = small_lg.graph
     m = _model(g)
@@ -776,7 +776,7 @@ def test_amortization_gap_starts_at_the_encoder_and_refinement_gains(small_lg):
     torch.testing.assert_close(none.amortization_gap, torch.tensor(0.0))
     # the closed-form-KL local ELBO varies less than log w: its SE is below 2·se_lw at 500 draws
     assert abs(float(none.elbo_encoder - lw.mean())) < 4 * math.sqrt(5) * se_lw
-    r = m.amortization_gap(g, steps=60, lr=5e-2, generator=_gen(3))
+    r = amortization_gap(m, g, steps=60, lr=5e-2, generator=_gen(3))
     assert float(r.amortization_gap) > 5 * float(r.standard_error) + 1.0
     assert float(r.history[-1]) > float(r.history[0])
     assert r.loc.shape == r.log_scale.shape == (len(g), g.num_nodes, 3)
@@ -794,7 +794,7 @@ def test_amortization_gap_is_zero_when_the_encoder_is_optimal():
     the posterior head equals the state-independent transition N(b, s²), so q_φ = p and
     KL = 0: the ELBO is log p(G) exactly (checked against the closed form), the gradient in λ
     is 0 and refinement gains nothing, in both families."""
-    from dyngraphvae.models.forecaster import amortization_gap
+    from dyngraphvae.amortization import amortization_gap
 
     data = linear_gaussian(num_nodes=8, num_snapshots=4, latent_dim=2, num_features=2, seed=1)
     g = data.graph
@@ -835,7 +835,7 @@ def test_amortization_gap_nonnegative_on_a_trained_model(small_lg):
     """After training the encoder jointly with the model, the refined residual posterior is still
     at least as good as the encoder up to Monte Carlo noise (paired difference, 3 SE), and the
     remaining gap is smaller than at initialisation."""
-    from dyngraphvae.models.forecaster import amortization_gap
+    from dyngraphvae.amortization import amortization_gap
 
     g = small_lg.graph
     m = _model(g)

@@ -6,17 +6,19 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from dyngraphvae.data.graph_conditions import (
+    estimate_num_communities,
+    sbm_condition_dataset,
+    sbm_probabilities,
+    transition_pairs,
+)
 from dyngraphvae.data.synthetic import dynamic_sbm
 from dyngraphvae.models.graph_cvae import (
     GraphCVAE,
     GraphCVAEConfig,
     batched_kmeans,
-    estimate_num_communities,
-    fit_graph_cvae,
-    sbm_condition_dataset,
-    sbm_probabilities,
-    transition_pairs,
 )
+from dyngraphvae.training import fit_graph_cvae
 
 N = 60
 SBM_CFG = dict(num_nodes=N, condition_center=[3.5, 0.18], condition_scale=[1.2, 0.04])

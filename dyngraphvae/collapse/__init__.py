@@ -1,5 +1,8 @@
 """Posterior-collapse toolkit: KL schedules, free bits, decoder weakening, diagnostics, monitor.
 
+Schedules, free bits and weakening live in the objective layer (:mod:`dyngraphvae.objectives`)
+and are re-exported here; the diagnostics and the monitor are this package's own.
+
 Everything except :class:`CollapseMonitor` is plain PyTorch. ``CollapseMonitor`` (a Lightning
 ``Callback``) is imported lazily on first access, so this package imports without Lightning
 installed.
@@ -23,17 +26,20 @@ from dyngraphvae.collapse.diagnostics import (
     kl_per_dimension,
     mutual_information,
 )
-from dyngraphvae.collapse.free_bits import free_bits, free_bits_units
-from dyngraphvae.collapse.schedules import (
+from dyngraphvae.objectives import (
     ConstantSchedule,
     CyclicalSchedule,
+    InputDropout,
     KLSchedule,
     LinearSchedule,
     LogisticSchedule,
+    drop_edges,
+    drop_inputs,
+    free_bits,
+    free_bits_units,
     monotonic_schedule,
     schedule_from_dict,
 )
-from dyngraphvae.collapse.weakening import InputDropout, drop_edges, drop_inputs
 
 __all__ = [
     "ActiveUnits",

@@ -1,5 +1,6 @@
 """Evaluation: link and feature forecast metrics, graph-statistic MMD, baselines, drift curves,
-mode coverage, rollout stationarity and benchmark protocols."""
+mode coverage and rollout stationarity. The study runners (protocols) are
+:mod:`dyngraphvae.experiments`."""
 
 from dyngraphvae.evaluation.baselines import (
     EdgeBankLinks,
@@ -45,7 +46,7 @@ from dyngraphvae.evaluation.links import (
     link_ranks,
     mean_reciprocal_rank,
     roc_auc,
-    sample_non_edges,
+    snapshot_non_edges,
 )
 from dyngraphvae.evaluation.multimodality import ModeFractions, fork_multimodality, mode_fractions
 from dyngraphvae.evaluation.negatives import (
@@ -58,19 +59,6 @@ from dyngraphvae.evaluation.negatives import (
 from dyngraphvae.evaluation.pair_history import (
     PairHistoryRegression,
     pair_history_features,
-)
-from dyngraphvae.evaluation.protocols import (
-    HistoryStackedLinks,
-    RollingForecast,
-    edge_history_features,
-    link_baselines_protocol,
-    link_forecast_protocol,
-    pygt_node_protocol,
-    rolling_forecast,
-    series_graph,
-    summarise_runs,
-    train_forecaster,
-    vgrnn_link_protocol,
 )
 from dyngraphvae.evaluation.scores import (
     crps_ensemble,
@@ -89,6 +77,7 @@ from dyngraphvae.evaluation.stationarity import (
     rollout_statistics,
     transition_lipschitz,
 )
+from dyngraphvae.models.rolling import RollingForecast, rolling_forecast
 
 __all__ = [
     # links
@@ -108,7 +97,7 @@ __all__ = [
     "link_ranks",
     "mean_reciprocal_rank",
     "roc_auc",
-    "sample_non_edges",
+    "snapshot_non_edges",
     # feature scores
     "crps_ensemble",
     "crps_gaussian",
@@ -160,16 +149,7 @@ __all__ = [
     "jacobian_spectral_norms",
     "rollout_statistics",
     "transition_lipschitz",
-    # protocols
-    "HistoryStackedLinks",
+    # rolling forecasts (dyngraphvae.models.rolling; the study runners are dyngraphvae.experiments)
     "RollingForecast",
-    "edge_history_features",
-    "link_baselines_protocol",
-    "link_forecast_protocol",
-    "pygt_node_protocol",
     "rolling_forecast",
-    "series_graph",
-    "summarise_runs",
-    "train_forecaster",
-    "vgrnn_link_protocol",
 ]

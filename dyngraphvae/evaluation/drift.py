@@ -1,7 +1,7 @@
 r"""Forecast drift against the horizon, growth fits and exact oracles.
 
 For every forecast origin ``T`` in a test range the model conditions on ``G_{1:T}``, samples ``S``
-futures of ``H`` steps (:func:`~dyngraphvae.evaluation.protocols.rolling_forecast`, one filtering
+futures of ``H`` steps (:func:`~dyngraphvae.models.rolling.rolling_forecast`, one filtering
 pass for all origins) and each horizon ``h = 1..H`` is scored against the true ``G_{T+h}``:
 
 * links: AUC and AP of the Monte Carlo predictive edge probability
@@ -266,8 +266,8 @@ def drift_curve(
     from dyngraphvae.evaluation.baselines import link_baselines
     from dyngraphvae.evaluation.links import link_metrics
     from dyngraphvae.evaluation.negatives import link_pairs
-    from dyngraphvae.evaluation.protocols import rolling_forecast
     from dyngraphvae.evaluation.scores import crps_ensemble, interval_coverage
+    from dyngraphvae.models.rolling import rolling_forecast
 
     origins = [int(o) for o in origins]
     if not origins or min(origins) < 1:

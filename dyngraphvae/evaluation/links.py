@@ -16,7 +16,7 @@ scikit-learn at runtime. Conventions follow the peers that published numbers use
   Good 1952), equal to ``sklearn.metrics.brier_score_loss`` and ``log_loss``.
 
 The VGRNN evaluation protocol (Hajiramezanali et al., NeurIPS 2019; 1:1 uniformly sampled
-non-edges, "new link" positives) is provided by :func:`sample_non_edges` and
+non-edges, "new link" positives) is provided by :func:`snapshot_non_edges` and
 :func:`link_prediction_pairs`.
 """
 
@@ -41,7 +41,7 @@ __all__ = [
     "link_ranks",
     "mean_reciprocal_rank",
     "roc_auc",
-    "sample_non_edges",
+    "snapshot_non_edges",
 ]
 
 
@@ -314,7 +314,7 @@ def link_metrics(pos_scores: Tensor, neg_scores: Tensor) -> LinkMetrics:
 
 
 # ---------------------------------------------------------------------------- protocol
-def sample_non_edges(
+def snapshot_non_edges(
     graph,
     t: int,
     num: int,
@@ -323,6 +323,9 @@ def sample_non_edges(
     exclude: Tensor | None = None,
 ) -> Tensor:
     r"""``num`` distinct node pairs drawn uniformly among the non-edges of snapshot ``t``.
+
+    (The edge-index form, ``(edge_index, num_nodes, num_samples)``, is
+    :func:`dyngraphvae.data.splits.sample_non_edges`, the package's one ``sample_non_edges``.)
 
     The negatives of the VGRNN / VGAE protocol: uniform over pairs :math:`u \ne v` (undirected:
     returned with ``u < v``) that are not edges of snapshot ``t`` (nor listed in ``exclude``,
@@ -348,7 +351,7 @@ def sample_non_edges(
     available = total - int(forbidden.numel())
     if num > available:
         raise ValueError(
-            f"sample_non_edges: asked for {num} non-edges at snapshot {t}, only {available} exist"
+            f"snapshot_non_edges: asked for {num} non-edges at snapshot {t}, only {available} exist"
         )
     device = forbidden.device
     chosen = torch.empty(0, dtype=torch.long)
@@ -399,5 +402,5 @@ def link_prediction_pairs(
     if pos.size(1) == 0:
         raise ValueError(f"link_prediction_pairs: snapshot {t} has no positive pairs")
     num = pos.size(1) if num_negatives is None else int(num_negatives)
-    neg = sample_non_edges(graph, t, num, generator=generator)
+    neg = snapshot_non_edges(graph, t, num, generator=generator)
     return pos, neg

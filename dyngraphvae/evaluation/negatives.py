@@ -29,7 +29,7 @@ from torch import Tensor
 
 from dyngraphvae.data.splits import _pair_keys
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.evaluation.links import link_prediction_pairs, sample_non_edges
+from dyngraphvae.evaluation.links import link_prediction_pairs, snapshot_non_edges
 
 __all__ = [
     "MRR_NEGATIVES",
@@ -115,7 +115,7 @@ def negative_pairs(
     num = int(num)
     if strategy == "random":
         _check(graph, t, strategy, train_end, history_end)
-        return sample_non_edges(graph, t, num, generator=generator)
+        return snapshot_non_edges(graph, t, num, generator=generator)
     n = graph.num_nodes
     cand = candidate_negatives(graph, t, strategy, train_end, history_end)  # validates
     if cand.numel() >= num:
@@ -123,7 +123,7 @@ def negative_pairs(
         pairs = torch.stack([chosen // n, chosen % n])
     else:
         have = torch.stack([cand // n, cand % n])
-        fill = sample_non_edges(graph, t, num - cand.numel(), generator=generator, exclude=have)
+        fill = snapshot_non_edges(graph, t, num - cand.numel(), generator=generator, exclude=have)
         pairs = torch.cat([have, fill.cpu()], dim=1)
     return pairs.to(graph.device)
 

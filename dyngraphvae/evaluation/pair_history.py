@@ -126,7 +126,7 @@ class PairHistoryRegression:
 
     def _rows(self, graph: TemporalGraph, origin: int, gen: torch.Generator
               ) -> tuple[Tensor, Tensor] | None:
-        from dyngraphvae.evaluation.links import sample_non_edges
+        from dyngraphvae.evaluation.links import snapshot_non_edges
         from dyngraphvae.evaluation.negatives import negative_pairs
 
         t = origin + self.horizon - 1
@@ -141,7 +141,7 @@ class PairHistoryRegression:
         k = min(p, n_pairs - graph.num_edges(t))
         if k < 1:
             return None
-        rnd = sample_non_edges(graph, t, k, generator=gen).cpu()
+        rnd = snapshot_non_edges(graph, t, k, generator=gen).cpu()
         hist = negative_pairs(graph, t, k, "historical", history_end=origin,
                               generator=gen).cpu()
         pairs = torch.cat([pos, rnd, hist], dim=1)

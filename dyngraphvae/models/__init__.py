@@ -2,7 +2,6 @@
 
 from dyngraphvae.models.config import ForecasterConfig
 from dyngraphvae.models.forecaster import (
-    AMORTIZATION_FAMILIES,
     REDUCTIONS,
     DecoderContext,
     EdgeContext,
@@ -11,16 +10,13 @@ from dyngraphvae.models.forecaster import (
     FilterState,
     Forecast,
     PredictiveLogLikelihood,
-    TemporalAmortizationGap,
     TemporalGraphVAE,
-    amortization_gap,
     forecast_to_data,
     forecast_to_networkx,
     forecast_to_temporal_graph,
 )
 
 __all__ = [
-    "AMORTIZATION_FAMILIES",
     "REDUCTIONS",
     "DecoderContext",
     "EdgeContext",
@@ -30,9 +26,7 @@ __all__ = [
     "Forecast",
     "ForecasterConfig",
     "PredictiveLogLikelihood",
-    "TemporalAmortizationGap",
     "TemporalGraphVAE",
-    "amortization_gap",
     "forecast_to_data",
     "forecast_to_networkx",
     "forecast_to_temporal_graph",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
+
+from dyngraphvae._config import ConfigBase
+from dyngraphvae.data.temporal_graph import TemporalGraph
 
 __all__ = ["ForecasterConfig"]
 
@@ -23,7 +24,7 @@ _CHOICES: dict[str, tuple] = {
 
 
 @dataclass
-class ForecasterConfig:
+class ForecasterConfig(ConfigBase):
     """Hyper-parameters of the temporal graph VAE forecaster.
 
     Args:
@@ -190,28 +191,49 @@ class ForecasterConfig:
         base.update(overrides)
         return cls(**base)
 
-    # ------------------------------------------------------------------ (de)serialisation
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def check_graph(self, graph: Any, where: str) -> None:
+        """Raise a ``TypeError``/``ValueError`` naming ``where`` and the fix when ``graph`` is not a
+        :class:`~dyngraphvae.data.TemporalGraph` this config fits (node count, direction, number
+        of node features)."""
+        if not isinstance(graph, TemporalGraph):
+            raise TypeError(f"{where}: expected a TemporalGraph, got {type(graph).__name__}")
+        c = self
+        if graph.num_nodes != c.num_nodes:
+            raise ValueError(
+                f"{where}: graph has {graph.num_nodes} nodes, the model {c.num_nodes}. A model "
+                "has a fixed node universe: train a new one on this graph (config from "
+                f"ForecasterConfig.for_graph(graph)), or give the graph the model's {c.num_nodes} "
+                "node ids (TemporalGraph(..., num_nodes=N) with node_mask marking absent nodes)"
+            )
+        if graph.directed != c.directed:
+            if graph.directed:
+                fix = ("train a directed model (ForecasterConfig.for_graph(graph) sets "
+                       "directed=True), or symmetrise the graph: TemporalGraph([graph.edges(t) "
+                       "for t in range(len(graph))], N, directed=False, duplicates='merge')")
+            else:
+                fix = ("train an undirected model (ForecasterConfig.for_graph(graph) sets "
+                       "directed=False), or list both directions of every edge: "
+                       "TemporalGraph([graph.edges(t, both_directions=True) for t in "
+                       "range(len(graph))], N, directed=True)")
+            raise ValueError(
+                f"{where}: graph.directed={graph.directed} but config.directed={c.directed}; "
+                f"{fix}"
+            )
+        if graph.num_features != c.num_features:
+            if graph.num_features == 0:
+                fix = (f"the model encodes/decodes {c.num_features} node features per node: "
+                       "give the graph its features (graph.with_features(x), x of shape (N, "
+                       f"{c.num_features}) or (T, N, {c.num_features})), or use a featureless "
+                       "model (ForecasterConfig.for_graph(graph) sets num_features=0)")
+            elif c.num_features == 0:
+                fix = ("the model has no feature encoder or decoder: build the config with "
+                       "ForecasterConfig.for_graph(graph) to use the features, or drop them "
+                       "with graph.with_features(None)")
+            else:
+                fix = "build the config with ForecasterConfig.for_graph(graph)"
+            raise ValueError(
+                f"{where}: graph has {graph.num_features} node features, config.num_features="
+                f"{c.num_features}; {fix}"
+            )
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ForecasterConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"ForecasterConfig.from_dict: unknown keys {unknown}")
-        return cls(**d)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ForecasterConfig:
-        return cls.from_dict(json.loads(text))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> ForecasterConfig:
-        return cls.from_json(Path(path).read_text())

@@ -29,19 +29,18 @@ closed form — the ground truth of the tests.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Bernoulli, Distribution, Independent, MultivariateNormal, Normal
 
+from dyngraphvae._config import ConfigBase
 from dyngraphvae.distributions import LOG_VAR_MAX, LOG_VAR_MIN, diagonal_normal, sample
+from dyngraphvae.objectives import RegularisedObjective, importance_weighted_bound
 from dyngraphvae.objectives import divergence as _divergence
-from dyngraphvae.objectives import importance_weighted_bound
 
 __all__ = [
     "CVAE",
@@ -62,7 +61,7 @@ _LIKELIHOODS = ("gaussian", "bernoulli")
 # config
 # --------------------------------------------------------------------------------------------------
 @dataclass
-class CVAEConfig:
+class CVAEConfig(ConfigBase):
     """Hyper-parameters of the default MLP CVAE (:meth:`CVAE.from_config`).
 
     ``likelihood``: ``"gaussian"`` (diagonal, heteroscedastic) or ``"bernoulli"`` (x in {0,1}).
@@ -91,31 +90,6 @@ class CVAEConfig:
             )
         if self.min_log_var >= self.max_log_var:
             raise ValueError("CVAEConfig.min_log_var must be < max_log_var")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CVAEConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"CVAEConfig.from_dict: unknown keys {sorted(unknown)}")
-        return cls(**d)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, s: str) -> CVAEConfig:
-        return cls.from_dict(json.loads(s))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> CVAEConfig:
-        return cls.from_json(Path(path).read_text())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -374,17 +348,17 @@ class CVAE(nn.Module):
                 kl = None
         else:
             kl = (q.log_prob(z) - p.log_prob(z)).mean(0)
-        div = kl if kind == "kl" else _divergence(q, p, kind)
-        objective = rec - kl_weight * div
+        terms = RegularisedObjective(kind, float(kl_weight))(
+            rec, q, p, divergence=kl if kind == "kl" else None)
         return CVAEOutput(
-            objective=objective,
-            loss=-objective.mean(),
+            objective=terms.objective,
+            loss=-terms.objective.mean(),
             reconstruction=rec,
-            divergence=div,
+            divergence=terms.divergence,
             elbo=None if kl is None else rec - kl,
-            divergence_kind=kind,
-            kl_weight=float(kl_weight),
-            is_lower_bound=kind == "kl" and kl_weight >= 1.0,
+            divergence_kind=terms.kind,
+            kl_weight=terms.weight,
+            is_lower_bound=terms.is_lower_bound,
             z=z,
             posterior=q,
             prior=p,

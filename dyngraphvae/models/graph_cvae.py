@@ -52,18 +52,16 @@ divergence (mixtures included); that objective is not a bound.
 Edges are undirected and stored once; the adjacency term is the exact dense (``N ≤
 dense_max_nodes``) or unbiased sparse estimator of :func:`~dyngraphvae.nn.adjacency_log_likelihood`.
 
-Also here: SBM training data with a requested ``(k, ρ)`` (:func:`sbm_condition_dataset`), an
-estimator of the number of communities (:func:`estimate_num_communities`), a minimal training loop
-(:func:`fit_graph_cvae`) and the transition pairs of a temporal graph (:func:`transition_pairs`).
+SBM training data with a requested ``(k, ρ)``, the estimator of the number of communities and
+the transition pairs of a temporal graph are in :mod:`dyngraphvae.data.graph_conditions`; the
+training loop is :func:`dyngraphvae.training.fit_graph_cvae`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -72,25 +70,20 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, MixtureSameFamily, Normal
 from torch_geometric.data import Batch, Data
 
+from dyngraphvae._config import ConfigBase
 from dyngraphvae.distributions import gaussian_mixture, sample
 from dyngraphvae.nn.adjacency import adjacency_log_likelihood
 from dyngraphvae.nn.decoders import EdgeDecoder, GaussianFeatureDecoder
 from dyngraphvae.nn.encoders import NodeInput, PosteriorHead, SnapshotEncoder
+from dyngraphvae.objectives import RegularisedObjective, importance_weighted_bound
 from dyngraphvae.objectives import divergence as _divergence
-from dyngraphvae.objectives import importance_weighted_bound
 
 __all__ = [
     "GraphCVAE",
     "GraphCVAEConfig",
     "GraphCVAEOutput",
     "GraphSample",
-    "SBMConditionData",
     "batched_kmeans",
-    "estimate_num_communities",
-    "fit_graph_cvae",
-    "sbm_condition_dataset",
-    "sbm_probabilities",
-    "transition_pairs",
 ]
 
 _CONDITIONS = ("attributes", "graph")
@@ -101,7 +94,7 @@ _MASKED_LOGIT = -1.0e4  # exp(-1e4) == 0 in float32/64: masked components get ex
 # config
 # --------------------------------------------------------------------------------------------------
 @dataclass
-class GraphCVAEConfig:
+class GraphCVAEConfig(ConfigBase):
     """Hyper-parameters of :class:`GraphCVAE` (plain dataclass, JSON round trip).
 
     * ``num_nodes``: the fixed node count ``N`` of generated / observed graphs.
@@ -196,23 +189,6 @@ class GraphCVAEConfig:
             )
         if self.component_spread <= 0 or self.component_scale <= 0 or self.min_scale <= 0:
             raise ValueError("GraphCVAEConfig: component_spread, component_scale, min_scale > 0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GraphCVAEConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"GraphCVAEConfig.from_dict: unknown keys {sorted(unknown)}")
-        return cls(**d)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), sort_keys=True))
-
-    @classmethod
-    def load(cls, path: str | Path) -> GraphCVAEConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -560,8 +536,9 @@ class GraphCVAE(nn.Module):
             kl = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
         else:
             kl = _divergence(q, p, "kl").sum(-1)
-        div = kl if kind == "kl" else _divergence(q, p, "cs").sum(-1)
-        objective = edge_ll + feat_ll - kl_weight * div
+        div = kl if kind == "kl" else _divergence(q, p, "cs").sum(-1)  # summed over nodes
+        objective = RegularisedObjective(kind, float(kl_weight))(
+            edge_ll + feat_ll, divergence=div).objective
         return GraphCVAEOutput(
             elbo=edge_ll + feat_ll - kl,
             objective=objective,
@@ -699,156 +676,3 @@ def batched_kmeans(points: Tensor, num_clusters: Tensor, max_clusters: int, iter
         c = torch.where((count > 0)[..., None], mean, c)
     d2 = torch.cdist(x, c).pow(2).masked_fill(~allowed[:, None, :], float("inf"))
     return d2.argmin(-1)
-
-
-# --------------------------------------------------------------------------------------------------
-# SBM data with requested (k, density), community estimator
-# --------------------------------------------------------------------------------------------------
-def sbm_probabilities(num_communities: int, density: float, num_nodes: int, ratio: float = 15.0):
-    r"""``(p_in, p_out)`` of a balanced SBM with expected density ``ρ`` and ``p_in / p_out = r``.
-
-    With block sizes ``n_c`` (balanced, ``N mod k`` blocks one larger), ``W = Σ_c n_c(n_c−1)/2``
-    within-block pairs out of ``M = N(N−1)/2``: ``ρ M = p_in W + p_out (M − W)``, so
-    ``p_in = ρ M / (W + (M − W)/r)``. Raises if ``p_in > 1`` (density infeasible for ``k``).
-    """
-    k, n = int(num_communities), int(num_nodes)
-    if not 1 <= k <= n:
-        raise ValueError(f"sbm_probabilities: num_communities must lie in [1, {n}], got {k}")
-    if not 0 < density < 1 or ratio < 1:
-        raise ValueError("sbm_probabilities: need 0 < density < 1 and ratio >= 1")
-    sizes = torch.full((k,), n // k, dtype=torch.float64)
-    sizes[: n % k] += 1
-    w = float((sizes * (sizes - 1) / 2).sum())
-    m = n * (n - 1) / 2
-    p_in = density * m / (w + (m - w) / ratio)
-    if p_in > 1:
-        raise ValueError(
-            f"sbm_probabilities: density {density} is infeasible with k={k}, ratio={ratio} "
-            f"(p_in = {p_in:.3f} > 1)"
-        )
-    return p_in, p_in / ratio
-
-
-@dataclass
-class SBMConditionData:
-    """Static SBM graphs with their requested condition ``y = [k, ρ]`` and block labels."""
-
-    graphs: list[Data]
-    condition: Tensor  # (B, 2) float: [k, density]
-    labels: Tensor  # (B, N) long
-
-    def __len__(self) -> int:
-        return len(self.graphs)
-
-
-def sbm_condition_dataset(
-    num_graphs: int,
-    num_nodes: int = 80,
-    communities: Sequence[int] = (2, 3, 4, 5),
-    density_range: tuple[float, float] = (0.12, 0.24),
-    ratio: float = 15.0,
-    seed: int = 0,
-) -> SBMConditionData:
-    """``num_graphs`` balanced SBMs, ``k`` uniform in ``communities``, ``ρ`` uniform in
-    ``density_range``, ``(p_in, p_out)`` from :func:`sbm_probabilities`; labels are a random
-    permutation of ``v mod k`` (so node ids carry no block information)."""
-    g = torch.Generator().manual_seed(seed)
-    pick = torch.randint(len(communities), (num_graphs,), generator=g)
-    ks = torch.tensor(list(communities))[pick]
-    lo, hi = density_range
-    rho = lo + (hi - lo) * torch.rand(num_graphs, generator=g, dtype=torch.float64)
-    n = int(num_nodes)
-    iu = torch.triu_indices(n, n, offset=1)
-    graphs, labels = [], []
-    for k, r in zip(ks.tolist(), rho.tolist(), strict=True):  # data generation, not a hot path
-        p_in, p_out = sbm_probabilities(k, r, n, ratio)
-        lab = torch.randperm(n, generator=g) % k
-        same = lab[iu[0]] == lab[iu[1]]
-        prob = torch.where(same, p_in, p_out)
-        hit = torch.rand(prob.shape, generator=g, dtype=torch.float64) < prob
-        e = iu[:, hit]
-        graphs.append(Data(edge_index=torch.cat([e, e.flip(0)], 1), num_nodes=n))
-        labels.append(lab)
-    cond = torch.stack([ks.to(torch.float32), rho.to(torch.float32)], dim=1)
-    return SBMConditionData(graphs, cond, torch.stack(labels))
-
-
-def estimate_num_communities(adjacency: Tensor, margin: float = 1.0) -> Tensor:
-    r"""Number of communities of undirected graphs ``(..., N, N)`` by a spectral count, ``(...)``.
-
-    Eigenvalues ``λ_1 = 1 ≥ λ_2 ≥ …`` of the normalised adjacency ``D^{-1/2} A D^{-1/2}``
-    (isolated nodes get degree 1). For an Erdős–Rényi graph with density ``ρ`` the bulk of the
-    spectrum lies within ``τ = 2 √((1 − ρ) / ((N − 1) ρ))`` (semicircle edge); an SBM with ``k``
-    detectable blocks has ``k − 1`` informative eigenvalues above it. Estimate::
-
-        k̂ = 1 + #{i ≥ 2 : λ_i > margin · τ}
-
-    Validated on true SBM samples in the tests and in ``docs/graph_cvae.md``.
-    """
-    if adjacency.dim() < 2 or adjacency.size(-1) != adjacency.size(-2):
-        raise ValueError(f"adjacency must have shape (..., N, N), got {tuple(adjacency.shape)}")
-    a = adjacency.to(torch.float64)
-    if not torch.equal(a, a.transpose(-1, -2)):
-        raise ValueError("estimate_num_communities: adjacency must be symmetric (undirected)")
-    n = a.size(-1)
-    a = a * (1 - torch.eye(n, dtype=a.dtype, device=a.device))
-    deg = a.sum(-1)
-    rho = (deg.sum(-1) / (n * (n - 1))).clamp(min=1.0 / (n * (n - 1)), max=1 - 1e-9)
-    inv = deg.clamp(min=1.0).rsqrt()
-    lam = torch.linalg.eigvalsh(inv[..., :, None] * a * inv[..., None, :])  # ascending
-    tau = 2.0 * torch.sqrt((1 - rho) / ((n - 1) * rho))
-    return 1 + (lam[..., :-1] > margin * tau[..., None]).sum(-1)
-
-
-# --------------------------------------------------------------------------------------------------
-# training loop and transitions
-# --------------------------------------------------------------------------------------------------
-def transition_pairs(graph) -> tuple[list[Data], list[Data]]:
-    """``(targets, conditions)`` of a :class:`~dyngraphvae.data.TemporalGraph`: condition
-    ``G_s`` (snapshot ``s``), target ``G_{s+1}`` for ``s = 0..T−2``."""
-    if len(graph) < 2:
-        raise ValueError("transition_pairs: need at least 2 snapshots")
-    snaps = [graph[s] for s in range(len(graph))]
-    for d in snaps:
-        d.num_nodes = graph.num_nodes
-    return snaps[1:], snaps[:-1]
-
-
-def fit_graph_cvae(
-    model: GraphCVAE,
-    graphs: Sequence[Data],
-    conditions,
-    *,
-    steps: int = 300,
-    batch_size: int = 16,
-    lr: float = 1e-2,
-    kl_warmup: int = 0,
-    divergence: str = "kl",
-    seed: int = 0,
-) -> list[float]:
-    """Adam on ``loss = −mean ELBO / N`` over random minibatches; KL weight ramps linearly from 0
-    to 1 over ``kl_warmup`` steps (Bowman et al. 2016). Returns the per-step losses.
-
-    ``conditions``: tensor ``(B, C)`` (attributes) or a sequence of ``Data`` (graphs), aligned
-    with ``graphs``.
-    """
-    n = len(graphs)
-    if n == 0 or len(conditions) != n:
-        raise ValueError(f"fit_graph_cvae: {n} graphs and {len(conditions)} conditions")
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    model.train()
-    for step in range(steps):
-        idx = torch.randperm(n, generator=g)[: min(batch_size, n)].tolist()
-        cond = conditions[idx] if isinstance(conditions, Tensor) else [conditions[i] for i in idx]
-        w = 1.0 if kl_warmup <= 0 else min(1.0, (step + 1) / kl_warmup)
-        out = model.elbo([graphs[i] for i in idx], cond, kl_weight=w, divergence=divergence,
-                         generator=g)
-        opt.zero_grad()
-        out.loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        losses.append(float(out.loss.detach()))
-    model.eval()
-    return losses

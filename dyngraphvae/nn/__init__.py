@@ -15,12 +15,13 @@ from dyngraphvae.nn.encoders import (
     SnapshotEncoder,
     make_conv,
 )
-from dyngraphvae.nn.transition import GRUTransition
+from dyngraphvae.nn.transition import GraphMixtureTransition, GRUTransition
 
 __all__ = [
     "CONV_EDGE_WEIGHT_USE",
     "EdgeDecoder",
     "GRUTransition",
+    "GraphMixtureTransition",
     "GaussianFeatureDecoder",
     "NodeInput",
     "PosteriorHead",

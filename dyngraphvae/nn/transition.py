@@ -119,3 +119,35 @@ class GRUTransition(nn.Module):
             f"num_components={self.num_components}, min_scale={self.min_scale}"
             + (", tied_scale=True" if self.tied_scale else "")
         )
+
+
+class GraphMixtureTransition(GRUTransition):
+    r"""A ``K``-component transition that picks **one component for the whole graph**.
+
+    Component ``k`` is the product over nodes of the per-node components ``k`` of
+    :class:`GRUTransition`, and its weight is ``softmax_k(mean_v logits_{v,k})``::
+
+        p(Z_{t+1} | Z_t) = Σ_k π_k Π_v N(z_v; μ_{v,k}, diag σ²_{v,k})
+
+    ``forward(z (..., N, d))`` returns a ``MixtureSameFamily`` with batch ``(...)`` and event
+    ``(N, d)``; :meth:`node_mixture` gives the per-node mixture it is built from. The parameters
+    are those of :class:`GRUTransition` (same names, same initialisation).
+    """
+
+    def __init__(self, latent_dim: int, hidden_dim: int, num_components: int = 2,
+                 min_scale: float = 1e-4, tied_scale: bool = False) -> None:
+        if num_components < 2:
+            raise ValueError(f"num_components: a graph-level mixture needs >= 2, got "
+                             f"{num_components}")
+        super().__init__(latent_dim, hidden_dim, num_components, min_scale, tied_scale)
+
+    def node_mixture(self, z: Tensor) -> MixtureSameFamily:
+        """The per-node mixture (batch ``(..., N)``, event ``(d,)``)."""
+        return super().forward(z)
+
+    def forward(self, z: Tensor) -> MixtureSameFamily:
+        p = self.node_mixture(z)
+        logits = p.mixture_distribution.logits.mean(-2)  # (..., K)
+        base = p.component_distribution.base_dist  # loc (..., N, K, d)
+        loc, scale = base.loc.transpose(-3, -2), base.scale.transpose(-3, -2)  # (..., K, N, d)
+        return MixtureSameFamily(Categorical(logits=logits), Independent(Normal(loc, scale), 2))

@@ -3,6 +3,8 @@
 * :class:`TrainConfig`: a JSON round-tripping dataclass describing the run.
 * :func:`fit`: train (checkpoints, exact resume, early stopping on the validation ELBO, CSV logs,
   DDP) and write a model folder.
+* :func:`fit_objective`: Adam steps on any loss through the same Lightning engine (the studies'
+  small models; :func:`fit_graph_cvae` for the graph CVAE).
 * :func:`save_model`, :func:`load_model`, :func:`load_saved`: model folders (``config.json`` +
   ``model.pt`` state_dict + ``manifest.json``), loaded with ``torch.load(weights_only=True)``.
 * :class:`ELBOModule`, :class:`GraphSequenceDataModule`: the Lightning pieces, for custom
@@ -23,6 +25,7 @@ from dyngraphvae.training.io import (
     load_saved,
     save_model,
 )
+from dyngraphvae.training.objective_fit import fit_graph_cvae, fit_objective
 
 _LAZY = {"ELBOModule", "GraphSequenceDataModule", "VAL_METRIC"}
 
@@ -36,6 +39,8 @@ __all__ = [
     "TrainConfig",
     "build_model",
     "fit",
+    "fit_graph_cvae",
+    "fit_objective",
     "load_model",
     "load_saved",
     "read_history",

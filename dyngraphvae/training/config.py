@@ -2,19 +2,19 @@
 
 The KL-weight schedule and the scheduled-sampling (teacher-forcing) schedule are stored as their
 JSON specs (``schedule.to_dict()``) and rebuilt with
-:func:`dyngraphvae.collapse.schedules.schedule_from_dict` and
+:func:`dyngraphvae.objectives.schedules.schedule_from_dict` and
 :class:`dyngraphvae.scheduled_sampling.TeacherForcingSchedule`, so a whole training run is
 described by one JSON file (``train_config.json`` next to every trained model).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
+
+from dyngraphvae._config import ConfigBase
 
 __all__ = ["TrainConfig"]
 
@@ -22,7 +22,7 @@ _OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """Everything that defines a training run besides the model config and the data.
 
     Attributes:
@@ -45,7 +45,7 @@ class TrainConfig:
             Logged and validation metrics are always the unscaled ELBO terms.
         kl_weight: constant KL weight β used when ``kl_schedule`` is ``None``.
         kl_schedule: spec of a KL-weight schedule, e.g. ``{"kind": "linear", "num_steps": 50}``
-            (see :mod:`dyngraphvae.collapse.schedules`); called with the global optimizer step.
+            (see :mod:`dyngraphvae.objectives.schedules`); called with the global optimizer step.
         free_bits: free-bits threshold λ passed to ``model.elbo`` (0 disables it).
         teacher_forcing: spec of a scheduled-sampling decay, e.g.
             ``{"kind": "inverse_sigmoid", "k": 50.0}`` (see
@@ -172,7 +172,7 @@ class TrainConfig:
     # ------------------------------------------------------------------ schedules
     def kl_weight_schedule(self) -> Callable[[int], float]:
         """β(step): the KL schedule built from ``kl_schedule``, or the constant ``kl_weight``."""
-        from dyngraphvae.collapse.schedules import ConstantSchedule, schedule_from_dict
+        from dyngraphvae.objectives.schedules import ConstantSchedule, schedule_from_dict
 
         if self.kl_schedule is None:
             return ConstantSchedule(float(self.kl_weight))
@@ -195,32 +195,6 @@ class TrainConfig:
             ) from err
 
     # ------------------------------------------------------------------ (de)serialisation
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would be silently lost)."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown field(s) {unknown}; known: {sorted(names)}")
-        return cls(**d)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        return cls.from_dict(json.loads(text))
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_json() + "\n")
-
-    @classmethod
-    def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_json(Path(path).read_text())
 
 
 def _always_one(step: int) -> float:

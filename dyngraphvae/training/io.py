@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dyngraphvae._version import __version__
 from dyngraphvae.training.config import TrainConfig
 
 __all__ = ["CheckpointMismatchError", "SavedModel", "load_model", "load_saved", "save_model"]
@@ -93,8 +94,6 @@ def save_model(
     ``train_config.json`` and ``node_ids.json`` (the original ids of nodes ``0..N-1``, e.g.
     ``graph.node_ids`` of :func:`~dyngraphvae.data.events.load_events`) into ``directory``
     (created if needed). Returns the folder."""
-    import dyngraphvae
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = _config_of(model)
@@ -107,7 +106,7 @@ def save_model(
         "config_class": _qualname(config),
         "parameters": {k: list(v.shape) for k, v in state.items()},
         "num_parameters": int(sum(p.numel() for p in model.parameters())),
-        "dyngraphvae_version": getattr(dyngraphvae, "__version__", "unknown"),
+        "dyngraphvae_version": __version__,
         "torch_version": torch.__version__,
         "metadata": metadata or {},
     }

@@ -1,42 +1,19 @@
-r"""Evaluation protocols: rolling forecasts from many origins, the VGRNN link protocol, the
-PyTorch Geometric Temporal node-forecast protocol and multi-horizon link forecasting.
+r"""Link-forecast study runners.
 
-Rolling forecasts (used by every protocol here and by :mod:`dyngraphvae.evaluation.drift`)
---------------------------------------------------------------------------------------------
-Forecasting from origin ``T`` (conditioning on snapshots ``0..T-1``) for every ``T`` in a test
-range with :meth:`TemporalGraphVAE.filter` costs ``O(T)`` per origin, ``O(T^2)`` in all. Because
-the filtering posterior is a chain, one pass gives every origin at once:
-
-.. math::
-    Z_0 \text{ fixed},\qquad Z_{s+1} \sim q(Z_{s+1} \mid Z_s, G_{1:s+1}),\quad s = 0..T_{\max}-1,
-
-and ``Z_T`` of that pass has exactly the law of ``model.filter(graph[:T]).z`` (the summaries
-``h_s`` only read snapshots ``< s+1``). From every origin the ``H``-step rollout
-``Ẑ_{T+k+1} \sim p(\cdot \mid Ẑ_{T+k})`` runs batched over ``(S, origins)``; ``Ẑ_{T+k}``
-generates snapshot ``T + k`` (``h = k + 1``). This uses only the model's public building blocks
-(``summarise``, ``initial_latent``, ``posterior``, ``prior``, ``decode_features``,
-``edge_decoder``), so :func:`rolling_forecast` is exactly ``filter`` + ``forecast`` in law, and
-bit-for-bit for the deterministic ablation (tested).
-
-Protocols
----------
 * :func:`vgrnn_link_protocol`: Hajiramezanali et al. (NeurIPS 2019) dynamic link prediction and
   new-link prediction on the last 3 snapshots (``link_prediction_split``; a validation snapshot
   before them), AUC/AP of the one-step predictive edge probability
   :math:`\bar\pi_{uv} = \frac1S\sum_s\sigma(s(\hat z_u^{(s)}, \hat z_v^{(s)}))`, next to
-  persistence, edge frequency and a static VGAE, plus the stacked variant
-  :class:`HistoryStackedLinks`.
-* :func:`pygt_node_protocol`: Rozemberczki et al. (CIKM 2021) lag-window node forecasting
-  (``temporal_signal_split``), MSE of the predictive mean plus CRPS and 90% interval coverage.
+  persistence, edge frequency, EdgeBank, the pair-history regression and a static VGAE, plus the
+  stacked variant :class:`HistoryStackedLinks`.
 * :func:`link_forecast_protocol`: AUC/AP/MRR at horizons ``1..H`` from one or many origins
-  (per-``h`` means over origins), next to persistence and edge frequency computed from the same
-  history as the model at each origin.
+  (per-``h`` means over origins), next to the link baselines computed from the same history as
+  the model at each origin; :func:`link_baselines_protocol` the baselines alone.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,244 +22,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dyngraphvae._checks import check_int
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.distributions import sample as _draw
-from dyngraphvae.models.forecaster import feature_step
+from dyngraphvae.experiments.runs import summarise_runs, to_dict, train_forecaster
+from dyngraphvae.models.rolling import predictive_pair_probs, rolling_forecast
 
 __all__ = [
     "HistoryStackedLinks",
-    "RollingForecast",
     "edge_history_features",
+    "link_baselines_protocol",
     "link_forecast_protocol",
-    "pygt_node_protocol",
-    "rolling_forecast",
-    "series_graph",
-    "summarise_runs",
-    "train_forecaster",
     "vgrnn_link_protocol",
 ]
-
-
-# ==================================================================================================
-# rolling forecasts
-# ==================================================================================================
-@dataclass
-class RollingForecast:
-    r"""``S`` sampled futures of ``H`` steps from each of ``O`` origins.
-
-    ``z[:, i, k]`` is ``Ẑ_{T_i + k}``, which generates snapshot ``T_i + k`` (horizon ``k + 1``),
-    with ``T_i = origins[i]`` the number of conditioning snapshots.
-
-    Attributes:
-        origins: ``(O,)`` long.
-        z: ``(S, O, H, N, d)``.
-        feature_mean, feature_var, x: ``(S, O, H, N, F)`` decoder means, marginal variances and
-            samples (``x = mean``, ``var = 0`` for the deterministic decoder), or ``None``.
-        edge_decoder: the model's edge decoder (or ``None``).
-        edge_scorers: autoregressive decoder only (``decoder_context != "none"``):
-            ``edge_scorers[i][k]`` scores the edges of snapshot ``origins[i] + k`` given that
-            trajectory's previous graph (the observed ``A_T``, ``H_T`` at ``k = 0``, the sampled
-            ``Â``, ``Ĥ`` after), from :meth:`TemporalGraphVAE.edge_scorer`; ``None`` otherwise.
-    """
-
-    origins: Tensor
-    z: Tensor
-    feature_mean: Tensor | None
-    feature_var: Tensor | None
-    x: Tensor | None
-    edge_decoder: Any
-    edge_scorers: list[list[Any]] | None = None
-
-    @property
-    def num_samples(self) -> int:
-        return int(self.z.size(0))
-
-    @property
-    def horizon(self) -> int:
-        return int(self.z.size(2))
-
-    def edge_logits(self, origin_index: int, step: int, pairs: Tensor) -> Tensor:
-        """``(S, P)`` edge logits of ``pairs (2, P)`` for snapshot ``origins[i] + step``."""
-        if self.edge_decoder is None:
-            raise ValueError("RollingForecast: the model has no edge decoder")
-        scorer = (self.edge_decoder if self.edge_scorers is None
-                  else self.edge_scorers[origin_index][step])
-        with torch.no_grad():
-            return scorer.logits(self.z[:, origin_index, step], pairs.to(self.z.device))
-
-    def edge_prob(self, origin_index: int, step: int, pairs: Tensor) -> Tensor:
-        r"""``(P,)`` Monte Carlo predictive ``p(A_uv = 1 | G_{1:T}) ≈ \frac1S\sum_s π_uv^{(s)}``."""
-        return torch.sigmoid(self.edge_logits(origin_index, step, pairs)).mean(0)
-
-
-def _check_int(value: Any, name: str, lo: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
-
-
-def rolling_forecast(
-    model: Any,
-    graph: TemporalGraph,
-    origins: Sequence[int] | Tensor,
-    horizon: int,
-    num_samples: int = 50,
-    *,
-    generator: torch.Generator | None = None,
-) -> RollingForecast:
-    r"""Forecast ``H`` steps from every origin in one filtering pass (module docstring).
-
-    Args:
-        model: a :class:`~dyngraphvae.models.TemporalGraphVAE`.
-        graph: the sequence; origin ``T`` conditions on snapshots ``0..T-1`` (``0 <= T <=
-            len(graph)``; ``T = 0`` forecasts from ``Z_0``).
-        origins: the origins ``T_i`` (any order, repeats allowed).
-        horizon: ``H >= 1``.
-        num_samples: ``S`` joint trajectories per origin.
-        generator: seeds every draw.
-    """
-    H = _check_int(horizon, "rolling_forecast: horizon", 1)
-    S = _check_int(num_samples, "rolling_forecast: num_samples", 1)
-    org = torch.as_tensor(list(origins) if not isinstance(origins, Tensor) else origins,
-                          dtype=torch.long).flatten()
-    if org.numel() == 0:
-        raise ValueError("rolling_forecast: no origins")
-    if int(org.min()) < 0 or int(org.max()) > len(graph):
-        raise ValueError(
-            f"rolling_forecast: origins must lie in [0, {len(graph)}], got "
-            f"[{int(org.min())}, {int(org.max())}]"
-        )
-    c = model.config
-    if getattr(model, "autoregressive", False):
-        return _rolling_forecast_autoregressive(model, graph, org, H, S, generator)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            states = _filtered_states(model, graph, int(org.max()), S, generator)
-            z = torch.stack([states[int(t)] for t in org], dim=1)  # (S, O, N, d)
-            zs, means, vars_, xs = [], [], [], []
-            for _ in range(H):
-                zs.append(z)
-                if model.feature_decoder is not None:
-                    out = model.decode_features(z)
-                    step = feature_step(out, c.deterministic_decoder, generator)
-                    for acc, v in zip((means, vars_, xs), step, strict=True):
-                        acc.append(v)
-                z = model.next_latent(z, generator)
-    finally:
-        model.train(was_training)
-
-    def stack(v: list[Tensor]) -> Tensor | None:
-        return torch.stack(v, dim=2) if v else None
-
-    return RollingForecast(
-        origins=org,
-        z=torch.stack(zs, dim=2),
-        feature_mean=stack(means),
-        feature_var=stack(vars_),
-        x=stack(xs),
-        edge_decoder=model.edge_decoder,
-    )
-
-
-def _filtered_states(model: Any, graph: TemporalGraph, t_max: int, S: int,
-                     generator: torch.Generator | None) -> list[Tensor]:
-    """``[Z_0, Z_1, …, Z_{t_max}]`` of one filtering pass with ``S`` samples (module docstring)."""
-    c = model.config
-    z = model.initial_latent().expand(S, c.num_nodes, c.latent_dim)
-    states = [z]
-    if t_max > 0:
-        summaries = model.summarise(graph[:t_max])
-        for s in range(t_max):
-            q = model.posterior(summaries[s], z)
-            z = q.mean if c.deterministic else _draw(q, 1, generator=generator)[0]
-            states.append(z)
-    return states
-
-
-def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tensor, H: int,
-                                     S: int, generator: torch.Generator | None
-                                     ) -> RollingForecast:
-    r""":func:`rolling_forecast` for an autoregressive decoder (``decoder_context != "none"``).
-
-    The filtered states come from the same single pass; from each origin ``T`` the rollout is
-    :meth:`TemporalGraphVAE.forecast` started from the state ``(Ẑ_T, context of G_{≤T})``, so the
-    step-0 decoder reads the observed ``A_T`` (``H_T``, ``x_T``) and later steps read the
-    trajectory's own sampled graphs. One rollout per origin (a loop over origins, vectorised over
-    samples).
-    """
-    from dyngraphvae.models.forecaster import FilterState
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            t_max = int(org.max())
-            states = _filtered_states(model, graph, t_max, S, generator)
-            contexts = model.decoder_contexts(graph, t_max)  # entry T: context of G_{≤T}
-            fcs = []
-            for t in org.tolist():
-                state = FilterState(z=states[t], posterior=None, summary=None,
-                                    num_snapshots=int(t), context=contexts[t])
-                fcs.append(model.forecast(state, H, S, generator=generator))
-    finally:
-        model.train(was_training)
-
-    def stack(name: str) -> Tensor | None:
-        v = [getattr(f, name) for f in fcs]
-        return None if v[0] is None else torch.stack(v, dim=1)
-
-    scorers = None
-    if model.edge_decoder is not None:
-        scorers = [[model.edge_scorer(f.contexts[k]) for k in range(H)] for f in fcs]
-    return RollingForecast(origins=org, z=stack("z"), feature_mean=stack("feature_mean"),
-                           feature_var=stack("feature_var"), x=stack("x"),
-                           edge_decoder=model.edge_decoder, edge_scorers=scorers)
-
-
-# ==================================================================================================
-# training helper
-# ==================================================================================================
-def train_forecaster(
-    model_config: Any,
-    data: TemporalGraph | Sequence[TemporalGraph],
-    *,
-    train_config: Any = None,
-    out_dir: str | None = None,
-    **train_kwargs: Any,
-) -> tuple[Any, dict[str, Any]]:
-    """Fit a model with :func:`dyngraphvae.training.fit` (validation-based early stopping and
-    best-epoch restore) in ``out_dir`` (a temporary folder if ``None``).
-
-    Returns ``(model, info)`` with ``info = {"epochs", "best_val_elbo_per_step", "stopped_early",
-    "train_seconds"}``.
-    """
-    from dyngraphvae.training import TrainConfig, fit
-
-    if train_config is None:
-        defaults = dict(progress_bar=False, tensorboard=False)
-        defaults.update(train_kwargs)
-        train_config = TrainConfig(**defaults)
-    elif train_kwargs:
-        raise ValueError("train_forecaster: pass either train_config or keyword arguments")
-    t0 = time.perf_counter()
-    if out_dir is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            res = fit(model_config, train_config, data, tmp)
-    else:
-        res = fit(model_config, train_config, data, out_dir)
-    info = dict(epochs=res.epochs_completed, best_val_elbo_per_step=res.best_score,
-                stopped_early=res.stopped_early, train_seconds=time.perf_counter() - t0)
-    return res.model.eval(), info
-
-
-def summarise_runs(values: Sequence[float]) -> dict[str, float]:
-    """``{"mean", "std", "n"}`` (population std over runs, ``ddof = 0``; std 0 for one run)."""
-    v = torch.tensor([float(x) for x in values], dtype=torch.float64)
-    if v.numel() == 0:
-        raise ValueError("summarise_runs: no values")
-    return {"mean": float(v.mean()), "std": float(v.std(unbiased=False)), "n": int(v.numel())}
 
 
 # ==================================================================================================
@@ -468,140 +219,12 @@ def vgrnn_link_protocol(
         for name, runs in rows.items()
     }
     return {"per_seed": rows, "summary": summary, "training": infos, "seeds": list(seeds),
-            "num_samples": num_samples, "model_config": _to_dict(model_config),
+            "num_samples": num_samples, "model_config": to_dict(model_config),
             "train_kwargs": kw}
 
 
-def _to_dict(cfg: Any) -> Any:
-    return cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
 
 
-# ==================================================================================================
-# PyG Temporal node forecasting
-# ==================================================================================================
-def series_graph(signal: TemporalGraph) -> TemporalGraph:
-    r"""The univariate series behind a lag-window signal, as a graph with feature ``F = 1``.
-
-    PyG Temporal lag windows hold ``x[i, v] = (s_i, …, s_{i+L-1})`` and ``y[i, v] = s_{i+L}``; the
-    series ``s_0..s_{T+L-1}`` (``T = len(signal)``) is ``x[0]`` followed by ``y``. Snapshot ``j``
-    of the returned graph has node feature ``s_j`` and the signal's snapshot-``max(j − L, 0)``
-    edges (static graphs: the same at every step). Forecasting the target ``y[i] = s_{i+L}`` is then
-    the one-step forecast of snapshot ``i + L`` from origin ``i + L`` (history ``s_0..s_{i+L-1}``,
-    which contains the lag window ``x[i]``).
-    """
-    if signal.y is None or signal.x is None or signal.x.dim() != 3:
-        raise ValueError("series_graph: needs lag-window features x (T, N, L) and targets y")
-    x, y = signal.x, signal.y
-    if y.dim() != 2:
-        raise ValueError(f"series_graph: targets must be (T, N), got {tuple(y.shape)}")
-    L = x.size(-1)
-    if not torch.allclose(x[1:, :, -1], y[:-1]):
-        raise ValueError("series_graph: x[i+1, :, -1] != y[i]; not a lag-window signal")
-    s = torch.cat([x[0].transpose(0, 1), y], dim=0)  # (T + L, N)
-    edges = [signal.edges(max(j - L, 0)) for j in range(s.size(0))]
-    weights = None
-    if signal.weights(0) is not None:
-        weights = [signal.weights(max(j - L, 0)) for j in range(s.size(0))]
-    return TemporalGraph(edges, signal.num_nodes, directed=signal.directed, edge_weights=weights,
-                         x=s.unsqueeze(-1), self_loops="keep",
-                         name=f"series({signal.name})" if signal.name else "series")
-
-
-def pygt_node_protocol(
-    signal: TemporalGraph,
-    model_config: Any,
-    *,
-    train_ratio: float = 0.8,
-    seeds: Sequence[int] = (0, 1, 2),
-    num_samples: int = 100,
-    level: float = 0.9,
-    val_fraction: float = 0.2,
-    train_kwargs: dict[str, Any] | None = None,
-    calibrate: bool = True,
-) -> dict[str, Any]:
-    r"""PyG Temporal node forecasting on a lag-window signal (``temporal_signal_split``).
-
-    The forecaster models the target series as its node feature (:func:`series_graph`), trained
-    on the series up to the last training target (its last ``val_fraction`` validates, early
-    stopping on the validation ELBO). Each test target ``y[i]`` is forecast one step ahead from the
-    true history (as PyG Temporal's lag models see the true lags). Scores over test steps and
-    nodes: MSE and MAE of the predictive mean ``\frac1S\sum_s μ^{(s)}``, the sample CRPS (fair
-    estimator over ``S`` draws), the exact CRPS of the Gaussian mixture is not used), the
-    ``level`` central-interval coverage from the samples, next to persistence and the shared
-    linear-on-lags baseline.
-
-    ``calibrate=True`` adds a spread-recalibrated forecast (post-hoc recalibration, Kuleshov et
-    al., ICML 2018, in its simplest one-parameter form): the samples are stretched about the
-    predictive mean, :math:`x' = \bar\mu + c\,(x - \bar\mu)`, with ``c`` on a log grid in
-    ``[0.5, 8]`` minimising the CRPS of the one-step forecasts of the *validation* snapshots (the
-    ones early stopping used; never the test). The mean, hence the MSE, is unchanged; CRPS and
-    coverage of the recalibrated samples are reported as ``crps_calibrated``,
-    ``coverage_calibrated``, with ``c`` as ``spread_factor``.
-    """
-    from dyngraphvae.data.splits import temporal_signal_split
-    from dyngraphvae.evaluation.baselines import LinearLagRegression, PersistenceFeatures
-    from dyngraphvae.evaluation.scores import crps_ensemble, interval_coverage
-
-    series = series_graph(signal)
-    L = signal.x.size(-1)
-    train, test = temporal_signal_split(signal, train_ratio)
-    n_train = len(train)
-    y_test = test.y.double()
-    base = {
-        "persistence": PersistenceFeatures().predict_targets(train, test).double(),
-        "linear_lags": LinearLagRegression(lags=L).predict_targets(train, test).double(),
-    }
-    baseline_mse = {k: float((v - y_test).pow(2).mean()) for k, v in base.items()}
-    kw = dict(train_kwargs or {})
-    runs, infos = [], []
-    origins = list(range(n_train + L, len(series)))
-    n_fit = n_train + L
-    n_val = max(1, int(math.floor(val_fraction * n_fit + 0.5)))
-    val_origins = list(range(n_fit - n_val, n_fit)) if calibrate else []
-    y_val = series.x[n_fit - n_val:n_fit, :, 0].double()
-    est = "fair" if num_samples > 1 else "nrg"
-    grid = torch.exp(torch.linspace(math.log(0.5), math.log(8.0), 49, dtype=torch.float64))
-    for seed in seeds:
-        model, info = train_forecaster(model_config, series[:n_fit],
-                                       **dict(kw, seed=int(seed), val_fraction=val_fraction))
-        gen = torch.Generator().manual_seed(20_000 + int(seed))
-        t0 = time.perf_counter()
-        fc = rolling_forecast(model, series, origins + val_origins, 1, num_samples,
-                              generator=gen)
-        info["forecast_seconds"] = time.perf_counter() - t0
-        infos.append(info)
-        n_o = len(origins)
-        mean_all = fc.feature_mean[:, :, 0, :, 0].mean(0).double()  # (O, N)
-        xs_all = fc.x[:, :, 0, :, 0].double()  # (S, O, N)
-        mean, xs = mean_all[:n_o], xs_all[:, :n_o]
-        run = {
-            "mse": float((mean - y_test).pow(2).mean()),
-            "mae": float((mean - y_test).abs().mean()),
-            "crps": float(crps_ensemble(y_test, xs, dim=0, estimator=est).mean()),
-            "coverage": float(interval_coverage(y_test, xs, level, dim=0).mean()),
-        }
-        if calibrate:
-            mv, xv = mean_all[n_o:], xs_all[:, n_o:]
-            val_crps = torch.stack([crps_ensemble(y_val, mv + c * (xv - mv), dim=0,
-                                                  estimator=est).mean() for c in grid])
-            c = float(grid[int(val_crps.argmin())])
-            xc = mean + c * (xs - mean)
-            run.update(
-                spread_factor=c,
-                val_crps=float(val_crps[(grid - 1.0).abs().argmin()]),
-                val_crps_calibrated=float(val_crps.min()),
-                crps_calibrated=float(crps_ensemble(y_test, xc, dim=0, estimator=est).mean()),
-                coverage_calibrated=float(interval_coverage(y_test, xc, level, dim=0).mean()),
-            )
-        runs.append(run)
-    summary = {k: summarise_runs([r[k] for r in runs]) for k in runs[0]}
-    return {"per_seed": runs, "summary": summary, "baselines_mse": baseline_mse,
-            "training": infos, "train_ratio": train_ratio, "num_train": n_train,
-            "num_test": len(test), "level": level, "num_samples": num_samples,
-            "model_config": _to_dict(model_config), "train_kwargs": kw}
-
-
-# ==================================================================================================
 # multi-horizon link forecasting
 # ==================================================================================================
 @dataclass(frozen=True)
@@ -671,107 +294,6 @@ def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
             100 * mh.auc, 100 * mh.ap)
 
 
-def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
-    """Distinct pairs (undirected: canonical ``u < v``) and the inverse index of every column."""
-    from dyngraphvae.data.splits import _pair_keys
-
-    keys, inv = torch.unique(_pair_keys(pairs, num_nodes, directed), return_inverse=True)
-    return torch.stack([torch.div(keys, num_nodes, rounding_mode="floor"), keys % num_nodes]), inv
-
-
-def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[int],
-                               horizon: int, num_samples: int, requests: list[list[Tensor | None]],
-                               generator: torch.Generator | None, max_pairs: int = 1 << 15
-                               ) -> list[list[Tensor | None]]:
-    r"""Predictive edge probabilities of an autoregressive decoder at the requested pairs only.
-
-    ``requests[i][k]`` holds the pairs ``(2, P)`` of snapshot ``origins[i] + k`` (or ``None``); the
-    result has the ``(P,)`` Monte Carlo predictive ``\frac1S \sum_s σ(ℓ^{(s)}_{uv})`` at the same
-    place. The law is that of :func:`rolling_forecast` (which samples all ``N²`` pairs of every
-    future graph): the transition is Markov in ``Z`` and never reads ``Â``, and the context term
-    of pair ``(u, v)``, ``α Â_{t}(u, v) + γ Ĥ_{t}(u, v)`` with ``Ĥ_{t} = Â_{t} + λ Ĥ_{t-1}``,
-    reads that pair's own past only. So along each sampled latent path
-    ``Ẑ_T, …, Ẑ_{T+H-1}`` the indicators ``Â_{T+k}(u, v) \sim \text{Bernoulli}(σ(ℓ_{uv}))`` are
-    drawn for the requested pairs alone (the union over horizons, each pair once; with the
-    deterministic ablation the mode ``ℓ > 0``, as in the full rollout), fed back through
-    :meth:`EdgeContext.from_edges`, and the cost is ``O(S·P·H)`` instead of ``O(S·N²·H)``.
-    Equal to :func:`rolling_forecast` + :meth:`RollingForecast.edge_prob` for the deterministic
-    ablation (tested), equal in law otherwise.
-    """
-    from dyngraphvae.models.forecaster import DecoderContext, EdgeContext
-
-    c = model.config
-    det = bool(c.deterministic)
-    decay = c.history_decay if c.decoder_context == "history" else None
-    n, S, H = c.num_nodes, num_samples, horizon
-    out: list[list[Tensor | None]] = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            t_max = max(int(t) for t in origins)
-            states = _filtered_states(model, graph, t_max, S, generator)
-            contexts = model.decoder_contexts(graph, t_max)
-            for i, t in enumerate(origins):
-                present = [r for r in requests[i] if r is not None]
-                zs, z = [], states[int(t)]
-                for k in range(H):
-                    zs.append(z)
-                    if k < H - 1:
-                        z = model.next_latent(z, generator)
-                if not present:
-                    out.append([None] * H)
-                    continue
-                union, inv = _unique_pairs(torch.cat(present, dim=1), n, c.directed)
-                probs = torch.empty(H, union.size(1), dtype=torch.float64)
-                for a in range(0, union.size(1), max_pairs):
-                    pairs = union[:, a:a + max_pairs]
-                    ctx = contexts[int(t)].edges
-                    for k in range(H):
-                        logits = model.edge_scorer(DecoderContext(edges=ctx, x=None)).logits(
-                            zs[k], pairs)  # (S, P)
-                        prob = torch.sigmoid(logits)
-                        probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
-                        if k < H - 1:
-                            hit = (logits > 0) if det else (
-                                torch.rand(logits.shape, generator=generator,
-                                           dtype=logits.dtype) < prob)
-                            b, j = hit.nonzero(as_tuple=True)
-                            coords = torch.stack([b, pairs[0, j], pairs[1, j]])
-                            ctx = EdgeContext.from_edges(coords, n, c.directed, S, ctx, decay)
-                row, offset = [], 0
-                for k, r in enumerate(requests[i]):
-                    if r is None:
-                        row.append(None)
-                        continue
-                    row.append(probs[k, inv[offset:offset + r.size(1)]])
-                    offset += r.size(1)
-                out.append(row)
-    finally:
-        model.train(was_training)
-    return out
-
-
-def _model_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
-                      num_samples: int, requests: list[list[Tensor | None]],
-                      generator: torch.Generator | None, origin_chunk: int = 8
-                      ) -> list[list[Tensor | None]]:
-    """``requests[i][k]`` → the model's ``(P,)`` predictive edge probabilities for snapshot
-    ``origins[i] + k``: :func:`rolling_forecast` (chunks of ``origin_chunk`` origins, to bound the
-    ``(S, O, H, N, d)`` latents) for the plain decoder, :func:`_autoregressive_pair_probs` for an
-    autoregressive one."""
-    if getattr(model, "autoregressive", False):
-        return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
-                                          generator)
-    out: list[list[Tensor | None]] = []
-    for a in range(0, len(origins), origin_chunk):
-        chunk = list(origins[a:a + origin_chunk])
-        fc = rolling_forecast(model, graph, chunk, horizon, num_samples, generator=generator)
-        for j in range(len(chunk)):
-            out.append([None if r is None else fc.edge_prob(j, k, r).double()
-                        for k, r in enumerate(requests[a + j])])
-    return out
-
 
 _LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist")
 
@@ -803,7 +325,7 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
         pairs[t + k].all_pairs(),
         _historical_pairs(graph, t, t + k, pairs[t + k].pos.size(1), seed)], dim=1)
         for k in range(H)] for t in origins]
-    probs = None if model is None else _model_pair_probs(model, graph, origins, H, num_samples,
+    probs = None if model is None else predictive_pair_probs(model, graph, origins, H, num_samples,
                                                          requests, generator)
     window = len(origins) + H - 1 if edgebank_window is None else int(edgebank_window)
     per_h = [link_baselines(window, horizon=k + 1) for k in range(H)]
@@ -868,7 +390,7 @@ def _link_test_origins(graph: TemporalGraph, horizon: int, origins: Sequence[int
                        num_origins: int) -> list[int]:
     T = len(graph)
     if origins is None:
-        n = _check_int(num_origins, "link_forecast_protocol: num_origins", 1)
+        n = check_int(num_origins, "link_forecast_protocol: num_origins", 1)
         origins = range(T - horizon - n + 1, T - horizon + 1)
     out = sorted({int(t) for t in origins})
     if not out:
@@ -894,7 +416,7 @@ def link_baselines_protocol(
     pairs for the same ``(seed, target)``, so its persistence and frequency rows equal those of a
     full run, and EdgeBank and the historical-negative scores can be added to a results table
     without re-running the model."""
-    H = _check_int(horizon, "link_baselines_protocol: horizon", 1)
+    H = check_int(horizon, "link_baselines_protocol: horizon", 1)
     test = _link_test_origins(graph, H, origins, 1)
     runs = [_score_link_origins(None, graph, test, H, seed=int(s), num_samples=0,
                                 num_mrr_negatives=num_mrr_negatives, max_queries=max_queries,
@@ -960,14 +482,14 @@ def link_forecast_protocol(
     origins; ``None`` if none), ``origins``, ``origin`` (the first test origin), ``train_end``,
     ``training`` and the settings.
     """
-    H = _check_int(horizon, "link_forecast_protocol: horizon", 1)
+    H = check_int(horizon, "link_forecast_protocol: horizon", 1)
     test = _link_test_origins(graph, H, origins, num_origins)
-    T0 = test[0] if train_end is None else _check_int(train_end,
+    T0 = test[0] if train_end is None else check_int(train_end,
                                                       "link_forecast_protocol: train_end", 1)
     if T0 > test[0]:
         raise ValueError(f"link_forecast_protocol: train_end = {T0} is after the first test origin "
                          f"{test[0]}: the model would train on test targets")
-    num_val = _check_int(num_val, "link_forecast_protocol: num_val", 0)
+    num_val = check_int(num_val, "link_forecast_protocol: num_val", 0)
     val = list(range(max(1, T0 - num_val), T0 - H + 1)) if score_validation else []
     kw = dict(train_kwargs or {})
     runs, val_runs, infos = [], [], []
@@ -993,7 +515,7 @@ def link_forecast_protocol(
         "origin": test[0], "train_end": T0, "num_val": num_val, "training": infos,
         "horizon": H, "seeds": list(seeds), "num_samples": num_samples,
         "num_mrr_negatives": num_mrr_negatives, "max_queries": max_queries,
-        "model_config": _to_dict(model_config), "train_kwargs": kw,
+        "model_config": to_dict(model_config), "train_kwargs": kw,
         "nan_check": bool(all(math.isfinite(v) for v in model_vals)),
     })
     return res

@@ -42,9 +42,10 @@ import torch
 from torch import Tensor, nn
 
 from dyngraphvae.collapse.diagnostics import active_units, kl_per_dimension, mutual_information
-from dyngraphvae.collapse.free_bits import free_bits
-from dyngraphvae.collapse.schedules import ConstantSchedule, CyclicalSchedule, KLSchedule
-from dyngraphvae.collapse.weakening import drop_inputs
+from dyngraphvae.objectives.free_bits import free_bits
+from dyngraphvae.objectives.schedules import ConstantSchedule, CyclicalSchedule, KLSchedule
+from dyngraphvae.objectives.weakening import drop_inputs
+from dyngraphvae.training.objective_fit import fit_objective
 
 __all__ = [
     "CURES",
@@ -267,17 +268,15 @@ def train_sequence_vae(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     model = SequenceVAE(cfg.vocab, cfg.latent_dim, cfg.hidden, cfg.embed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     total = cfg.steps
     lr_at = (lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, total) / total))) \
-        if cfg.lr_schedule == "cosine" else (lambda i: 1.0)
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+        if cfg.lr_schedule == "cosine" else None
     sched = _schedule(cfg)
     probe = test.x[:512]
     trace: list[tuple[int, float, int]] = []
-    t0 = time.perf_counter()
-    model.train()
-    for step in range(cfg.steps):
+    last: dict[str, Tensor] = {}
+
+    def loss_fn(step: int) -> Tensor:
         x = make_sequences(cfg.batch_size, cfg.length, cfg.vocab, cfg.num_informative,
                            cfg.scale, seed=1_000_003 * (cfg.seed + 1) + step).x
         mu, sd = model.posterior(x)
@@ -287,20 +286,22 @@ def train_sequence_vae(
             inputs = drop_inputs(inputs, cfg.dropout, training=True, generator=gen)
         rec = model.log_likelihood(x, z, inputs).mean()
         kl = kl_per_dimension(mu, sd)  # (B, d)
+        last["kl"] = kl.detach()
         if cfg.cure == "free_bits":
             reg = free_bits(kl, cfg.free_bits, mode="dimension")
         else:
             reg = sched(step) * kl.sum(-1).mean()
-        loss = -rec + reg
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        lr_sched.step()
+        return -rec + reg
+
+    def record(step: int, loss: Tensor) -> None:
         if step % max(1, cfg.steps // 10) == 0 or step == cfg.steps - 1:
             with torch.no_grad():
                 au_probe = active_units(model.posterior(probe)[0]).count
-            trace.append((step, round(float(kl.detach().sum(-1).mean()), 4), au_probe))
+            trace.append((step, round(float(last["kl"].sum(-1).mean()), 4), au_probe))
+
+    t0 = time.perf_counter()
+    fit_objective(model, loss_fn, cfg.steps, lr=cfg.lr, grad_clip=5.0, lr_lambda=lr_at,
+                  on_step=record)
     seconds = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():

@@ -49,13 +49,14 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.collapse.diagnostics import collapse_diagnostics
-from dyngraphvae.collapse.schedules import (
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.objectives.schedules import (
     ConstantSchedule,
     CyclicalSchedule,
     KLSchedule,
     LinearSchedule,
 )
-from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.training.objective_fit import fit_objective
 
 __all__ = [
     "CURES",
@@ -295,7 +296,7 @@ def forecast_quality(
     and their means.
     """
     from dyngraphvae.evaluation.links import roc_auc
-    from dyngraphvae.evaluation.protocols import rolling_forecast
+    from dyngraphvae.models.rolling import rolling_forecast
     from dyngraphvae.nn.adjacency import valid_pairs
 
     n, directed = graph.num_nodes, graph.directed
@@ -344,23 +345,26 @@ def train_temporal(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     model = TemporalGraphVAE(_model_config(cfg, graph))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = _schedule(cfg)
     fb = cfg.free_bits if cfg.cure == "free_bits" else 0.0
     trace: list[tuple[int, float]] = []
-    t0 = time.perf_counter()
-    model.train()
     every = max(1, cfg.steps // 10)
-    for step in range(cfg.steps):
+    last: dict[str, Any] = {}
+
+    def loss_fn(step: int) -> Tensor:
         out = model.elbo(train, kl_weight=sched(step), free_bits=fb, reduction="mean_node",
                          generator=gen)
-        opt.zero_grad()
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        last["out"] = out
+        return out.loss
+
+    def record(step: int, loss: Tensor) -> None:
         if step % every == 0 or step == cfg.steps - 1:
+            out = last["out"]
             rate = float(out.kl.detach().sum()) / max(out.num_observed_nodes, 1)
             trace.append((step, round(rate, 4)))
+
+    t0 = time.perf_counter()
+    fit_objective(model, loss_fn, cfg.steps, lr=cfg.lr, grad_clip=5.0, on_step=record)
     seconds = time.perf_counter() - t0
     eval_gen = torch.Generator().manual_seed(10_000 + cfg.seed)
     usage = latent_usage(model, train, cfg.eval_samples, eval_gen)

@@ -152,18 +152,30 @@ class RegularisedObjective:
     def __call__(
         self,
         expected_log_likelihood: Tensor,
-        q: Distribution,
-        p: Distribution,
+        q: Distribution | None = None,
+        p: Distribution | None = None,
         *,
+        divergence: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> ObjectiveTerms:
-        """Combine a reconstruction term ``E_q[log p(x|z)]`` with ``weight · D(q || p)``."""
-        div = divergence(q, p, self.kind, mc_samples=self.mc_samples, generator=generator)
+        """Combine a reconstruction term ``E_q[log p(x|z)]`` with ``weight · D(q || p)``.
+
+        ``D`` is computed from ``q`` and ``p`` by :func:`divergence`, unless the caller passes it
+        (``divergence=``: e.g. a sample estimate of the KL at the reconstruction's draws, or a
+        divergence summed over the nodes of a graph)."""
+        if divergence is None:
+            if q is None or p is None:
+                raise ValueError("RegularisedObjective: pass q and p, or divergence=")
+            divergence = _divergence_of(q, p, self.kind, mc_samples=self.mc_samples,
+                                        generator=generator)
         return ObjectiveTerms(
-            objective=expected_log_likelihood - self.weight * div,
+            objective=expected_log_likelihood - self.weight * divergence,
             reconstruction=expected_log_likelihood,
-            divergence=div,
+            divergence=divergence,
             kind=self.kind,
             weight=self.weight,
             is_lower_bound=self.is_lower_bound,
         )
+
+
+_divergence_of = divergence

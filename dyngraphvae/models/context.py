@@ -1,0 +1,300 @@
+r"""The autoregressive decoder's context (``decoder_context = "previous" | "history"``).
+
+An edge logit of the autoregressive decoder is ``s(z_u, z_v) + α A_t(u, v) [+ γ H_t(u, v)]``
+with the exponentially decayed history ``H_t = A_t + λ H_{t-1}``; the feature mean is moved by
+``W x_t``. The context is stored sparsely (one key per stored pair), shared by the samples, and
+rebuilt from a sampled graph during a rollout (``docs/model.md``, "Autoregressive decoder").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import (
+    Distribution,
+    Independent,
+    LowRankMultivariateNormal,
+    MultivariateNormal,
+    Normal,
+)
+
+from dyngraphvae.nn.decoders import EdgeDecoder
+from dyngraphvae.objectives.weakening import drop_edges, drop_inputs
+
+__all__ = [
+    "ContextScorer",
+    "DecoderContext",
+    "EdgeContext",
+    "EdgeContextTerm",
+    "align_rows",
+    "decoder_contexts",
+    "shift_mean",
+]
+
+
+@dataclass
+class EdgeContext:
+    r"""Sparse edge context of the autoregressive decoder for ``B`` graphs (batch rows).
+
+    Pair ``(u, v)`` of row ``b`` has the int64 key ``b·N² + u·N + v`` (undirected: ``u < v``);
+    :attr:`keys` is sorted and unique, so a pair query is one ``searchsorted`` (O(P log K), no
+    ``N × N`` tensor). Pairs absent from :attr:`keys` have ``A_t = H_t = 0``.
+
+    Attributes:
+        keys: ``(K,)`` sorted unique pair keys.
+        previous: ``(K,)`` ``A_t(u, v) ∈ {0, 1}`` (the previous snapshot).
+        history: ``(K,)`` decayed count ``H_t = A_t + λ H_{t-1}`` (``None`` for ``"previous"``).
+        batch_size: ``B``; 1 means one context shared by every sample.
+        num_nodes: ``N``.
+        directed: whether pairs are ordered.
+    """
+
+    keys: Tensor
+    previous: Tensor
+    history: Tensor | None
+    batch_size: int
+    num_nodes: int
+    directed: bool
+
+    @classmethod
+    def empty(cls, num_nodes: int, directed: bool, history: bool,
+              device: torch.device | None = None) -> EdgeContext:
+        """No previous graph (``A_0 = H_0 = 0``): the context of snapshot 0."""
+        z = torch.zeros(0, device=device)
+        return cls(torch.zeros(0, dtype=torch.long, device=device), z,
+                   z.clone() if history else None, 1, int(num_nodes), bool(directed))
+
+    @classmethod
+    def from_edges(cls, coords: Tensor, num_nodes: int, directed: bool, batch_size: int = 1,
+                   previous_context: EdgeContext | None = None, decay: float | None = None
+                   ) -> EdgeContext:
+        r"""Context after observing the edges ``coords``: ``(2, E)`` pairs (``batch_size = 1``)
+        or ``(3, E)`` rows ``(b, u, v)``. Self-loops are skipped (the diagonal is not modelled);
+        undirected pairs are canonicalised to ``u < v``.
+
+        With ``decay = λ`` the history is updated, ``H_t = A_t + λ H_{t-1}``, from
+        ``previous_context`` (``None``: ``H_{t-1} = 0``; a 1-row context is broadcast to
+        ``batch_size`` rows).
+        """
+        n = int(num_nodes)
+        coords = coords.long()
+        if coords.size(0) == 2:
+            coords = torch.cat([coords.new_zeros(1, coords.size(1)), coords])
+        b, u, v = coords
+        keep = u != v
+        b, u, v = b[keep], u[keep], v[keep]
+        if not directed:
+            u, v = torch.minimum(u, v), torch.maximum(u, v)
+        keys = torch.unique(b * (n * n) + u * n + v)
+        dev = keys.device
+        prev = torch.ones(keys.numel(), device=dev)
+        if decay is None:
+            return cls(keys, prev, None, int(batch_size), n, bool(directed))
+        if previous_context is None or previous_context.keys.numel() == 0:
+            return cls(keys, prev, prev.clone(), int(batch_size), n, bool(directed))
+        old = previous_context.expand(batch_size)
+        all_keys = torch.cat([old.keys.to(dev), keys])
+        vals = torch.cat([decay * old.history.to(dev), prev])
+        uniq, inv = torch.unique(all_keys, return_inverse=True)
+        hist = torch.zeros(uniq.numel(), device=dev).index_add_(0, inv, vals)
+        is_new = torch.zeros(uniq.numel(), device=dev).index_add_(
+            0, inv[old.keys.numel():], prev)
+        return cls(uniq, is_new, hist, int(batch_size), n, bool(directed))
+
+    def expand(self, batch_size: int) -> EdgeContext:
+        """Repeat a shared (1-row) context over ``batch_size`` rows (keys stay sorted)."""
+        if batch_size == self.batch_size:
+            return self
+        if self.batch_size != 1:
+            raise ValueError(f"EdgeContext.expand: cannot expand {self.batch_size} rows to "
+                             f"{batch_size}")
+        nn2 = self.num_nodes * self.num_nodes
+        off = torch.arange(batch_size, device=self.keys.device).unsqueeze(1) * nn2
+        rep = lambda t: None if t is None else t.unsqueeze(0).expand(batch_size, -1).reshape(-1)  # noqa: E731
+        return EdgeContext((off + self.keys).reshape(-1), rep(self.previous), rep(self.history),
+                           int(batch_size), self.num_nodes, self.directed)
+
+    def select(self, keep: Tensor) -> EdgeContext:
+        """The context restricted to the entries ``keep`` (bool or index over :attr:`keys`)."""
+        return EdgeContext(self.keys[keep], self.previous[keep],
+                           None if self.history is None else self.history[keep],
+                           self.batch_size, self.num_nodes, self.directed)
+
+    def coords(self) -> Tensor:
+        """``(3, K)`` rows ``(b, u, v)`` of the stored pairs."""
+        n = self.num_nodes
+        b = torch.div(self.keys, n * n, rounding_mode="floor")
+        r = self.keys - b * n * n
+        return torch.stack([b, torch.div(r, n, rounding_mode="floor"), r % n])
+
+    def lookup(self, pairs: Tensor) -> tuple[Tensor, Tensor | None]:
+        r"""``(A_t, H_t)`` of the pairs ``(2, P)`` for every row: ``(B, P)`` each (``H`` is
+        ``None`` without history). Sorted-key ``searchsorted``: never densifies."""
+        n, bsz = self.num_nodes, self.batch_size
+        pairs = pairs.to(self.keys.device).long()
+        u, v = pairs[0], pairs[1]
+        if not self.directed:
+            u, v = torch.minimum(u, v), torch.maximum(u, v)
+        q = (torch.arange(bsz, device=u.device).unsqueeze(1) * (n * n) + (u * n + v)).reshape(-1)
+        out_shape = (bsz, pairs.size(1))
+        if self.keys.numel() == 0:
+            z = torch.zeros(out_shape, device=u.device)
+            return z, (None if self.history is None else z.clone())
+        idx = torch.searchsorted(self.keys, q).clamp_max(self.keys.numel() - 1)
+        hit = self.keys[idx] == q
+        prev = torch.where(hit, self.previous[idx], 0.0).reshape(out_shape)
+        hist = None if self.history is None else torch.where(
+            hit, self.history[idx], 0.0).reshape(out_shape)
+        return prev, hist
+
+    def dense(self) -> tuple[Tensor, Tensor | None]:
+        """``(A_t, H_t)`` as dense ``(B, N, N)`` float tensors (symmetric when undirected)."""
+        n, bsz = self.num_nodes, self.batch_size
+        b, u, v = self.coords()
+
+        def fill(vals: Tensor) -> Tensor:
+            out = torch.zeros(bsz, n, n, device=self.keys.device)
+            out[b, u, v] = vals
+            if not self.directed:
+                out[b, v, u] = vals
+            return out
+
+        return fill(self.previous), (None if self.history is None else fill(self.history))
+
+
+@dataclass
+class DecoderContext:
+    r"""What the autoregressive decoder of snapshot ``G_{t+1}`` sees besides ``Z_t``.
+
+    Attributes:
+        edges: :class:`EdgeContext` of ``A_t`` (and ``H_t``), or ``None`` without edge decoder.
+        x: previous features ``x_t``: ``(N, F)`` shared or ``(B, N, F)``, zero for absent nodes
+            and for ``t = 0``; ``None`` without a feature decoder.
+    """
+
+    edges: EdgeContext | None
+    x: Tensor | None
+
+
+class EdgeContextTerm(nn.Module):
+    r"""Learned affine context term of the autoregressive edge logit:
+    ``ℓ_uv = s(z_u, z_v) + α A_t(u, v) + γ H_t(u, v)`` (``γ`` only with history).
+
+    ``α`` and ``γ`` start at 0 (the model starts as the context-free decoder and learns how much
+    persistence to use; the gradient ``∂ log p / ∂α = Σ_uv A_t(u,v) (A_{t+1}(u,v) − π_uv)`` is
+    non-zero from the start)."""
+
+    def __init__(self, history: bool) -> None:
+        super().__init__()
+        self.previous_weight = nn.Parameter(torch.zeros(()))
+        self.history_weight = nn.Parameter(torch.zeros(())) if history else None
+
+    def _combine(self, prev: Tensor, hist: Tensor | None) -> Tensor:
+        out = self.previous_weight * prev
+        if self.history_weight is not None and hist is not None:
+            out = out + self.history_weight * hist
+        return out
+
+    def pair_logits(self, ctx: EdgeContext, pairs: Tensor) -> Tensor:
+        """``(B, P)`` context terms of the pairs ``(2, P)``."""
+        return self._combine(*ctx.lookup(pairs))
+
+    def dense_logits(self, ctx: EdgeContext) -> Tensor:
+        """``(B, N, N)`` context terms (dense; small graphs)."""
+        return self._combine(*ctx.dense())
+
+
+def align_rows(term: Tensor, lead: tuple[int, ...]) -> Tensor:
+    """Broadcast a ``(B, ...)`` context term against the leading latent shape ``lead``."""
+    b = term.size(0)
+    if b == 1:
+        return term[0]
+    if math.prod(lead) != b:
+        raise ValueError(f"decoder context has {b} rows but the latents have leading shape "
+                         f"{lead}; pass one context row or one per sample")
+    return term.reshape(*lead, *term.shape[1:])
+
+
+class ContextScorer:
+    """Edge scorer ``s(z_u, z_v) + context term`` with the ``logits``/``dense_logits`` interface
+    of :class:`~dyngraphvae.nn.decoders.EdgeDecoder` (so the dense and sparse evaluators of
+    :func:`~dyngraphvae.nn.adjacency.adjacency_log_likelihood` and the forecast edge sampler use
+    it unchanged)."""
+
+    def __init__(self, decoder: EdgeDecoder, term: EdgeContextTerm, ctx: EdgeContext) -> None:
+        self.decoder, self.term, self.ctx = decoder, term, ctx
+
+    def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
+        base = self.decoder.logits(z, pairs)
+        return base + align_rows(self.term.pair_logits(self.ctx, pairs), tuple(base.shape[:-1]))
+
+    def dense_logits(self, z: Tensor) -> Tensor:
+        base = self.decoder.dense_logits(z)
+        return base + align_rows(self.term.dense_logits(self.ctx), tuple(base.shape[:-2]))
+
+
+def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:
+    """The feature distribution with its mean moved by ``shift`` (covariance unchanged)."""
+    if isinstance(dist, Tensor):
+        return dist + shift
+    if isinstance(dist, Independent):
+        base = dist.base_dist
+        return Independent(Normal(base.loc + shift, base.scale), 1)
+    if isinstance(dist, LowRankMultivariateNormal):
+        return LowRankMultivariateNormal(dist.loc + shift, dist.cov_factor, dist.cov_diag)
+    if isinstance(dist, MultivariateNormal):
+        return MultivariateNormal(dist.loc + shift, scale_tril=dist.scale_tril)
+    raise TypeError(f"shift_mean: unsupported feature distribution {type(dist).__name__}")
+
+
+def decoder_contexts(
+    graph: Any,
+    start: DecoderContext,
+    *,
+    upto: int | None = None,
+    directed: bool,
+    decay: float | None,
+    dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> list[DecoderContext]:
+    r"""Contexts of snapshot indices ``0..upto`` of ``graph`` (default ``upto = T - 1``), starting
+    from ``start`` (the empty context of snapshot 0): entry ``s`` holds ``A_s``, ``H_s`` (the
+    history ``H_s = A_s + λ H_{s-1}`` when ``decay = λ`` is given) and ``x_s`` of snapshot
+    ``s - 1``; previous features of absent nodes are zero. ``dropout = p`` removes every stored
+    pair and zeroes every node's previous features with probability ``p`` (fresh coins per step);
+    the recursion itself runs on the clean data."""
+    T = len(graph)
+    upto = T - 1 if upto is None else int(upto)
+    if not 0 <= upto <= T:
+        raise ValueError(f"decoder_contexts: upto must lie in [0, {T}], got {upto}")
+    n = graph.num_nodes
+    edge_ctx, x_ctx = start.edges, start.x
+    out = []
+    for s in range(upto + 1):
+        if s > 0:
+            if edge_ctx is not None:
+                edge_ctx = EdgeContext.from_edges(graph.edges(s - 1), n, directed, 1, edge_ctx,
+                                                  decay)
+            if x_ctx is not None:
+                x_ctx = graph.features(s - 1).to(start.x.device)
+                if graph.node_mask is not None:
+                    x_ctx = x_ctx * graph.node_mask[s - 1].unsqueeze(-1).to(x_ctx.dtype)
+        e, x = edge_ctx, x_ctx
+        if dropout > 0:
+            if e is not None and e.keys.numel() > 0:
+                # drop whole stored pairs: run drop_edges on the entries' positions, so the
+                # kept set is exact whatever the key layout (b*N^2 + u*N + v)
+                idx = torch.arange(e.keys.numel(), device=e.keys.device)
+                kept, _ = drop_edges(torch.stack([idx, idx]), dropout, training=True,
+                                     edge_weight=None, generator=generator)
+                keep = torch.zeros(idx.numel(), dtype=torch.bool, device=idx.device)
+                keep[kept[0]] = True
+                e = e.select(keep)
+            if x is not None:
+                x = drop_inputs(x, dropout, training=True, generator=generator)
+        out.append(DecoderContext(edges=e, x=x))
+    return out

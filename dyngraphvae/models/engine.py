@@ -1,0 +1,227 @@
+r"""The one inference and rollout engine of the temporal graph VAE.
+
+Every walk along the latent chain goes through two functions:
+
+* :func:`posterior_chain` — the filtering posterior over observed snapshots::
+
+      Z_0 fixed;  Z_{t+1} ~ q(Z_{t+1} | Z_t, G_{1:t+1}),   t = 0..T-1
+
+  with, per step, the decoder terms ``log p(G_{t+1} | Z_t[, G_{≤t}])``, the divergence to the
+  transition ``p(Z_{t+1} | Z̃_t)`` (``Z̃_t``: the posterior sample, or with probability ``1 − ε``
+  the model's own rollout — scheduled sampling, Bengio et al. 2015) and the densities of the
+  importance weights. Used by the ELBO, the importance-weighted bound, filtering, rolling
+  forecasts and (with a replaced posterior step) the amortization gap.
+* :func:`rollout` — the generative model forward from a filtered state::
+
+      X̂_{T+k+1} ~ p(X | Ẑ_{T+k}[, X̂_{T+k}]),  Â_{T+k+1} ~ p(A | Ẑ_{T+k}[, Â_{T+k}, Ĥ_{T+k}]),
+      Ẑ_{T+k+1} ~ p(Z | Ẑ_{T+k})
+
+  vectorised over any leading sample/origin dimensions (the plain decoder) or over samples with
+  the sampled graphs fed back as context (the autoregressive decoder). Used by
+  :meth:`~dyngraphvae.models.TemporalGraphVAE.forecast` and the rolling forecasts.
+
+The functions take the model as their first argument and read its building blocks
+(``posterior``, ``prior``, ``decode_features``, ``edge_scorer``); they hold no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.models.context import DecoderContext, EdgeContext
+from dyngraphvae.models.forecast import feature_step, sample_edge_coords, sample_one
+from dyngraphvae.objectives.elbo import Trajectory
+
+if TYPE_CHECKING:
+    from dyngraphvae.models.forecaster import TemporalGraphVAE
+
+__all__ = ["Rollout", "filtered_states", "latent_path", "posterior_chain", "rollout"]
+
+Propose = Callable[[int, Tensor], tuple[Distribution, Tensor]]
+"""``propose(s, Z_s) -> (q, Z_{s+1})``: a replacement posterior step (amortization gap)."""
+
+
+def posterior_chain(
+    model: TemporalGraphVAE,
+    graph: TemporalGraph,
+    num_samples: int,
+    *,
+    teacher_forcing: float = 1.0,
+    generator: torch.Generator | None = None,
+    likelihood: bool = True,
+    divergences: bool = True,
+    densities: bool = True,
+    method: str = "auto",
+    divergence_kind: str | None = None,
+    context_dropout: float = 0.0,
+    keep_states: bool = False,
+    propose: Propose | None = None,
+    initial: Tensor | None = None,
+    summaries: list[Tensor] | None = None,
+    contexts: list[DecoderContext] | None = None,
+    pair_generator: torch.Generator | None = None,
+) -> Trajectory:
+    r"""Run the posterior chain over all snapshots of ``graph`` with ``S`` samples (vectorised).
+
+    Args:
+        teacher_forcing: ``ε``, the probability (one coin per sample and step) that the
+            transition's input is the posterior sample ``Z_s`` rather than the rollout
+            ``Ẑ_s ~ p(·|Z̃_{s-1})`` (Problem 4.5).
+        likelihood: compute the decoder terms ``F_t``, ``E_t``.
+        divergences: compute the transition prior and the divergence terms (off: filtering only).
+        densities: also ``log p(Z_{t+1}|Z̃_t)`` and ``log q(Z_{t+1}|·)`` (importance weights).
+        method: the edge evaluator (``auto|dense|sparse``).
+        divergence_kind: ``"kl"`` or ``"cs"`` (default: the model's).
+        context_dropout: decoder weakening of the autoregressive context.
+        keep_states: record ``[Z_0, …, Z_T]`` in :attr:`Trajectory.states`.
+        propose: replaces the amortised posterior step (``q``, ``Z_{s+1}``).
+        initial: ``Z_0`` (default: the model's).
+        summaries, contexts: precomputed ``h_{1:T}`` and decoder contexts.
+        pair_generator: seeds the sparse edge estimator's negatives (default ``generator``).
+    """
+    c = model.config
+    S, n, d = num_samples, c.num_nodes, c.latent_dim
+    kind = c.divergence if divergence_kind is None else divergence_kind
+    if summaries is None:
+        summaries = model._summaries(graph)
+    if contexts is None and likelihood and model.autoregressive:
+        contexts = model.decoder_contexts(graph, len(graph) - 1, dropout=context_dropout,
+                                          generator=generator)
+    pair_gen = generator if pair_generator is None else pair_generator
+    z = (model.initial_latent() if initial is None else initial).expand(S, n, d)
+    states = [z] if keep_states else []
+    p_prev = None
+    fls, els, kls, logps, logqs, locs, scales = [], [], [], [], [], [], []
+    q = None
+    for s in range(len(graph)):
+        if likelihood:
+            ctx = None if contexts is None else contexts[s]
+            fl, el = model._step_ll(z, graph, s, method, pair_gen, ctx)
+            fls.append(fl)
+            els.append(el)
+        # Scheduled sampling: the transition's input is the posterior sample with prob. ε (drawn
+        # before Z_{s+1}, so that a seed gives the same stream as ever).
+        z_tilde = z
+        if divergences and s > 0 and teacher_forcing < 1.0:
+            z_hat = p_prev.mean if c.deterministic else sample_one(p_prev, generator)
+            coin = torch.rand(S, 1, 1, generator=generator, device=z.device) < teacher_forcing
+            z_tilde = torch.where(coin, z, z_hat)
+        if propose is not None:
+            q, z_next = propose(s, z)
+        else:
+            q = model.posterior(summaries[s], z)
+            z_next = q.mean if c.deterministic else sample_one(q, generator)
+        if divergences:
+            p = model.prior(z_tilde)
+            kls.append(model._kl_elements(q, p, z_next, kind))
+            if densities and not c.deterministic:
+                logqs.append(q.log_prob(z_next).sum(-1))
+                lp = p.log_prob(z_next)
+                logps.append(lp if c.transition_mixture == "graph" else lp.sum(-1))
+            p_prev = p
+        locs.append(q.base_dist.loc)
+        scales.append(q.base_dist.scale)
+        z = z_next
+        if keep_states:
+            states.append(z)
+
+    def stack(v: list[Tensor]) -> Tensor | None:
+        return torch.stack(v, dim=1) if v else None  # (S, T, ...)
+
+    return Trajectory(
+        feature_ll=stack(fls), edge_ll=stack(els), kl=stack(kls), log_prior=stack(logps),
+        log_posterior=stack(logqs), loc=stack(locs), scale=stack(scales), z_last=z, q_last=q,
+        summary_last=summaries[-1] if len(summaries) else None, states=states,
+    )
+
+
+def filtered_states(model: TemporalGraphVAE, graph: TemporalGraph, upto: int, num_samples: int,
+                    generator: torch.Generator | None = None) -> list[Tensor]:
+    """``[Z_0, Z_1, …, Z_upto]`` of one filtering pass over snapshots ``0..upto-1``, each
+    ``(S, N, d)``: the filtered state of every origin ``T ≤ upto`` at once."""
+    if upto == 0:
+        c = model.config
+        return [model.initial_latent().expand(num_samples, c.num_nodes, c.latent_dim)]
+    tr = posterior_chain(model, graph[:upto], num_samples, generator=generator, likelihood=False,
+                         divergences=False, keep_states=True)
+    return tr.states
+
+
+def latent_path(model: TemporalGraphVAE, z: Tensor, horizon: int,
+                generator: torch.Generator | None = None) -> list[Tensor]:
+    """``[Ẑ_T, …, Ẑ_{T+H-1}]`` from ``Ẑ_T = z`` by the transition alone."""
+    zs = [z]
+    for _ in range(horizon - 1):
+        zs.append(model.next_latent(zs[-1], generator))
+    return zs
+
+
+@dataclass
+class Rollout:
+    """Per-step lists of one rollout (``k = 0..H-1``): latents ``Ẑ_{T+k}``, the feature
+    predictive's mean/variance/sample, the decoder contexts read, and the sampled edges
+    ``(4, E)`` rows ``(sample, k, u, v)`` (autoregressive decoder)."""
+
+    z: list[Tensor]
+    feature_mean: list[Tensor]
+    feature_var: list[Tensor]
+    x: list[Tensor]
+    contexts: list[DecoderContext] | None = None
+    sampled_edges: Tensor | None = None
+
+
+def rollout(
+    model: TemporalGraphVAE,
+    z: Tensor,
+    horizon: int,
+    *,
+    context: DecoderContext | None = None,
+    generator: torch.Generator | None = None,
+) -> Rollout:
+    r"""Roll the generative model ``H`` steps forward from ``Ẑ_T = z`` (module docstring).
+
+    Plain decoder: ``z (..., N, d)`` with any leading sample/origin dimensions. Autoregressive
+    decoder: ``z (S, N, d)`` and ``context`` (that of the observed ``G_{≤T}``); at each step the
+    features and the edges (row blocks of pairs, O(S·N²) time, O(E) memory) are sampled and fed
+    back as the next context.
+    """
+    c = model.config
+    zs, means, vars_, xs = [], [], [], []
+    if not model.autoregressive:
+        for _ in range(int(horizon)):
+            zs.append(z)
+            if model.feature_decoder is not None:
+                step = feature_step(model.feature_decoder(z), c.deterministic_decoder, generator)
+                for acc, v in zip((means, vars_, xs), step, strict=True):
+                    acc.append(v)
+            z = model.next_latent(z, generator)
+        return Rollout(zs, means, vars_, xs)
+    S, n = z.size(0), c.num_nodes
+    ctx = context
+    decay = c.history_decay if c.decoder_context == "history" else None
+    ctxs, edges = [], []
+    for k in range(int(horizon)):
+        zs.append(z)
+        ctxs.append(ctx)
+        x_next, e_next = ctx.x, ctx.edges
+        if model.feature_decoder is not None:
+            step = feature_step(model.decode_features(z, ctx), c.deterministic_decoder, generator)
+            for acc, v in zip((means, vars_, xs), step, strict=True):
+                acc.append(v)
+            x_next = xs[-1]
+        if model.edge_decoder is not None:
+            coords = sample_edge_coords(model.edge_scorer(ctx), z, c.directed, c.deterministic,
+                                        generator)  # (3, E): b, u, v
+            edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
+            e_next = EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay)
+        ctx = DecoderContext(edges=e_next, x=x_next)
+        z = model.next_latent(z, generator)
+    return Rollout(zs, means, vars_, xs, contexts=ctxs,
+                   sampled_edges=torch.cat(edges, dim=1) if edges else None)
