@@ -124,7 +124,7 @@ def posterior_chain(
             if densities and not c.deterministic:
                 logqs.append(q.log_prob(z_next).sum(-1))
                 lp = p.log_prob(z_next)
-                logps.append(lp if c.transition_mixture == "graph" else lp.sum(-1))
+                logps.append(lp if len(p.event_shape) == 2 else lp.sum(-1))  # graph mixture
             p_prev = p
         locs.append(q.base_dist.loc)
         scales.append(q.base_dist.scale)

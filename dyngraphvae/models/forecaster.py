@@ -202,7 +202,7 @@ class TemporalGraphVAE(nn.Module):
     @property
     def factorised_prior(self) -> bool:
         """True when ``p(Z_{t+1}|Z_t)`` is a diagonal Normal (KL per dimension exists)."""
-        return self.config.transition_components == 1
+        return getattr(self.transition, "num_components", self.config.transition_components) == 1
 
     def _prepare(self, graph: TemporalGraph, where: str) -> TemporalGraph:
         self.config.check_graph(graph, where)
@@ -393,12 +393,13 @@ class TemporalGraphVAE(nn.Module):
         self, q: Independent, p: Distribution, z_next: Tensor, kind: str
     ) -> Tensor:
         """Element-wise divergence terms: ``(S, N, d)`` (factorised prior), ``(S, N, 1)`` (node
-        mixture) or ``(S, 1, 1)`` (graph mixture); they sum to the step's divergence."""
+        mixture) or ``(S, 1, 1)`` (graph mixture); they sum to the step's divergence. The kind of
+        prior is read from ``p`` itself (so a transition passed in needs no config flag)."""
         if self.config.deterministic:
             return 0.5 * (z_next - p.mean).pow(2)
-        if self.factorised_prior:
+        if isinstance(p, Independent):
             return divergence(q.base_dist, p.base_dist, kind)
-        if self.config.transition_mixture == "graph":
+        if len(p.event_shape) == 2:  # one component for the whole graph
             qg = Independent(q.base_dist, 2)
             if kind == "kl":
                 val = qg.log_prob(z_next) - p.log_prob(z_next)

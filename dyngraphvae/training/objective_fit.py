@@ -10,12 +10,16 @@ loop — the losses are those of the plain loop, step for step (tested).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from dyngraphvae._checks import check_int
+from dyngraphvae.training.fit import _THIRD_PARTY_WARNINGS, quiet_third_party
 
 __all__ = ["fit_graph_cvae", "fit_objective"]
 
@@ -69,28 +73,38 @@ def fit_objective(
     import lightning.pytorch as pl
     from torch.utils.data import DataLoader
 
-    from dyngraphvae.training.fit import quiet_third_party
-
-    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"fit_objective: steps must be a positive integer, got {steps!r}")
+    steps = check_int(steps, "fit_objective: steps")
     quiet_third_party()
     losses: list[float] = []
     module = _objective_module(model, loss_fn, lr, lr_lambda, losses, on_step)
     # the loader draws its base seed from its own generator, so the global RNG is untouched
     loader = DataLoader(torch.arange(int(steps)), batch_size=None, shuffle=False,
                         generator=torch.Generator())
-    trainer = pl.Trainer(
-        max_steps=int(steps), max_epochs=1, accelerator="cpu", devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        gradient_clip_val=grad_clip, gradient_clip_algorithm="norm", num_sanity_val_steps=0,
-    )
     model.train()
+    # device banners and "Trainer.fit stopped: max_steps reached" are the expected, not news
+    info_log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = info_log.level
+    info_log.setLevel(max(level, logging.WARNING))
+    try:
+        trainer = pl.Trainer(
+            max_steps=int(steps), max_epochs=1, accelerator="cpu", devices=1, logger=False,
+            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            gradient_clip_val=grad_clip, gradient_clip_algorithm="norm", num_sanity_val_steps=0,
+        )
+        _fit_quietly(trainer, module, loader)
+    finally:
+        info_log.setLevel(level)
+    model.eval()
+    return losses
+
+
+def _fit_quietly(trainer: Any, module: Any, loader: Any) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        for pattern in _THIRD_PARTY_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
         trainer.fit(module, loader)
-    model.eval()
-    return losses
 
 
 def fit_graph_cvae(
