@@ -82,7 +82,7 @@ def main() -> None:
     ap.add_argument("--negatives", type=int, default=20000,
                     help="sparse edge likelihood: uniformly sampled non-edges per snapshot")
     ap.add_argument("--decoder-context", default="history",
-                    choices=["none", "previous", "history"],
+                    choices=["none", "previous", "history", "pair_history"],
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
     ap.add_argument("--history-decay", type=float, default=0.5,
                     help="lambda of the history context H_t = A_t + lambda H_{t-1}")

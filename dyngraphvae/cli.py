@@ -449,8 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="snapshot encoder (gcn)")
     m.add_argument("--components", type=int, default=None,
                    help="transition mixture components (1)")
-    m.add_argument("--decoder-context", default=None, choices=("none", "previous", "history"),
-                   help="edge decoder reads the previous graph / a decayed history (none)")
+    m.add_argument("--decoder-context", default=None,
+                   choices=("none", "previous", "history", "pair_history"),
+                   help="edge decoder reads the previous graph / a decayed history / pair and "
+                        "degree history at several rates (none)")
     m.add_argument("--history-decay", type=float, default=None,
                    help="decay of the history context (0.5)")
     m.add_argument("--adjacency", default=None, choices=("auto", "dense", "sparse"),

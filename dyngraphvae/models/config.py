@@ -19,7 +19,7 @@ _CHOICES: dict[str, tuple] = {
     "adjacency": ("auto", "dense", "sparse"),
     "divergence": ("kl", "cs"),
     "initial_state": ("learned", "zero"),
-    "decoder_context": ("none", "previous", "history"),
+    "decoder_context": ("none", "previous", "history", "pair_history"),
 }
 
 
@@ -71,11 +71,16 @@ class ForecasterConfig(ConfigBase):
             ``docs/model.md``): ``"none"`` (the plain decoder ``p(G_{t+1} | Z_t)``),
             ``"previous"`` (edge logit ``s(z_u, z_v) + α A_t(u, v)``, feature mean
             ``μ(z_v) + W x_t^v``) or ``"history"`` (also ``+ γ H_t(u, v)`` with the decayed count
-            ``H_t = A_t + λ H_{t-1}``). In forecasts the context is the model's own sampled graph.
-        history_decay: ``λ`` in ``(0, 1)`` of the ``"history"`` context.
+            ``H_t = A_t + λ H_{t-1}``) or ``"pair_history"`` (also a learned linear function of the
+            pair's decayed counts at several rates, in both directions, and of its endpoints'
+            decayed degrees: a logistic regression on pair history as a special case;
+            :class:`~dyngraphvae.models.context.EdgeContextTerm`). In forecasts the context is the
+            model's own sampled graph.
+        history_decay: ``λ`` in ``(0, 1)`` of the ``"history"`` and ``"pair_history"`` contexts.
         decoder_input_dropout: probability of blanking each teacher-forced context input during
             training (a previous edge / history pair is removed, a node's previous feature vector
             zeroed; word dropout, Bowman et al. 2016); never at evaluation or in forecasts.
+        history_rates: the decay rates ``r`` in ``(0, 1)`` of the ``"pair_history"`` context.
     """
 
     num_nodes: int
@@ -109,6 +114,7 @@ class ForecasterConfig(ConfigBase):
     decoder_context: str = "none"
     history_decay: float = 0.5
     decoder_input_dropout: float = 0.0
+    history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -167,12 +173,16 @@ class ForecasterConfig(ConfigBase):
             raise ValueError(
                 f"ForecasterConfig.history_decay: expected (0, 1), got {self.history_decay}"
             )
+        self.history_rates = tuple(float(r) for r in self.history_rates)
+        if not self.history_rates or not all(0.0 < r < 1.0 for r in self.history_rates):
+            raise ValueError("ForecasterConfig.history_rates: expected one or more rates in "
+                             f"(0, 1), got {self.history_rates}")
         if not 0.0 <= self.decoder_input_dropout <= 1.0:
             raise ValueError("ForecasterConfig.decoder_input_dropout: expected [0, 1], got "
                              f"{self.decoder_input_dropout}")
         if self.decoder_input_dropout > 0 and self.decoder_context == "none":
             raise ValueError("ForecasterConfig.decoder_input_dropout > 0 needs a decoder context "
-                             "to drop (decoder_context='previous' or 'history')")
+                             "to drop (decoder_context='previous', 'history' or 'pair_history')")
         for name in ("min_scale", "feature_min_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")
@@ -190,6 +200,17 @@ class ForecasterConfig(ConfigBase):
                     node_input="both" if graph.num_features > 0 else "learned")
         base.update(overrides)
         return cls(**base)
+
+    @property
+    def context_decay(self) -> float | None:
+        """``λ`` of the decayed pair count ``H_t`` when the decoder context keeps one."""
+        return self.history_decay if self.decoder_context in ("history", "pair_history") \
+            else None
+
+    @property
+    def context_rates(self) -> tuple[float, ...]:
+        """The rates of the pair-history context (empty for the other contexts)."""
+        return self.history_rates if self.decoder_context == "pair_history" else ()
 
     def check_graph(self, graph: Any, where: str) -> None:
         """Raise a ``TypeError``/``ValueError`` naming ``where`` and the fix when ``graph`` is not a

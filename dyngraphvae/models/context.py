@@ -51,6 +51,11 @@ class EdgeContext:
         batch_size: ``B``; 1 means one context shared by every sample.
         num_nodes: ``N``.
         directed: whether pairs are ordered.
+        rates: the rates ``(r_1, …, r_R)`` of the pair-history context (empty otherwise).
+        rate_history: ``(K, R)`` decayed pair counts ``C^r_t = A_t + r C^r_{t-1}`` per rate.
+        node_activity: ``(B, N, 2, R)`` decayed out- and in-degrees
+            ``D^r_t(v) = deg_t(v) + r D^r_{t-1}(v)`` (undirected: the degree in both slots);
+            over all nodes, so it is dense in ``N`` and never in ``N²``.
     """
 
     keys: Tensor
@@ -59,28 +64,41 @@ class EdgeContext:
     batch_size: int
     num_nodes: int
     directed: bool
+    rates: tuple[float, ...] = ()
+    rate_history: Tensor | None = None
+    node_activity: Tensor | None = None
 
     @classmethod
     def empty(cls, num_nodes: int, directed: bool, history: bool,
-              device: torch.device | None = None) -> EdgeContext:
+              device: torch.device | None = None, rates: tuple[float, ...] = ()
+              ) -> EdgeContext:
         """No previous graph (``A_0 = H_0 = 0``): the context of snapshot 0."""
         z = torch.zeros(0, device=device)
+        rates = tuple(float(r) for r in rates)
+        r = len(rates)
         return cls(torch.zeros(0, dtype=torch.long, device=device), z,
-                   z.clone() if history else None, 1, int(num_nodes), bool(directed))
+                   z.clone() if history else None, 1, int(num_nodes), bool(directed), rates,
+                   torch.zeros(0, r, device=device) if r else None,
+                   torch.zeros(1, int(num_nodes), 2, r, device=device) if r else None)
 
     @classmethod
     def from_edges(cls, coords: Tensor, num_nodes: int, directed: bool, batch_size: int = 1,
-                   previous_context: EdgeContext | None = None, decay: float | None = None
-                   ) -> EdgeContext:
+                   previous_context: EdgeContext | None = None, decay: float | None = None,
+                   rates: tuple[float, ...] | None = None) -> EdgeContext:
         r"""Context after observing the edges ``coords``: ``(2, E)`` pairs (``batch_size = 1``)
         or ``(3, E)`` rows ``(b, u, v)``. Self-loops are skipped (the diagonal is not modelled);
         undirected pairs are canonicalised to ``u < v``.
 
         With ``decay = λ`` the history is updated, ``H_t = A_t + λ H_{t-1}``, from
         ``previous_context`` (``None``: ``H_{t-1} = 0``; a 1-row context is broadcast to
-        ``batch_size`` rows).
+        ``batch_size`` rows). With ``rates`` (default: those of ``previous_context``) the
+        pair-history context is updated too: ``C^r_t = A_t + r C^r_{t-1}`` for every stored pair
+        and ``D^r_t = deg_t + r D^r_{t-1}`` for every node.
         """
         n = int(num_nodes)
+        if rates is None:
+            rates = previous_context.rates if previous_context is not None else ()
+        rates = tuple(float(r) for r in rates)
         coords = coords.long()
         if coords.size(0) == 2:
             coords = torch.cat([coords.new_zeros(1, coords.size(1)), coords])
@@ -92,18 +110,45 @@ class EdgeContext:
         keys = torch.unique(b * (n * n) + u * n + v)
         dev = keys.device
         prev = torch.ones(keys.numel(), device=dev)
-        if decay is None:
-            return cls(keys, prev, None, int(batch_size), n, bool(directed))
-        if previous_context is None or previous_context.keys.numel() == 0:
-            return cls(keys, prev, prev.clone(), int(batch_size), n, bool(directed))
-        old = previous_context.expand(batch_size)
+        old = None
+        if previous_context is not None and (decay is not None or rates):
+            old = previous_context.expand(batch_size)
+        node = None
+        if rates:
+            rt = torch.tensor(rates, device=dev)
+            kb = torch.div(keys, n * n, rounding_mode="floor")
+            ku = torch.div(keys - kb * n * n, n, rounding_mode="floor")
+            kv = keys % n
+            deg = torch.zeros(int(batch_size), n, 2, device=dev)
+            one = torch.ones_like(ku, dtype=deg.dtype)
+            if directed:
+                deg[:, :, 0].index_put_((kb, ku), one, accumulate=True)
+                deg[:, :, 1].index_put_((kb, kv), one, accumulate=True)
+            else:
+                for slot in (0, 1):
+                    deg[:, :, slot].index_put_((kb, ku), one, accumulate=True)
+                    deg[:, :, slot].index_put_((kb, kv), one, accumulate=True)
+            node = deg.unsqueeze(-1).expand(-1, -1, -1, len(rates)).clone()
+            if old is not None and old.node_activity is not None:
+                node = node + old.node_activity.to(dev).expand_as(node) * rt
+        if old is None or old.keys.numel() == 0:
+            hist = None if decay is None else prev.clone()
+            rh = prev.unsqueeze(-1).expand(-1, len(rates)).clone() if rates else None
+            return cls(keys, prev, hist, int(batch_size), n, bool(directed), rates, rh, node)
         all_keys = torch.cat([old.keys.to(dev), keys])
-        vals = torch.cat([decay * old.history.to(dev), prev])
         uniq, inv = torch.unique(all_keys, return_inverse=True)
-        hist = torch.zeros(uniq.numel(), device=dev).index_add_(0, inv, vals)
+        hist = None
+        if decay is not None:
+            vals = torch.cat([decay * old.history.to(dev), prev])
+            hist = torch.zeros(uniq.numel(), device=dev).index_add_(0, inv, vals)
+        rh = None
+        if rates:
+            rvals = torch.cat([old.rate_history.to(dev) * rt,
+                               prev.unsqueeze(-1).expand(-1, len(rates))])
+            rh = torch.zeros(uniq.numel(), len(rates), device=dev).index_add_(0, inv, rvals)
         is_new = torch.zeros(uniq.numel(), device=dev).index_add_(
             0, inv[old.keys.numel():], prev)
-        return cls(uniq, is_new, hist, int(batch_size), n, bool(directed))
+        return cls(uniq, is_new, hist, int(batch_size), n, bool(directed), rates, rh, node)
 
     def expand(self, batch_size: int) -> EdgeContext:
         """Repeat a shared (1-row) context over ``batch_size`` rows (keys stay sorted)."""
@@ -115,14 +160,20 @@ class EdgeContext:
         nn2 = self.num_nodes * self.num_nodes
         off = torch.arange(batch_size, device=self.keys.device).unsqueeze(1) * nn2
         rep = lambda t: None if t is None else t.unsqueeze(0).expand(batch_size, -1).reshape(-1)  # noqa: E731
+        rh = None if self.rate_history is None else self.rate_history.unsqueeze(0).expand(
+            batch_size, -1, -1).reshape(-1, self.rate_history.size(-1))
+        node = None if self.node_activity is None else self.node_activity.expand(
+            batch_size, -1, -1, -1)
         return EdgeContext((off + self.keys).reshape(-1), rep(self.previous), rep(self.history),
-                           int(batch_size), self.num_nodes, self.directed)
+                           int(batch_size), self.num_nodes, self.directed, self.rates, rh, node)
 
     def select(self, keep: Tensor) -> EdgeContext:
         """The context restricted to the entries ``keep`` (bool or index over :attr:`keys`)."""
         return EdgeContext(self.keys[keep], self.previous[keep],
                            None if self.history is None else self.history[keep],
-                           self.batch_size, self.num_nodes, self.directed)
+                           self.batch_size, self.num_nodes, self.directed, self.rates,
+                           None if self.rate_history is None else self.rate_history[keep],
+                           self.node_activity)
 
     def coords(self) -> Tensor:
         """``(3, K)`` rows ``(b, u, v)`` of the stored pairs."""
@@ -150,6 +201,32 @@ class EdgeContext:
         hist = None if self.history is None else torch.where(
             hit, self.history[idx], 0.0).reshape(out_shape)
         return prev, hist
+
+    def lookup_values(self, values: Tensor, pairs: Tensor) -> Tensor:
+        """``(B, P)`` values ``values (K,)`` of the stored pairs at ``pairs (2, P)`` (0 where not
+        stored); undirected pairs are canonicalised."""
+        n, bsz = self.num_nodes, self.batch_size
+        pairs = pairs.to(self.keys.device).long()
+        u, v = pairs[0], pairs[1]
+        if not self.directed:
+            u, v = torch.minimum(u, v), torch.maximum(u, v)
+        q = (torch.arange(bsz, device=u.device).unsqueeze(1) * (n * n) + (u * n + v)).reshape(-1)
+        if self.keys.numel() == 0:
+            return torch.zeros(bsz, pairs.size(1), device=u.device, dtype=values.dtype)
+        idx = torch.searchsorted(self.keys, q).clamp_max(self.keys.numel() - 1)
+        hit = self.keys[idx] == q
+        return torch.where(hit, values[idx], 0.0).reshape(bsz, pairs.size(1))
+
+    def dense_values(self, values: Tensor) -> Tensor:
+        """``values (K,)`` of the stored pairs as a dense ``(B, N, N)`` tensor (symmetric when
+        undirected)."""
+        n, bsz = self.num_nodes, self.batch_size
+        b, u, v = self.coords()
+        out = torch.zeros(bsz, n, n, device=self.keys.device, dtype=values.dtype)
+        out[b, u, v] = values
+        if not self.directed:
+            out[b, v, u] = values
+        return out
 
     def dense(self) -> tuple[Tensor, Tensor | None]:
         """``(A_t, H_t)`` as dense ``(B, N, N)`` float tensors (symmetric when undirected)."""
@@ -181,17 +258,37 @@ class DecoderContext:
 
 
 class EdgeContextTerm(nn.Module):
-    r"""Learned affine context term of the autoregressive edge logit:
-    ``ℓ_uv = s(z_u, z_v) + α A_t(u, v) + γ H_t(u, v)`` (``γ`` only with history).
+    r"""Learned context term of the autoregressive edge logit.
 
-    ``α`` and ``γ`` start at 0 (the model starts as the context-free decoder and learns how much
-    persistence to use; the gradient ``∂ log p / ∂α = Σ_uv A_t(u,v) (A_{t+1}(u,v) − π_uv)`` is
-    non-zero from the start)."""
+    ``"previous"`` / ``"history"``: ``ℓ_uv = s(z_u, z_v) + α A_t(u, v) + γ H_t(u, v)`` (``γ`` only
+    with history).
 
-    def __init__(self, history: bool) -> None:
+    ``"pair_history"`` (``rates`` given) adds a linear function of the pair's and its endpoints'
+    past, the features of a logistic regression on pair history::
+
+        + Σ_r [ a_r log(1 + C^r_t(u, v)) + b_r log(1 + C^r_t(v, u))            (directed only)
+                + c_r log(1 + D^r_out(u)) + e_r log(1 + D^r_in(v))
+                + f_r log(1 + D^r_out(u)) log(1 + D^r_in(v)) ]
+
+    with the decayed pair counts ``C^r`` and degrees ``D^r`` of :class:`EdgeContext` (undirected:
+    ``c_r = e_r``, degrees in both slots). So the decoder contains that regression as the special
+    case ``s ≡ const`` and the latent carries what counting cannot. Every weight starts at 0 (the
+    model starts as the context-free decoder; the gradient, e.g. ``∂ log p / ∂α = Σ_uv A_t(u,v)
+    (A_{t+1}(u,v) − π_uv)``, is non-zero from the start)."""
+
+    def __init__(self, history: bool, rates: tuple[float, ...] = (),
+                 directed: bool = False) -> None:
         super().__init__()
         self.previous_weight = nn.Parameter(torch.zeros(()))
         self.history_weight = nn.Parameter(torch.zeros(())) if history else None
+        self.rates = tuple(float(r) for r in rates)
+        self.directed = bool(directed)
+        r = len(self.rates)
+        self.pair_weight = nn.Parameter(torch.zeros(r)) if r else None
+        self.reverse_weight = nn.Parameter(torch.zeros(r)) if r and directed else None
+        self.source_weight = nn.Parameter(torch.zeros(r)) if r else None
+        self.target_weight = nn.Parameter(torch.zeros(r)) if r and directed else None
+        self.product_weight = nn.Parameter(torch.zeros(r)) if r else None
 
     def _combine(self, prev: Tensor, hist: Tensor | None) -> Tensor:
         out = self.previous_weight * prev
@@ -199,13 +296,52 @@ class EdgeContextTerm(nn.Module):
             out = out + self.history_weight * hist
         return out
 
+    def _pair_values(self, ctx: EdgeContext) -> tuple[Tensor, Tensor | None]:
+        """The pair terms of the stored pairs, ``(K,)`` forward and reverse."""
+        feats = torch.log1p(ctx.rate_history)  # (K, R)
+        fwd = feats @ self.pair_weight
+        rev = feats @ self.reverse_weight if self.reverse_weight is not None else None
+        return fwd, rev
+
+    def _node_features(self, ctx: EdgeContext) -> tuple[Tensor, Tensor, Tensor]:
+        """``(B, N, R)`` log-activity of sources and targets, and their weights."""
+        act = torch.log1p(ctx.node_activity)  # (B, N, 2, R)
+        target_w = self.source_weight if self.target_weight is None else self.target_weight
+        return act[:, :, 0], act[:, :, 1], target_w
+
+    def _check(self, ctx: EdgeContext) -> None:
+        if ctx.rates != self.rates:
+            raise ValueError(f"EdgeContextTerm: the context has rates {ctx.rates}, the term "
+                             f"{self.rates}")
+
     def pair_logits(self, ctx: EdgeContext, pairs: Tensor) -> Tensor:
         """``(B, P)`` context terms of the pairs ``(2, P)``."""
-        return self._combine(*ctx.lookup(pairs))
+        out = self._combine(*ctx.lookup(pairs))
+        if self.pair_weight is None:
+            return out
+        self._check(ctx)
+        fwd, rev = self._pair_values(ctx)
+        out = out + ctx.lookup_values(fwd, pairs)
+        if rev is not None:
+            out = out + ctx.lookup_values(rev, pairs.flip(0))
+        src, dst, tw = self._node_features(ctx)
+        pairs = pairs.to(src.device).long()
+        su, tv = src[:, pairs[0]], dst[:, pairs[1]]  # (B, P, R)
+        return out + su @ self.source_weight + tv @ tw + (su * tv) @ self.product_weight
 
     def dense_logits(self, ctx: EdgeContext) -> Tensor:
         """``(B, N, N)`` context terms (dense; small graphs)."""
-        return self._combine(*ctx.dense())
+        out = self._combine(*ctx.dense())
+        if self.pair_weight is None:
+            return out
+        self._check(ctx)
+        fwd, rev = self._pair_values(ctx)
+        out = out + ctx.dense_values(fwd)
+        if rev is not None:
+            out = out + ctx.dense_values(rev).transpose(-1, -2)
+        src, dst, tw = self._node_features(ctx)
+        out = out + (src @ self.source_weight).unsqueeze(-1) + (dst @ tw).unsqueeze(-2)
+        return out + torch.einsum("bur,bvr,r->buv", src, dst, self.product_weight)
 
 
 def align_rows(term: Tensor, lead: tuple[int, ...]) -> Tensor:

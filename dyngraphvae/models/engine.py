@@ -205,7 +205,7 @@ def rollout(
         return Rollout(zs, means, vars_, xs)
     S, n = z.size(0), c.num_nodes
     ctx = context
-    decay = c.history_decay if c.decoder_context == "history" else None
+    decay = c.context_decay
     ctxs, edges = [], []
     for k in range(int(horizon)):
         zs.append(z)

@@ -143,7 +143,8 @@ class TemporalGraphVAE(nn.Module):
         # parameters equal those of the context-free model). Both start at zero.
         ar = c.decoder_context != "none"
         self.edge_context = (
-            EdgeContextTerm(history=c.decoder_context == "history")
+            EdgeContextTerm(history=c.context_decay is not None, rates=c.context_rates,
+                            directed=c.directed)
             if ar and self.edge_decoder is not None else None
         )
         self.feature_context = None
@@ -289,15 +290,15 @@ class TemporalGraphVAE(nn.Module):
         c = self.config
         return decoder_contexts(
             graph, self._empty_context(), upto=upto, directed=c.directed,
-            decay=c.history_decay if c.decoder_context == "history" else None,
+            decay=c.context_decay,
             dropout=dropout, generator=generator,
         )
 
     def _empty_context(self) -> DecoderContext:
         """Context of snapshot 0: no previous graph (``A_0 = H_0 = 0``, ``x_0 = 0``)."""
         c = self.config
-        edges = (EdgeContext.empty(c.num_nodes, c.directed, c.decoder_context == "history",
-                                   self.device)
+        edges = (EdgeContext.empty(c.num_nodes, c.directed, c.context_decay is not None,
+                                   self.device, rates=c.context_rates)
                  if self.edge_context is not None else None)
         x = (torch.zeros(c.num_nodes, c.num_features, device=self.device)
              if self.feature_context is not None else None)

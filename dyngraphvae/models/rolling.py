@@ -212,7 +212,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
     """
     c = model.config
     det = bool(c.deterministic)
-    decay = c.history_decay if c.decoder_context == "history" else None
+    decay = c.context_decay
     n, S, H = c.num_nodes, num_samples, horizon
     out: list[list[Tensor | None]] = []
     was_training = model.training
@@ -269,8 +269,11 @@ def predictive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[in
     """``requests[i][k]`` → the model's ``(P,)`` predictive edge probabilities for snapshot
     ``origins[i] + k``: :func:`rolling_forecast` (chunks of ``origin_chunk`` origins, to bound the
     ``(S, O, H, N, d)`` latents) for the plain decoder, :func:`_autoregressive_pair_probs` for an
-    autoregressive one."""
-    if getattr(model, "autoregressive", False):
+    autoregressive one whose context term reads each pair's own past only. The pair-history
+    context also reads the endpoints' degrees, i.e. every pair of the sampled graphs, so beyond
+    ``h = 1`` it is scored on full rollouts (all ``N²`` pairs sampled per step)."""
+    reads_degrees = bool(getattr(getattr(model, "config", None), "context_rates", ()))
+    if getattr(model, "autoregressive", False) and (horizon == 1 or not reads_degrees):
         return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
                                           generator)
     out: list[list[Tensor | None]] = []
