@@ -185,22 +185,8 @@ class EdgeContext:
     def lookup(self, pairs: Tensor) -> tuple[Tensor, Tensor | None]:
         r"""``(A_t, H_t)`` of the pairs ``(2, P)`` for every row: ``(B, P)`` each (``H`` is
         ``None`` without history). Sorted-key ``searchsorted``: never densifies."""
-        n, bsz = self.num_nodes, self.batch_size
-        pairs = pairs.to(self.keys.device).long()
-        u, v = pairs[0], pairs[1]
-        if not self.directed:
-            u, v = torch.minimum(u, v), torch.maximum(u, v)
-        q = (torch.arange(bsz, device=u.device).unsqueeze(1) * (n * n) + (u * n + v)).reshape(-1)
-        out_shape = (bsz, pairs.size(1))
-        if self.keys.numel() == 0:
-            z = torch.zeros(out_shape, device=u.device)
-            return z, (None if self.history is None else z.clone())
-        idx = torch.searchsorted(self.keys, q).clamp_max(self.keys.numel() - 1)
-        hit = self.keys[idx] == q
-        prev = torch.where(hit, self.previous[idx], 0.0).reshape(out_shape)
-        hist = None if self.history is None else torch.where(
-            hit, self.history[idx], 0.0).reshape(out_shape)
-        return prev, hist
+        prev = self.lookup_values(self.previous, pairs)
+        return prev, (None if self.history is None else self.lookup_values(self.history, pairs))
 
     def lookup_values(self, values: Tensor, pairs: Tensor) -> Tensor:
         """``(B, P)`` values ``values (K,)`` of the stored pairs at ``pairs (2, P)`` (0 where not
@@ -212,7 +198,7 @@ class EdgeContext:
             u, v = torch.minimum(u, v), torch.maximum(u, v)
         q = (torch.arange(bsz, device=u.device).unsqueeze(1) * (n * n) + (u * n + v)).reshape(-1)
         if self.keys.numel() == 0:
-            return torch.zeros(bsz, pairs.size(1), device=u.device, dtype=values.dtype)
+            return torch.zeros(bsz, pairs.size(1), device=u.device)
         idx = torch.searchsorted(self.keys, q).clamp_max(self.keys.numel() - 1)
         hit = self.keys[idx] == q
         return torch.where(hit, values[idx], 0.0).reshape(bsz, pairs.size(1))

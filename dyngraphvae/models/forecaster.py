@@ -671,13 +671,8 @@ class TemporalGraphVAE(nn.Module):
         adjacency: str | None = None,
         generator: torch.Generator | None = None,
     ) -> PredictiveLogLikelihood:
-        r"""Monte Carlo ``log p(G_{T+h} | G_{1:T})`` for ``h = 1..H`` with ``T = start``.
-
-        Conditions on snapshots ``0..start-1`` of ``graph`` (``start = 0``: on nothing, from
-        ``Z_0``), forecasts ``S`` trajectories and scores snapshots ``start..start+H-1``:
-        ``logsumexp_s log p(G_{T+h} | Ẑ^{(s)}_{T+h-1}) − log S`` (see
-        :class:`PredictiveLogLikelihood`). Absent nodes are excluded.
-        """
+        r"""Monte Carlo ``log p(G_{T+h} | G_{1:T})`` for ``h = 1..H`` with ``T = start``:
+        :func:`dyngraphvae.models.results.predictive_log_likelihood`."""
         return predictive_log_likelihood(self, graph, start, horizon, num_samples,
                                          adjacency=adjacency, generator=generator)
 
