@@ -295,6 +295,63 @@ class EdgeContextTerm(nn.Module):
         target_w = self.source_weight if self.target_weight is None else self.target_weight
         return act[:, :, 0], act[:, :, 1], target_w
 
+    def _weights(self) -> list[nn.Parameter]:
+        """The weights in the order of :meth:`pair_features`' columns."""
+        out = [self.previous_weight.reshape(1)]
+        if self.history_weight is not None:
+            out.append(self.history_weight.reshape(1))
+        if self.pair_weight is not None:
+            out.append(self.pair_weight)
+            if self.reverse_weight is not None:
+                out.append(self.reverse_weight)
+            out.append(self.source_weight)
+            if self.target_weight is not None:
+                out.append(self.target_weight)
+            out.append(self.product_weight)
+        return out
+
+    def weight_vector(self) -> Tensor:
+        """All weights as one vector ``w``: the term is ``pair_features(ctx, pairs) @ w``."""
+        return torch.cat([w.reshape(-1) for w in self._weights()])
+
+    @torch.no_grad()
+    def load_weight_vector(self, vector: Tensor) -> None:
+        """Set the weights from a vector laid out as :meth:`weight_vector`."""
+        i = 0
+        for w in self._weights():
+            n = w.numel()
+            w.view(-1).copy_(vector[i:i + n].reshape(-1))
+            i += n
+        if i != vector.numel():
+            raise ValueError(f"load_weight_vector: expected {i} values, got {vector.numel()}")
+
+    def pair_features(self, ctx: EdgeContext, pairs: Tensor) -> Tensor:
+        """``(B, P, F)`` the features the term is linear in, columns as :meth:`weight_vector`:
+        ``A_t``, ``H_t``, ``log(1 + C^r)``, ``log(1 + C^r(v, u))`` (directed), the endpoints'
+        log-activities (undirected: their sum) and their product."""
+        prev, hist = ctx.lookup(pairs)
+        cols = [prev.unsqueeze(-1)]
+        if self.history_weight is not None:
+            cols.append(hist.unsqueeze(-1))
+        if self.pair_weight is not None:
+            self._check(ctx)
+            feats = torch.log1p(ctx.rate_history)
+            r = feats.size(-1)
+            cols.append(torch.stack([ctx.lookup_values(feats[:, i], pairs) for i in range(r)], -1))
+            if self.reverse_weight is not None:
+                rp = pairs.flip(0)
+                cols.append(torch.stack([ctx.lookup_values(feats[:, i], rp) for i in range(r)],
+                                        -1))
+            src, dst, _ = self._node_features(ctx)
+            pairs = pairs.to(src.device).long()
+            su, tv = src[:, pairs[0]], dst[:, pairs[1]]
+            if self.target_weight is not None:
+                cols += [su, tv]
+            else:
+                cols.append(su + tv)
+            cols.append(su * tv)
+        return torch.cat(cols, -1)
+
     def _check(self, ctx: EdgeContext) -> None:
         if ctx.rates != self.rates:
             raise ValueError(f"EdgeContextTerm: the context has rates {ctx.rates}, the term "

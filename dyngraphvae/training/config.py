@@ -82,6 +82,9 @@ class TrainConfig(ConfigBase):
         check_val_every_n_epoch: validation interval in epochs.
         tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
         save_checkpoints: write Lightning checkpoints (``last.ckpt`` and the best one).
+        warm_start: start a ``"pair_history"`` decoder context at the logistic regression of the
+            training snapshots on its features (:func:`~dyngraphvae.training.warm_start.
+            warm_start_context`); no effect for other models or when resuming.
     """
 
     epochs: int = 100
@@ -116,6 +119,7 @@ class TrainConfig(ConfigBase):
     check_val_every_n_epoch: int = 1
     tensorboard: bool = True
     save_checkpoints: bool = True
+    warm_start: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -153,6 +153,20 @@ def _split(
     return GraphSequenceDataModule.from_sequences(train, val, **kwargs)
 
 
+def _warm_start(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
+    """Warm-start a pair-history context on the training snapshots (validation ones excluded)."""
+    from dyngraphvae.training.lightning_module import num_validation_snapshots
+    from dyngraphvae.training.warm_start import warm_start_context
+
+    train = data[: len(data) - num_validation_snapshots(len(data), config)]
+    info = warm_start_context(model, train.to(next(model.parameters()).device),
+                              seed=config.seed)
+    if info is not None:
+        logging.getLogger("dyngraphvae").info(
+            "fit: pair-history context warm-started at the logistic regression of the %d "
+            "training snapshots (log loss %.4g per pair)", len(train), info["log_loss_per_pair"])
+
+
 def _check_checkpoint(path: Path) -> None:
     """Refuse a checkpoint that is not a readable Lightning checkpoint, naming the file (a
     truncated or foreign file would otherwise fail deep inside Lightning)."""
@@ -225,6 +239,8 @@ def fit(
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     model = build_model(model_config)
     datamodule = _split(data, val_data, train_config)
+    if train_config.warm_start and resume is None and isinstance(data, TemporalGraph):
+        _warm_start(model, data, train_config)
     module = ELBOModule(model, train_config)
     validate = datamodule.has_validation
 
