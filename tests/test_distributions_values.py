@@ -52,7 +52,8 @@ def test_gaussian_samples_are_loc_plus_scale_times_the_generators_noise():
     g = _gen(3)
     e_w = torch.randn((5, 1), generator=g)
     e_d = torch.randn((5, 2), generator=g)
-    torch.testing.assert_close(sample(LowRankMultivariateNormal(loc, w, diag), 5, generator=_gen(3)),
+    low_rank = LowRankMultivariateNormal(loc, w, diag)
+    torch.testing.assert_close(sample(low_rank, 5, generator=_gen(3)),
                                loc + e_w @ w.t() + diag.sqrt() * e_d)
 
 
