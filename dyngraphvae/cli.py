@@ -299,6 +299,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     graph, communities = dynamic_sbm(seed=args.seed, return_communities=True, **data_kw)
     T = len(graph)
     start = T - n_test
+    if args.decoder_context is not None:
+        model_kw["decoder_context"] = args.decoder_context
     model_config = ForecasterConfig.for_graph(graph, **model_kw)
     train_config = TrainConfig(
         epochs=epochs, lr=1e-2, val_snapshots=n_val, val_samples=2,
@@ -399,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="dyngraphvae-demo", help="report folder (default: %(default)s)")
     d.add_argument("--quick", action="store_true", help="tiny graph and few epochs (seconds)")
     d.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    d.add_argument("--decoder-context", default=None,
+                   choices=("none", "previous", "history", "pair_history"),
+                   help="override the decoder context of the recipe")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1 is fastest at these sizes; see docs/cli.md)")
