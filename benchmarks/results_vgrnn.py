@@ -53,7 +53,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--patience", type=int, default=15)
     ap.add_argument("--samples", type=int, default=50)
-    ap.add_argument("--decoder-context", default="none", choices=["none", "previous", "history"],
+    ap.add_argument("--decoder-context", default="none",
+                    choices=["none", "previous", "history", "pair_history"],
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
