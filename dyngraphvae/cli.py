@@ -10,6 +10,7 @@ scores forecasts on the held-out snapshots (``metrics.json``). Run
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import sys
@@ -45,6 +46,8 @@ __all__ = ["CLIError", "EVENT_OPTIONS", "SYNTHETIC_DATASETS", "WEIGHT_POLICIES",
 #: model settings the CLI exposes, as flag name -> ForecasterConfig field (defaults: the config's)
 MODEL_FLAGS = ("latent_dim", "hidden_dim", "encoder", "decoder_context", "history_decay",
                "adjacency", "num_negatives")
+#: decoder contexts that ``--decoder-context auto`` (the default) chooses from on validation
+AUTO_DECODER_CONTEXTS = ("none", "pair_history")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -78,8 +81,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             settings[key] = getattr(args, key)
     if args.components is not None:
         settings["transition_components"] = args.components
+    # the decoder context is chosen on the validation snapshots unless it is given
+    contexts = [settings.pop("decoder_context", "auto")]
+    if contexts == ["auto"]:
+        contexts = list(AUTO_DECODER_CONTEXTS)
+        if args.resume is not None:  # continue the run with the context it was trained with
+            recorded = out / "config.json"
+            if not recorded.is_file():
+                raise CLIError(f"--resume: {recorded} is missing, so the run's decoder context "
+                               "is unknown; pass --decoder-context")
+            contexts = [json.loads(recorded.read_text()).get("decoder_context", "none")]
     try:
-        model_config = ForecasterConfig.for_graph(graph, **settings)
+        candidates = {c: ForecasterConfig.for_graph(graph, decoder_context=c, **settings)
+                      for c in contexts}
     except TypeError as err:
         raise CLIError(f"model settings: {err} (--model-config takes ForecasterConfig fields)"
                        ) from err
@@ -112,15 +126,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     if events is not None:
         meta["events"] = events
-    try:
-        res = fit(model_config, train_config, history, args.out, metadata=meta,
-                  resume=args.resume)
-    except (FileNotFoundError, ValueError) as err:
-        if isinstance(err, ValueError) and "checkpoint" not in str(err):
-            raise
-        raise CLIError(str(err)) from err
+    if len(candidates) > 1:
+        from dyngraphvae.selection import fit_and_select
+
+        try:
+            res, record = fit_and_select(candidates, train_config, history, args.out,
+                                         metadata=meta)
+        except ValueError as err:
+            raise CLIError(str(err)) from err
+        table = ", ".join(
+            f"{name} {v['validation_link_auc']:.1f}" if v["validation_link_auc"] is not None
+            else f"{name} n/a" for name, v in record["candidates"].items())
+        print(f"decoder context chosen on the {record['validation_snapshots']} validation "
+              f"snapshots (one-step link AUC: {table}): {record['chosen']}")
+    else:
+        try:
+            res = fit(next(iter(candidates.values())), train_config, history, args.out,
+                      metadata=meta, resume=args.resume)
+        except (FileNotFoundError, ValueError) as err:
+            if isinstance(err, ValueError) and "checkpoint" not in str(err):
+                raise
+            raise CLIError(str(err)) from err
     print(f"trained {res.epochs_completed} epochs; best val ELBO/step "
-          f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {res.out_dir}")
+          f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {args.out}")
     print(f"next: dyngraphvae evaluate --model {args.out}   |   "
           f"dyngraphvae forecast --model {args.out}")
     return 0
@@ -299,9 +327,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     graph, communities = dynamic_sbm(seed=args.seed, return_communities=True, **data_kw)
     T = len(graph)
     start = T - n_test
-    if args.decoder_context is not None:
-        model_kw["decoder_context"] = args.decoder_context
-    model_config = ForecasterConfig.for_graph(graph, **model_kw)
+    contexts = (list(AUTO_DECODER_CONTEXTS) if args.decoder_context in (None, "auto")
+                else [args.decoder_context])
+    candidates = {c: ForecasterConfig.for_graph(graph, decoder_context=c, **model_kw)
+                  for c in contexts}
     train_config = TrainConfig(
         epochs=epochs, lr=1e-2, val_snapshots=n_val, val_samples=2,
         patience=max(10, epochs // 4),
@@ -312,7 +341,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     meta = {"dataset": "dynamic_sbm", "data_seed": args.seed, "data_options": data_kw,
             "num_snapshots": T, "history_snapshots": start, "test_snapshots": n_test}
     t_fit = time.perf_counter()
-    res = fit(model_config, train_config, graph[:start], out / "model", metadata=meta)
+    selection = None
+    if len(candidates) > 1:
+        from dyngraphvae.selection import fit_and_select
+
+        res, selection = fit_and_select(candidates, train_config, graph[:start], out / "model",
+                                        metadata=meta)
+        print(f"decoder context chosen on the {selection['validation_snapshots']} validation "
+              "snapshots (one-step link AUC: " + ", ".join(
+                  f"{n} {v['validation_link_auc']:.1f}" for n, v in
+                  selection["candidates"].items()) + f"): {selection['chosen']}")
+    else:
+        res = fit(next(iter(candidates.values())), train_config, graph[:start], out / "model",
+                  metadata=meta)
+    model_config = res.model.config
     fit_s = time.perf_counter() - t_fit
     model = res.model
     metrics = evaluate_forecast(model, graph, start, n_test, num_samples=samples, seed=args.seed)
@@ -344,6 +386,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     "test_snapshots": n_test},
         "model_config": model_config.to_dict(),
         "train_config": train_config.to_dict(),
+        "selection": selection,
         "training": {
             "epochs_completed": res.epochs_completed, "stopped_early": res.stopped_early,
             "best_val_elbo_per_step": res.best_score, "fit_seconds": round(fit_s, 2),
@@ -402,8 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quick", action="store_true", help="tiny graph and few epochs (seconds)")
     d.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     d.add_argument("--decoder-context", default=None,
-                   choices=("none", "previous", "history", "pair_history"),
-                   help="override the decoder context of the recipe")
+                   choices=("auto", "none", "previous", "history", "pair_history"),
+                   help="decoder context (auto: none and pair_history, the better one on the "
+                        "validation snapshots, as in train)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1 is fastest at these sizes; see docs/cli.md)")
@@ -455,9 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--components", type=int, default=None,
                    help="transition mixture components (1)")
     m.add_argument("--decoder-context", default=None,
-                   choices=("none", "previous", "history", "pair_history"),
-                   help="edge decoder reads the previous graph / a decayed history / pair and "
-                        "degree history at several rates (none)")
+                   choices=("auto", "none", "previous", "history", "pair_history"),
+                   help="what the edge decoder reads of the past: nothing / the previous graph / "
+                        "a decayed history / pair and degree history at several rates; auto "
+                        "fits none and pair_history and keeps the better one on the validation "
+                        "snapshots (auto)")
     m.add_argument("--history-decay", type=float, default=None,
                    help="decay of the history context (0.5)")
     m.add_argument("--adjacency", default=None, choices=("auto", "dense", "sparse"),

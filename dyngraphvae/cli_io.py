@@ -184,7 +184,7 @@ def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
 #: files and folders of a model folder (what ``--overwrite`` removes, nothing else)
 _MODEL_FOLDER_ENTRIES = ("config.json", "model.pt", "manifest.json", "train_config.json",
                          "node_ids.json", "checkpoints", "logs", "tensorboard", "evaluation",
-                         "forecast")
+                         "forecast", "selection")
 
 
 def _prepare_out(out: Path, resume: str | None, overwrite: bool) -> None:

@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"models", "scheduled_sampling"},
     {"amortization", "training"},
     {"evaluation", "collapse"},
-    {"experiments", "recipes", "report", "cli_io"},
+    {"experiments", "recipes", "report", "cli_io", "selection"},
     {"cli"},
     {"__init__"},
 ]
