@@ -18,8 +18,8 @@ class ConfigBase:
     :meth:`from_json`, :meth:`save`, :meth:`load`."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)  # type: ignore[call-overload]
+        """Plain dict of JSON types (tuples become lists), equal to its JSON round trip."""
+        return json.loads(json.dumps(asdict(self)))  # type: ignore[call-overload]
 
     @classmethod
     def from_dict(cls: type[C], d: dict[str, Any]) -> C:
