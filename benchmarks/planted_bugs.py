@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: (bug, file, original text, planted text, tests that must fail: -k expression)
 BUGS = [
-    ("posterior scale without the between-sample variance", "dyngraphvae/models/forecaster.py",
+    ("posterior scale without the between-sample variance", "dyngraphvae/objectives/elbo.py",
      "post_scale = (scale.pow(2) + (loc - post_loc).pow(2)).mean(0).sqrt()",
      "post_scale = scale.pow(2).mean(0).sqrt()", "law_of_total_variance"),
-    ("graph-mixture weights from a sum over nodes", "dyngraphvae/models/forecaster.py",
+    ("graph-mixture weights from a sum over nodes", "dyngraphvae/nn/transition.py",
      "logits = p.mixture_distribution.logits.mean(-2)",
      "logits = p.mixture_distribution.logits.sum(-2)", "graph_mixture"),
     ("self-loops counted by the sparse edge estimator", "dyngraphvae/nn/adjacency.py",
@@ -33,11 +33,11 @@ BUGS = [
     ("mixture log score without -log S", "dyngraphvae/evaluation/drift.py",
      "ls = -(torch.logsumexp(lp, 0) - math.log(num_samples))",
      "ls = -torch.logsumexp(lp, 0)", "drift_crps"),
-    ("one teacher-forcing coin shared by all samples", "dyngraphvae/models/forecaster.py",
+    ("one teacher-forcing coin shared by all samples", "dyngraphvae/models/engine.py",
      "coin = torch.rand(S, 1, 1,", "coin = torch.rand(1, 1, 1,", "teacher_forcing"),
-    ("teacher forcing with probability eps^2", "dyngraphvae/models/forecaster.py",
+    ("teacher forcing with probability eps^2", "dyngraphvae/models/engine.py",
      "< teacher_forcing\n", "< teacher_forcing ** 2\n", "teacher_forcing"),
-    ("marginal predictive log-likelihood without -log S", "dyngraphvae/models/forecaster.py",
+    ("marginal predictive log-likelihood without -log S", "dyngraphvae/models/results.py",
      "fms.append((torch.logsumexp(fn, dim=0) - math.log(num_samples)).sum())",
      "fms.append(torch.logsumexp(fn, dim=0).sum())", "predictive_log_likelihood"),
     ("historical negatives that include the target's edges", "dyngraphvae/evaluation/negatives.py",
