@@ -386,6 +386,33 @@ class EdgeContextTerm(nn.Module):
         out = out + (src @ self.source_weight).unsqueeze(-1) + (dst @ tw).unsqueeze(-2)
         return out + torch.einsum("bur,bvr,r->buv", src, dst, self.product_weight)
 
+    def block_logits(self, ctx: EdgeContext, start: int, end: int) -> Tensor:
+        """Rows ``start:end`` of :meth:`dense_logits`: ``(B, end - start, N)``, built from the
+        stored pairs of those rows in ``O(K + B·(end − start)·N)`` (no ``N x N`` tensor)."""
+        n, r = ctx.num_nodes, end - start
+        b, u, v = ctx.coords()
+        fwd = self._combine(ctx.previous, ctx.history)
+        rev = None
+        if self.pair_weight is not None:
+            self._check(ctx)
+            pf, rev = self._pair_values(ctx)
+            fwd = fwd + pf
+        out = torch.zeros(ctx.batch_size, r, n, device=ctx.keys.device, dtype=fwd.dtype)
+        m = (u >= start) & (u < end)
+        out.index_put_((b[m], u[m] - start, v[m]), fwd[m], accumulate=True)
+        if not ctx.directed:  # undirected pairs are stored once, as (min, max)
+            m = (v >= start) & (v < end)
+            out.index_put_((b[m], v[m] - start, u[m]), fwd[m], accumulate=True)
+        elif rev is not None:  # the reverse count of (u, v) is stored under (v, u)
+            m = (v >= start) & (v < end)
+            out.index_put_((b[m], v[m] - start, u[m]), rev[m], accumulate=True)
+        if self.pair_weight is None:
+            return out
+        src, dst, tw = self._node_features(ctx)
+        sr = src[:, start:end]
+        out = out + (sr @ self.source_weight).unsqueeze(-1) + (dst @ tw).unsqueeze(-2)
+        return out + torch.einsum("bur,bvr,r->buv", sr, dst, self.product_weight)
+
 
 def align_rows(term: Tensor, lead: tuple[int, ...]) -> Tensor:
     """Broadcast a ``(B, ...)`` context term against the leading latent shape ``lead``."""
@@ -414,6 +441,11 @@ class ContextScorer:
     def dense_logits(self, z: Tensor) -> Tensor:
         base = self.decoder.dense_logits(z)
         return base + align_rows(self.term.dense_logits(self.ctx), tuple(base.shape[:-2]))
+
+    def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
+        base = self.decoder.block_logits(z, start, end)
+        return base + align_rows(self.term.block_logits(self.ctx, start, end),
+                                 tuple(base.shape[:-2]))
 
 
 def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:

@@ -56,7 +56,9 @@ def sample_edge_coords(
     r"""Sample ``A ~ Bernoulli(σ(s(z_u, z_v)))`` for every batch row of ``z (B, N, d)``.
 
     Returns a ``(3, E)`` long tensor of ``(batch, u, v)``; undirected edges once with ``u < v``,
-    no self-loops. Evaluated in row blocks so memory stays ``O(max_block)`` for any ``N``.
+    no self-loops. Evaluated in row blocks so memory stays ``O(max_block)`` for any ``N``; a
+    scorer with ``block_logits`` (the edge decoder, with or without a decoder context) scores a
+    block with one matrix product, otherwise the block's pairs are gathered.
     ``deterministic=True`` keeps the pairs with ``π_uv > ½`` (the mode) instead of sampling.
     """
     b, n = z.size(0), z.size(1)
@@ -71,7 +73,11 @@ def sample_edge_coords(
         uu, vv = uu[keep], vv[keep]
         if uu.numel() == 0:
             continue
-        logits = decoder.logits(z, torch.stack([uu, vv]))  # (B, P)
+        if hasattr(decoder, "block_logits"):  # one matrix product per block, same pair order
+            block = decoder.block_logits(z, i, i + rows.numel())  # (B, R, N)
+            logits = block.reshape(b, -1)[:, keep]
+        else:
+            logits = decoder.logits(z, torch.stack([uu, vv]))  # (B, P)
         if deterministic:
             hit = logits > 0
         else:

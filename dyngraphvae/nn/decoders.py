@@ -261,6 +261,26 @@ class EdgeDecoder(nn.Module):
         feats = self._pair_features(_take(z, src), _take(z, dst))
         return self.mlp(feats).squeeze(-1)
 
+    def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
+        """Scores of the row block ``S[..., start:end, :]``: shape ``(..., end - start, N)``, one
+        matrix product for inner and bilinear scores (the sampler of autoregressive rollouts
+        walks the ``N x N`` pairs in such blocks instead of gathering pair lists)."""
+        _check_latent(z, self.latent_dim)
+        zr = z[..., start:end, :]
+        if self.kind == "inner":
+            if self.directed:
+                return self._offset(self.source(zr) @ self.target(z).transpose(-1, -2))
+            return self._offset(zr @ z.transpose(-1, -2))
+        if self.kind == "bilinear":
+            return self._offset((zr @ self._matrix()) @ z.transpose(-1, -2))
+        d = self.latent_dim
+        if self.directed:
+            first, rest = self.mlp[0], self.mlp[1:]
+            a = zr @ first.weight[:, :d].transpose(0, 1) + first.bias
+            b = z @ first.weight[:, d:].transpose(0, 1)
+            return rest(a[..., :, None, :] + b[..., None, :, :]).squeeze(-1)
+        return self.mlp(self._pair_features(zr[..., :, None, :], z[..., None, :, :])).squeeze(-1)
+
     def dense_logits(self, z: Tensor, chunk_size: int = 256) -> Tensor:
         """All scores ``S[..., u, v] = s(z_u, z_v)``: shape ``(..., N, N)``.
 
