@@ -203,17 +203,6 @@ class EdgeContext:
         hit = self.keys[idx] == q
         return torch.where(hit, values[idx], 0.0).reshape(bsz, pairs.size(1))
 
-    def dense_values(self, values: Tensor) -> Tensor:
-        """``values (K,)`` of the stored pairs as a dense ``(B, N, N)`` tensor (symmetric when
-        undirected)."""
-        n, bsz = self.num_nodes, self.batch_size
-        b, u, v = self.coords()
-        out = torch.zeros(bsz, n, n, device=self.keys.device, dtype=values.dtype)
-        out[b, u, v] = values
-        if not self.directed:
-            out[b, v, u] = values
-        return out
-
     def dense(self) -> tuple[Tensor, Tensor | None]:
         """``(A_t, H_t)`` as dense ``(B, N, N)`` float tensors (symmetric when undirected)."""
         n, bsz = self.num_nodes, self.batch_size
@@ -373,18 +362,8 @@ class EdgeContextTerm(nn.Module):
         return out + su @ self.source_weight + tv @ tw + (su * tv) @ self.product_weight
 
     def dense_logits(self, ctx: EdgeContext) -> Tensor:
-        """``(B, N, N)`` context terms (dense; small graphs)."""
-        out = self._combine(*ctx.dense())
-        if self.pair_weight is None:
-            return out
-        self._check(ctx)
-        fwd, rev = self._pair_values(ctx)
-        out = out + ctx.dense_values(fwd)
-        if rev is not None:
-            out = out + ctx.dense_values(rev).transpose(-1, -2)
-        src, dst, tw = self._node_features(ctx)
-        out = out + (src @ self.source_weight).unsqueeze(-1) + (dst @ tw).unsqueeze(-2)
-        return out + torch.einsum("bur,bvr,r->buv", src, dst, self.product_weight)
+        """``(B, N, N)`` context terms (dense; small graphs): every row block at once."""
+        return self.block_logits(ctx, 0, ctx.num_nodes)
 
     def block_logits(self, ctx: EdgeContext, start: int, end: int) -> Tensor:
         """Rows ``start:end`` of :meth:`dense_logits`: ``(B, end - start, N)``, built from the
