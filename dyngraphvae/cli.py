@@ -134,11 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                          metadata=meta)
         except ValueError as err:
             raise CLIError(str(err)) from err
-        table = ", ".join(
-            f"{name} {v['validation_link_auc']:.1f}" if v["validation_link_auc"] is not None
-            else f"{name} n/a" for name, v in record["candidates"].items())
-        print(f"decoder context chosen on the {record['validation_snapshots']} validation "
-              f"snapshots (one-step link AUC: {table}): {record['chosen']}")
+        print(_selection_line(record))
     else:
         try:
             res = fit(next(iter(candidates.values())), train_config, history, args.out,
@@ -152,6 +148,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"next: dyngraphvae evaluate --model {args.out}   |   "
           f"dyngraphvae forecast --model {args.out}")
     return 0
+
+
+def _selection_line(record: dict[str, Any]) -> str:
+    """One line saying which decoder context the validation snapshots chose, and the scores."""
+    table = ", ".join(
+        f"{name} {v['validation_link_auc']:.1f}" if v["validation_link_auc"] is not None
+        else f"{name} n/a" for name, v in record["candidates"].items())
+    return (f"decoder context chosen on the {record['validation_snapshots']} validation "
+            f"snapshots (one-step link AUC: {table}): {record['chosen']}")
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -347,10 +352,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         res, selection = fit_and_select(candidates, train_config, graph[:start], out / "model",
                                         metadata=meta)
-        print(f"decoder context chosen on the {selection['validation_snapshots']} validation "
-              "snapshots (one-step link AUC: " + ", ".join(
-                  f"{n} {v['validation_link_auc']:.1f}" for n, v in
-                  selection["candidates"].items()) + f"): {selection['chosen']}")
+        print(_selection_line(selection))
     else:
         res = fit(next(iter(candidates.values())), train_config, graph[:start], out / "model",
                   metadata=meta)
