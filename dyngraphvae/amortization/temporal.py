@@ -90,7 +90,7 @@ def _local_elbo(
     tr = engine.posterior_chain(
         model, graph, K, method=method, divergence_kind="kl", densities=False, propose=propose,
         initial=model.initial_latent().detach(), summaries=summaries,
-        contexts=contexts if contexts is not None else None, pair_generator=gen,
+        contexts=contexts, pair_generator=gen,
     )
     return (tr.feature_ll + tr.edge_ll - tr.kl.sum((-1, -2))).sum(1)
 
