@@ -40,7 +40,7 @@ def test_warning_names_the_remedies_when_a_run_would_not_fit(caplog):
         assert not check_training_memory(100_000, 137, dense=False, available=8 * 10**9)
     msg = caplog.text
     assert "needs about 109.6 GB" in msg and "8.0 GB are available" in msg
-    assert "fewer snapshots" in msg
+    assert "--window" in msg and "truncated" in msg
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dyngraphvae"):
         assert not check_training_memory(1899, 89, dense=True, available=2 * 10**9)

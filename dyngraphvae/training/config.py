@@ -61,7 +61,16 @@ class TrainConfig(ConfigBase):
             validation metric (``None`` disables early stopping; the best checkpoint is still
             restored at the end).
         min_delta: minimum improvement that counts for early stopping.
-        batch_size: sequences per optimizer step and per device (the loss is their mean).
+        window: truncated back-propagation through time: train on windows of ``window``
+            consecutive snapshots (each sequence is cut into consecutive windows, the last one
+            shorter), each window's chain started from the filtered state of the snapshots before
+            it (:meth:`~dyngraphvae.models.TemporalGraphVAE.filter_states`, one pass without
+            gradient over the training span at the start of every epoch). An epoch is then one
+            pass over every window; ``batch_size`` windows make one optimizer step, so an epoch
+            has ``ceil(windows / batch_size)`` steps instead of one. ``None``: whole sequences
+            (full back-propagation through time, one step per sequence).
+        batch_size: sequences (or windows) per optimizer step and per device (the loss is their
+            mean).
         replicas: each training sequence appears this many times per epoch, each time with
             independent Monte Carlo noise. Under DDP the effective value is raised so that the
             number of items per epoch is a multiple of the number of processes (see
@@ -104,6 +113,7 @@ class TrainConfig(ConfigBase):
     val_samples: int = 4
     patience: int | None = 20
     min_delta: float = 0.0
+    window: int | None = None
     batch_size: int = 1
     replicas: int = 1
     seed: int = 0
@@ -165,6 +175,8 @@ class TrainConfig(ConfigBase):
             )
         if self.val_snapshots is not None:
             positive_int("val_snapshots", allow_zero=True)
+        if self.window is not None:
+            positive_int("window")
         if self.threads is not None:
             positive_int("threads")
         if self.patience is not None:

@@ -125,7 +125,8 @@ def _split(
     )
 
     kwargs = dict(
-        batch_size=config.batch_size, replicas=config.replicas, seed=config.seed, shuffle=True
+        batch_size=config.batch_size, replicas=config.replicas, seed=config.seed, shuffle=True,
+        window=config.window,
     )
     if isinstance(data, TemporalGraph):
         if val_data is not None:
@@ -284,7 +285,10 @@ def fit(
 
         method = resolve_method(model_config.adjacency, data.num_nodes,
                                 model_config.dense_max_nodes)
-        check_training_memory(data.num_nodes, len(data), dense=method == "dense")
+        trained = len(data) if train_config.window is None else min(
+            len(data), train_config.window * train_config.batch_size)
+        check_training_memory(data.num_nodes, trained, dense=method == "dense",
+                              windowed=train_config.window is not None)
     quiet_third_party()
     trainer = L.Trainer(
         max_epochs=train_config.epochs,

@@ -54,6 +54,7 @@ VAL_METRIC = "val/elbo_per_step"
 
 _TRAIN_STREAM = 1
 _VAL_STREAM = 2
+_FILTER_STREAM = 3
 
 
 def mc_seed(*keys: int) -> int:
@@ -80,11 +81,19 @@ def seeded(key: int, device: torch.device) -> Iterator[torch.Generator]:
 # ---------------------------------------------------------------------------- data
 @dataclass
 class TrainItem:
-    """One training item: sequence ``index`` (its ``replica``-th copy in the epoch)."""
+    """One training item: sequence ``index`` (its ``replica``-th copy in the epoch), or with
+    windowed training the window ``graph[start:stop]`` of it (``stop=None``: the whole
+    sequence)."""
 
     index: int
     replica: int
     graph: TemporalGraph
+    start: int = 0
+    stop: int | None = None
+
+    @property
+    def windowed(self) -> bool:
+        return self.stop is not None
 
 
 @dataclass
@@ -151,10 +160,14 @@ class GraphSequenceDataModule(L.LightningDataModule):
         replicas: int = 1,
         seed: int = 0,
         shuffle: bool = True,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         if len(train) == 0:
             raise ValueError("GraphSequenceDataModule: no training sequences")
+        if window is not None and (isinstance(window, bool) or int(window) < 1):
+            raise ValueError(f"GraphSequenceDataModule: window must be >= 1, got {window!r}")
+        self.window = None if window is None else int(window)
         self.train_graphs = list(train)
         self.val_items = list(val)
         self.batch_size = int(batch_size)
@@ -199,11 +212,22 @@ class GraphSequenceDataModule(L.LightningDataModule):
             return 1, 0
         return int(trainer.world_size), int(trainer.global_rank)
 
+    def windows(self, index: int) -> list[tuple[int, int]]:
+        """The ``(start, stop)`` windows of training sequence ``index``: consecutive, of length
+        ``window`` (the last one shorter); one ``(0, T)`` without windows."""
+        T = len(self.train_graphs[index])
+        w = T if self.window is None else self.window
+        return [(a, min(T, a + w)) for a in range(0, T, w)]
+
     def train_items(self, world_size: int = 1) -> list[TrainItem]:
         """All items of one epoch, before shuffling and dealing to processes."""
-        n = len(self.train_graphs)
-        reps = effective_replicas(n, self.replicas, world_size)
-        return [TrainItem(i, r, self.train_graphs[i]) for r in range(reps) for i in range(n)]
+        units = [(i, a, b) for i in range(len(self.train_graphs)) for a, b in self.windows(i)]
+        reps = effective_replicas(len(units), self.replicas, world_size)
+        if self.window is None:
+            return [TrainItem(i, r, self.train_graphs[i]) for r in range(reps)
+                    for i, _, _ in units]
+        return [TrainItem(i, r, self.train_graphs[i], a, b) for r in range(reps)
+                for i, a, b in units]
 
     def train_dataloader(self) -> DataLoader:
         world, rank = self._world()
@@ -237,7 +261,8 @@ class GraphSequenceDataModule(L.LightningDataModule):
         moved = []
         for item in batch:
             if isinstance(item, TrainItem):
-                moved.append(TrainItem(item.index, item.replica, item.graph.to(device)))
+                moved.append(TrainItem(item.index, item.replica, item.graph.to(device),
+                                       item.start, item.stop))
             elif isinstance(item, ValItem):
                 moved.append(ValItem(item.index, item.graph.to(device), item.start))
             else:
@@ -270,6 +295,34 @@ class ELBOModule(L.LightningModule):
         self.config = config
         self.kl_schedule = config.kl_weight_schedule()
         self.tf_schedule = config.teacher_forcing_schedule()
+        # windowed training: {sequence: {start: FilterState}}, refreshed every epoch
+        self._starts: dict[int, dict] = {}
+
+    def on_train_epoch_start(self) -> None:
+        """Windowed training: filter every training sequence once, without gradient, and keep
+        the state at every window start (keyed noise, so resuming and DDP stay exact)."""
+        dm = getattr(self.trainer, "datamodule", None)
+        self._starts = {}
+        if getattr(dm, "window", None) is None:
+            return
+        if not callable(getattr(self.model, "filter_states", None)):
+            raise TypeError(f"TrainConfig.window: {type(self.model).__name__} has no "
+                            "filter_states(...) to start windows from; use window=None")
+        cfg = self.config
+        was_training = self.model.training
+        self.model.eval()  # the states are filtered without dropout
+        try:
+            with torch.no_grad():
+                for i, g in enumerate(dm.train_graphs):
+                    starts = [a for a, _ in dm.windows(i) if a > 0]
+                    if not starts:
+                        continue
+                    key = mc_seed(cfg.seed, _FILTER_STREAM, int(self.current_epoch), i)
+                    with seeded(key, self.device) as gen:
+                        self._starts[i] = self.model.filter_states(
+                            g.to(self.device), starts, cfg.num_samples, generator=gen)
+        finally:
+            self.model.train(was_training)
 
     # ------------------------------------------------------------------ steps
     def _elbo(self, graph: TemporalGraph, key: int, **kwargs):
@@ -283,15 +336,22 @@ class ELBOModule(L.LightningModule):
         eps = float(self.tf_schedule(step))
         losses, terms = [], []
         for item in batch:
-            key = mc_seed(cfg.seed, _TRAIN_STREAM, step, item.index, item.replica)
+            graph, extra = item.graph, {}
+            keys = (cfg.seed, _TRAIN_STREAM, step, item.index, item.replica)
+            if item.windowed:
+                graph = item.graph[item.start:item.stop]
+                keys = keys + (item.start,)
+                if item.start > 0:  # the first window starts from Z_0 itself (a parameter)
+                    extra["start"] = self._starts[item.index][item.start]
             out = self._elbo(
-                item.graph,
-                key,
+                graph,
+                mc_seed(*keys),
                 num_samples=cfg.num_samples,
                 kl_weight=beta,
                 free_bits=cfg.free_bits,
                 teacher_forcing=eps,
                 reduction=cfg.reduction,
+                **extra,
             )
             losses.append(out.loss)
             terms.append(

@@ -57,14 +57,19 @@ def available_memory() -> int | None:
 
 
 def check_training_memory(num_nodes: int, num_snapshots: int, *, dense: bool,
-                          available: int | None = None) -> bool:
+                          available: int | None = None, windowed: bool = False) -> bool:
     """Log a warning, with what to change, when the estimate exceeds 90 % of the available
-    memory. Returns whether the run is expected to fit (``True`` when nothing is known)."""
+    memory. ``num_snapshots``: the snapshots back-propagated through in one optimizer step (the
+    whole training span, or ``window × batch_size`` with windowed training). Returns whether the
+    run is expected to fit (``True`` when nothing is known)."""
     avail = available_memory() if available is None else int(available)
     need = estimate_training_memory(num_nodes, num_snapshots, dense=dense)
     if avail is None or need <= 0.9 * avail:
         return True
-    advice = ["train on fewer snapshots (slice the graph, or a larger --window for events)"]
+    advice = ["train on shorter windows (TrainConfig.window / --window, and batch_size 1)"
+              if windowed else
+              "train on windows of a few snapshots (TrainConfig.window / --window: truncated "
+              "back-propagation, memory proportional to the window)"]
     if dense:
         sparse = estimate_training_memory(num_nodes, num_snapshots, dense=False)
         advice.insert(0, f"use the sparse edge likelihood (--adjacency sparse / "
