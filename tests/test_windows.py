@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import dyngraphvae.models.forecaster as forecaster_module
+import dyngraphvae.models.encoding as encoding
 from dyngraphvae.data import TemporalGraph
 from dyngraphvae.data.synthetic import dynamic_sbm
 from dyngraphvae.models.config import ForecasterConfig
-from dyngraphvae.models.forecaster import TemporalGraphVAE, _gru_from_input
+from dyngraphvae.models.encoding import gru_from_input
+from dyngraphvae.models.forecaster import TemporalGraphVAE
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import GraphSequenceDataModule
 
@@ -50,7 +51,7 @@ def test_gru_from_the_input_projection_equals_grucell():
     cell = torch.nn.GRUCell(5, 7)
     x, h = torch.randn(11, 5), torch.randn(11, 7)
     gi = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih)
-    torch.testing.assert_close(_gru_from_input(gi, h, cell), cell(x, h), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(gru_from_input(gi, h, cell), cell(x, h), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("directed", [False, True])
@@ -63,7 +64,7 @@ def test_snapshot_parallel_encoding_equals_one_snapshot_at_a_time(monkeypatch, d
     m = model_for(g, encoder=encoder, node_input="both")
 
     def run(rows: int):
-        monkeypatch.setitem(forecaster_module.ENCODE_BLOCK_ROWS, "cpu", rows)
+        monkeypatch.setitem(encoding.ENCODE_BLOCK_ROWS, "cpu", rows)
         m.zero_grad()
         hs = m._summaries(g)
         (torch.stack(hs) * torch.linspace(-1, 1, 8)).sum().backward()
@@ -86,7 +87,7 @@ def test_a_negative_weight_is_named_by_snapshot_in_a_block(monkeypatch):
     w[3][0] = -1.0
     bad = TemporalGraph([g.edges(t) for t in range(len(g))], g.num_nodes, edge_weights=w)
     m = model_for(bad)
-    monkeypatch.setitem(forecaster_module.ENCODE_BLOCK_ROWS, "cpu", 1 << 20)
+    monkeypatch.setitem(encoding.ENCODE_BLOCK_ROWS, "cpu", 1 << 20)
     with pytest.raises(ValueError, match="snapshot 3"):
         m._summaries(bad)
 

@@ -26,9 +26,9 @@ The functions take the model as their first argument and read its building block
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -37,12 +37,16 @@ from torch.distributions import Distribution
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models.context import DecoderContext, EdgeContext
 from dyngraphvae.models.forecast import feature_step, sample_edge_coords, sample_one
+from dyngraphvae.models.results import FilterState
 from dyngraphvae.objectives.elbo import Trajectory
 
 if TYPE_CHECKING:
     from dyngraphvae.models.forecaster import TemporalGraphVAE
 
-__all__ = ["Rollout", "filtered_states", "latent_path", "posterior_chain", "rollout"]
+__all__ = [
+    "Rollout", "filter_states", "filtered_states", "latent_path", "posterior_chain", "rollout",
+    "window_inputs",
+]
 
 Propose = Callable[[int, Tensor], tuple[Distribution, Tensor]]
 """``propose(s, Z_s) -> (q, Z_{s+1})``: a replacement posterior step (amortization gap)."""
@@ -152,6 +156,67 @@ def filtered_states(model: TemporalGraphVAE, graph: TemporalGraph, upto: int, nu
     tr = posterior_chain(model, graph[:upto], num_samples, generator=generator, likelihood=False,
                          divergences=False, keep_states=True)
     return tr.states
+
+
+def filter_states(model: TemporalGraphVAE, graph: TemporalGraph, at: Sequence[int],
+                  num_samples: int, generator: torch.Generator | None = None,
+                  ) -> dict[int, FilterState]:
+    r"""The filtered states after ``T`` snapshots for every ``T`` in ``at``, from one pass of
+    the posterior chain over ``graph[:max(at)]``: ``{T: FilterState}`` with ``z`` the
+    ``(S, N, d)`` samples of ``Z_T``, ``summary`` = ``h_T`` (``None`` for ``T = 0``) and the
+    decoder context of snapshot index ``T``; ``posterior`` is not kept (``None``).
+
+    These are the starts of windowed training (``elbo(window, start=...)``): the chain is the
+    one ``model.filter`` runs, so ``filter_states(g, [T])[T].z`` equals ``filter(g[:T]).z`` for
+    the same generator state. Runs with the caller's autograd mode (training wraps it in
+    ``torch.no_grad()``)."""
+    points = sorted({int(t) for t in at})
+    if points and not 0 <= points[0] <= points[-1] <= len(graph):
+        raise ValueError(f"filter_states: every T in at must lie in [0, {len(graph)}], "
+                         f"got {points[0]}..{points[-1]}")
+    last = points[-1] if points else 0
+    summaries = model._summaries(graph[:last]) if last > 0 else []
+    if last > 0:
+        states = posterior_chain(
+            model, graph[:last], int(num_samples), generator=generator, likelihood=False,
+            divergences=False, keep_states=True, summaries=summaries).states
+    else:
+        states = [model.initial_latent().expand(int(num_samples), model.config.num_nodes,
+                                               model.config.latent_dim)]
+    out: dict[int, FilterState] = {}
+    ctx = model._empty_context() if model.autoregressive else None
+    done = 0
+    for t in points:
+        if ctx is not None and t > done:
+            ctx = model.decoder_contexts(graph[done:t], t - done, start=ctx)[-1]
+        done = t
+        out[t] = FilterState(z=states[t], posterior=None,
+                             summary=summaries[t - 1] if t > 0 else None,
+                             num_snapshots=t, context=ctx)
+    return out
+
+
+def window_inputs(model: TemporalGraphVAE, graph: TemporalGraph, start: FilterState,
+                  num_samples: int, dropout: float,
+                  generator: torch.Generator | None) -> dict[str, Any]:
+    """The chain's ``initial``, ``summaries`` and ``contexts`` of a window after ``start``."""
+    if not isinstance(start, FilterState):
+        raise TypeError(f"elbo: start must be a FilterState, got {type(start).__name__}")
+    z = start.z.to(model.device)
+    if z.dim() != 3 or z.size(0) not in (1, num_samples):
+        raise ValueError(f"elbo: start.z must have shape (S, N, d) with S = 1 or "
+                         f"num_samples = {num_samples}, got {tuple(z.shape)}")
+    out: dict[str, Any] = {
+        "initial": z,
+        "summaries": model._summaries(graph, start.summary),
+    }
+    if model.autoregressive:
+        if start.context is None and start.num_snapshots > 0:
+            raise ValueError("elbo: the autoregressive decoder needs start.context (build "
+                             "the start with model.filter_states)")
+        out["contexts"] = model.decoder_contexts(graph, len(graph) - 1, dropout=dropout,
+                                                generator=generator, start=start.context)
+    return out
 
 
 def latent_path(model: TemporalGraphVAE, z: Tensor, horizon: int,

@@ -38,7 +38,7 @@ from torch.distributions import Distribution, Independent
 
 from dyngraphvae._checks import check_int
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models import engine
+from dyngraphvae.models import encoding, engine
 from dyngraphvae.models.config import ForecasterConfig
 from dyngraphvae.models.context import (
     ContextScorer,
@@ -86,28 +86,6 @@ __all__ = [
 ]
 
 KLTransform = Callable[[Tensor], Tensor]
-
-#: most node-steps encoded by one snapshot-parallel GNN call (:meth:`TemporalGraphVAE._summaries`),
-#: per device type. On CPU one snapshot per call is fastest (bitcoin_alpha, 137 × 3783 node-steps,
-#: forward + backward of the summaries: 0.74 s one at a time, 0.82 s at 64k rows per call, 1.26 s
-#: all at once: the per-snapshot working set stays in cache and per-call overhead is small); on
-#: a GPU the per-call launch overhead dominates small snapshots, so blocks are large.
-ENCODE_BLOCK_ROWS: dict[str, int] = {"cpu": 1, "cuda": 1 << 20}
-
-
-def _gru_from_input(gi: Tensor, h: Tensor, cell: nn.GRUCell) -> Tensor:
-    """One step of ``cell`` (a :class:`torch.nn.GRUCell`) from its precomputed input projection
-    ``gi = W_ih x + b_ih``: ``r = σ(gi_r + gh_r)``, ``u = σ(gi_u + gh_u)``,
-    ``n = tanh(gi_n + r ⊙ gh_n)``, ``h' = (1 − u) ⊙ n + u ⊙ h`` with ``gh = W_hh h + b_hh``
-    (PyTorch's GRU equations, Cho et al. 2014)."""
-    gh = torch.nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
-    i_r, i_u, i_n = gi.chunk(3, -1)
-    h_r, h_u, h_n = gh.chunk(3, -1)
-    r = torch.sigmoid(i_r + h_r)
-    u = torch.sigmoid(i_u + h_u)
-    cand = torch.tanh(i_n + r * h_n)
-    return cand + u * (h - cand)
-
 
 class TemporalGraphVAE(nn.Module):
     r"""Temporal graph VAE: GNN-GRU filtering posterior, GRU transition prior, Gaussian/Bernoulli
@@ -251,71 +229,9 @@ class TemporalGraphVAE(nn.Module):
 
     def _summaries(self, graph: TemporalGraph, initial: Tensor | None = None) -> list[Tensor]:
         """:meth:`summarise` as a list of ``(N, H)`` tensors, starting from ``h_0 = initial``
-        (default zeros; a window of a longer sequence starts from the summary before it).
-
-        The chain reads one per step: indexing a stacked ``(T, N, H)`` tensor instead would make
-        every step's backward zero-fill and add a full ``(T, N, H)`` gradient, a cost quadratic
-        in ``T`` (61 % of a ``bitcoin_alpha`` step, T = 137); the values and gradients are the
-        same.
-
-        Snapshot-parallel: the GNN of a block of snapshots runs as one call on their disjoint
-        union (node ``v`` of snapshot ``s`` is row ``s·N + v``; message passing never crosses
-        snapshots, so every row equals the per-snapshot call), and the GRU's input projection
-        ``W_ih e_s`` of the block is one matrix product; only ``W_hh h_s`` and the gates run per
-        step. Blocks hold at most :data:`ENCODE_BLOCK_ROWS` node-steps (one snapshot on CPU).
-        """
-        graph = self._prepare(graph, "summarise")
-        n, hdim = self.config.num_nodes, self.config.hidden_dim
-        h = torch.zeros(n, hdim, device=self.device) if initial is None else initial
-        T = len(graph)
-        out: list[Tensor] = []
-        rows = ENCODE_BLOCK_ROWS.get(self.device.type, ENCODE_BLOCK_ROWS["cuda"])
-        per_block = max(1, rows // max(n, 1))
-        for a in range(0, T, per_block):
-            steps = range(a, min(T, a + per_block))
-            e = self._encode_block(graph, steps)  # (len(steps)·N, H)
-            cell = self.summary
-            if isinstance(cell, nn.GRUCell):
-                gi = torch.nn.functional.linear(e, cell.weight_ih, cell.bias_ih).split(n)
-                for g in gi:
-                    h = _gru_from_input(g, h, cell)
-                    out.append(h)
-            else:  # a passed-in recurrence: called per step
-                for es in e.split(n):
-                    h = cell(es, h)
-                    out.append(h)
-        return out
-
-    def _encode_block(self, graph: TemporalGraph, steps: range) -> Tensor:
-        """``GNN(NodeInput(X_{s+1}), A_{s+1})`` of the snapshots ``steps`` in one call on their
-        disjoint union: ``(len(steps)·N, H)``. Absent nodes (``node_mask``) get a zero input."""
-        n = self.config.num_nodes
-        inputs, edges, weights = [], [], []
-        weighted = graph.edge_weights is not None
-        for i, s in enumerate(steps):
-            inp = self.node_input(graph.features(s))
-            if graph.node_mask is not None:
-                inp = inp * graph.node_mask[s].unsqueeze(-1).to(inp.dtype)
-            inputs.append(inp)
-            ei = graph.edges(s, both_directions=True)
-            edges.append(ei + i * n)
-            if weighted:
-                weights.append(graph.weights(s, both_directions=True))
-        x = torch.cat(inputs) if len(inputs) > 1 else inputs[0]
-        ei = torch.cat(edges, dim=1) if len(edges) > 1 else edges[0]
-        w = (torch.cat(weights) if len(weights) > 1 else weights[0]) if weighted else None
-        try:
-            return self.encoder(x, ei, w)
-        except ValueError as err:
-            if len(steps) == 1:
-                raise ValueError(f"snapshot {steps[0]}: {err}") from err
-            for s in steps:  # name the snapshot at fault
-                try:
-                    self.encoder(inputs[s - steps[0]], graph.edges(s, both_directions=True),
-                                 graph.weights(s, both_directions=True))
-                except ValueError as err_s:
-                    raise ValueError(f"snapshot {s}: {err_s}") from err_s
-            raise
+        (default zeros; a window of a longer sequence starts from the summary before it):
+        :func:`dyngraphvae.models.encoding.summaries` (snapshot-parallel)."""
+        return encoding.summaries(self, self._prepare(graph, "summarise"), initial)
 
     def posterior(self, summary: Tensor, z_prev: Tensor) -> Independent:
         r"""``q(Z_{t+1} | Z_t, G_{1:t+1}) = Π_v N(μ_v, diag σ_v²)`` from ``h_{t+1} (N, H)`` and
@@ -567,7 +483,7 @@ class TemporalGraphVAE(nn.Module):
         weaken = c.decoder_input_dropout if (self.training and self.autoregressive) else 0.0
         chain: dict[str, Any] = {}
         if start is not None:
-            chain = self._window_inputs(graph, start, int(num_samples), weaken, generator)
+            chain = engine.window_inputs(self, graph, start, int(num_samples), weaken, generator)
         tr = engine.posterior_chain(
             self, graph, int(num_samples), teacher_forcing=float(teacher_forcing),
             generator=generator, method=self._method(adjacency), context_dropout=weaken,
@@ -668,61 +584,11 @@ class TemporalGraphVAE(nn.Module):
         generator: torch.Generator | None = None,
     ) -> dict[int, FilterState]:
         r"""The filtered states after ``T`` snapshots for every ``T`` in ``at``, from one pass of
-        the posterior chain over ``graph[:max(at)]``: ``{T: FilterState}`` with ``z`` the
-        ``(S, N, d)`` samples of ``Z_T``, ``summary`` = ``h_T`` (``None`` for ``T = 0``) and the
-        decoder context of snapshot index ``T``; ``posterior`` is not kept (``None``).
-
-        These are the starts of windowed training (:meth:`elbo` with ``start=``): the chain is
-        the one :meth:`filter` runs, so ``filter_states(g, [T])[T].z`` equals ``filter(g[:T]).z``
-        for the same generator state. Runs with the caller's autograd mode (training wraps it in
-        ``torch.no_grad()``)."""
+        the posterior chain (:func:`dyngraphvae.models.engine.filter_states`): the starts of
+        windowed training (:meth:`elbo` with ``start=``)."""
         graph = self._prepare(graph, "filter_states")
         check_int(num_samples, "filter_states: num_samples")
-        points = sorted({int(t) for t in at})
-        if points and not 0 <= points[0] <= points[-1] <= len(graph):
-            raise ValueError(f"filter_states: every T in at must lie in [0, {len(graph)}], "
-                             f"got {points[0]}..{points[-1]}")
-        last = points[-1] if points else 0
-        summaries = self._summaries(graph[:last]) if last > 0 else []
-        if last > 0:
-            states = engine.posterior_chain(
-                self, graph[:last], int(num_samples), generator=generator, likelihood=False,
-                divergences=False, keep_states=True, summaries=summaries).states
-        else:
-            states = [self.initial_latent().expand(int(num_samples), self.config.num_nodes,
-                                                   self.config.latent_dim)]
-        out: dict[int, FilterState] = {}
-        ctx = self._empty_context() if self.autoregressive else None
-        done = 0
-        for t in points:
-            if ctx is not None and t > done:
-                ctx = self.decoder_contexts(graph[done:t], t - done, start=ctx)[-1]
-            done = t
-            out[t] = FilterState(z=states[t], posterior=None,
-                                 summary=summaries[t - 1] if t > 0 else None,
-                                 num_snapshots=t, context=ctx)
-        return out
-
-    def _window_inputs(self, graph: TemporalGraph, start: FilterState, num_samples: int,
-                       dropout: float, generator: torch.Generator | None) -> dict[str, Any]:
-        """The chain's ``initial``, ``summaries`` and ``contexts`` of a window after ``start``."""
-        if not isinstance(start, FilterState):
-            raise TypeError(f"elbo: start must be a FilterState, got {type(start).__name__}")
-        z = start.z.to(self.device)
-        if z.dim() != 3 or z.size(0) not in (1, num_samples):
-            raise ValueError(f"elbo: start.z must have shape (S, N, d) with S = 1 or "
-                             f"num_samples = {num_samples}, got {tuple(z.shape)}")
-        out: dict[str, Any] = {
-            "initial": z,
-            "summaries": self._summaries(graph, start.summary),
-        }
-        if self.autoregressive:
-            if start.context is None and start.num_snapshots > 0:
-                raise ValueError("elbo: the autoregressive decoder needs start.context (build "
-                                 "the start with model.filter_states)")
-            out["contexts"] = self.decoder_contexts(graph, len(graph) - 1, dropout=dropout,
-                                                    generator=generator, start=start.context)
-        return out
+        return engine.filter_states(self, graph, at, int(num_samples), generator)
 
     def forecast(
         self,
