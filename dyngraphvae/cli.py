@@ -104,9 +104,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     tc.update(epochs=args.epochs, seed=args.seed, threads=args.threads,
               progress_bar=not args.no_progress and _progress_on_terminal())
     for key in ("lr", "patience", "accelerator", "devices", "strategy", "val_snapshots",
-                "free_bits", "kl_weight"):
+                "free_bits", "kl_weight", "batch_size"):
         if getattr(args, key) is not None:
             tc[key] = getattr(args, key)
+    if args.window is not None:
+        tc["window"] = None if args.window == 0 else args.window
     if isinstance(tc.get("devices"), str) and tc["devices"].isdigit():
         tc["devices"] = int(tc["devices"])
     if args.kl_warmup:
@@ -514,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampled non-edges per snapshot of the sparse likelihood")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--patience", type=int, default=None)
+    t.add_argument("--bptt-window", type=int, default=None, dest="window",
+                   help="train on windows of this many snapshots (truncated back-propagation, "
+                        "each window started from the filtered state before it); 0 = whole "
+                        "sequence (default: TrainConfig.window)")
+    t.add_argument("--batch-size", type=int, default=None,
+                   help="windows (or sequences) per optimizer step")
     t.add_argument("--kl-warmup", type=int, default=0, help="linear KL warm-up steps (0: off)")
     t.add_argument("--kl-weight", type=float, default=None, help="constant KL weight beta (1)")
     t.add_argument("--free-bits", type=float, default=None,
