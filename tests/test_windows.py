@@ -197,3 +197,22 @@ def test_windowed_training_learns(tmp_path):
     first = whole.history[0]["val/elbo_per_step"]
     assert windowed.best_score > first
     assert windowed.best_score >= whole.best_score - 1.0
+
+
+# ---------------------------------------------------------------------------- progress
+def test_run_eta_is_the_mean_epoch_time_times_the_epochs_left():
+    from dyngraphvae.training.progress_bar import run_eta
+
+    assert run_eta(30.0, 3, 10) == "run ≤ 1:10 left"
+    assert run_eta(7200.0, 1, 3) == "run ≤ 4:00:00 left"
+    assert run_eta(5.0, 0, 10) == "" and run_eta(5.0, 10, 10) == ""
+
+
+def test_fit_draws_the_run_progress_bar_when_asked(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("DYNGRAPHVAE_PROGRESS", "1")
+    g = sbm(T=6)
+    mc = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4)
+    fit(mc, TrainConfig(epochs=3, window=2, val_snapshots=1, patience=None), g, tmp_path / "r")
+    cap = capfd.readouterr()
+    err = cap.out + cap.err
+    assert "Epoch 3/3 (run ≤ " in err and "it/s" in err

@@ -272,6 +272,11 @@ def fit(
         )
         cbs.append(early)
     cbs.extend(callbacks)
+    show_bar = train_config.progress_bar and progress_enabled()
+    if show_bar:
+        from dyngraphvae.training.progress_bar import RunProgressBar
+
+        cbs.append(RunProgressBar())
 
     loggers: list[Any] = [CSVLogger(save_dir=out_dir, name="logs")]
     if train_config.tensorboard and importlib.util.find_spec("tensorboard") is not None:
@@ -300,7 +305,7 @@ def fit(
         deterministic=train_config.deterministic,
         gradient_clip_val=train_config.grad_clip,
         gradient_clip_algorithm="norm" if train_config.grad_clip is not None else None,
-        enable_progress_bar=train_config.progress_bar and progress_enabled(),
+        enable_progress_bar=show_bar,
         enable_model_summary=False,
         enable_checkpointing=last_ckpt is not None,
         log_every_n_steps=train_config.log_every_n_steps,
