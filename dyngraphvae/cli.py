@@ -107,8 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "free_bits", "kl_weight", "batch_size"):
         if getattr(args, key) is not None:
             tc[key] = getattr(args, key)
-    if args.window is not None:
-        tc["window"] = None if args.window == 0 else args.window
+    if args.bptt_window is not None:
+        tc["window"] = None if args.bptt_window == 0 else args.bptt_window
     if isinstance(tc.get("devices"), str) and tc["devices"].isdigit():
         tc["devices"] = int(tc["devices"])
     if args.kl_warmup:
@@ -516,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampled non-edges per snapshot of the sparse likelihood")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--patience", type=int, default=None)
-    t.add_argument("--bptt-window", type=int, default=None, dest="window",
+    t.add_argument("--bptt-window", type=int, default=None,
                    help="train on windows of this many snapshots (truncated back-propagation, "
                         "each window started from the filtered state before it); 0 = whole "
                         "sequence (default: TrainConfig.window)")
