@@ -25,15 +25,18 @@ SCRIPT = textwrap.dedent(
     from dyngraphvae.models.config import ForecasterConfig
     from dyngraphvae.training import TrainConfig, fit
 
-    out, mode = sys.argv[1], sys.argv[2]
+    out, mode, window = sys.argv[1], sys.argv[2], sys.argv[3]
+    window = None if window == "none" else int(window)
     g = dynamic_sbm(num_nodes=16, num_snapshots=8, num_communities=2, num_features=2, seed=3)
     mc = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4)
     common = dict(epochs=3, lr=2e-2, val_snapshots=2, progress_bar=False, accelerator="cpu",
+                  window=window,
                   num_samples=1, patience=None, teacher_forcing={"kind": "linear", "c": 0.3})
+    reps = 1 if window else 2  # windowed: 2 windows per epoch, one per process
     if mode == "ddp":
         cfg = TrainConfig(devices=2, strategy="ddp", batch_size=1, replicas=1, **common)
     else:
-        cfg = TrainConfig(devices=1, batch_size=2, replicas=2, **common)
+        cfg = TrainConfig(devices=1, batch_size=2, replicas=reps, **common)
     res = fit(mc, cfg, g, out)
     import torch.distributed as dist
     rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
@@ -43,7 +46,10 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_match_one_process_with_the_same_items(tmp_path):
+@pytest.mark.parametrize("window", ["none", "3"])
+def test_ddp_two_cpu_processes_match_one_process_with_the_same_items(tmp_path, window):
+    """Whole sequence: two keyed replicas, one per process. Windows of 3 of the 6 training
+    snapshots: the two windows, one per process, each from the same cached filtered state."""
     script = tmp_path / "train_ddp.py"
     script.write_text(SCRIPT)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
@@ -52,7 +58,7 @@ def test_ddp_two_cpu_processes_match_one_process_with_the_same_items(tmp_path):
     for mode in ("ddp", "single"):
         out = tmp_path / mode
         proc = subprocess.run(
-            [sys.executable, str(script), str(out), mode], capture_output=True, text=True,
+            [sys.executable, str(script), str(out), mode, window], capture_output=True, text=True,
             env=env, timeout=300,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]

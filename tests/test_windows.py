@@ -216,3 +216,56 @@ def test_fit_draws_the_run_progress_bar_when_asked(tmp_path, monkeypatch, capfd)
     cap = capfd.readouterr()
     err = cap.out + cap.err
     assert "Epoch 3/3 (run ≤ " in err and "it/s" in err
+
+
+# ---------------------------------------------------------------------------- active nodes
+def sparse_activity_graph(directed: bool, weighted: bool, features: bool) -> TemporalGraph:
+    """Few active nodes per step (most node-steps have no edge)."""
+    gen = torch.Generator().manual_seed(7)
+    n, T = 30, 6
+    edges, weights = [], []
+    for _ in range(T):
+        u = torch.randint(0, n, (5,), generator=gen)
+        v = (u + torch.randint(1, n, (5,), generator=gen)) % n
+        e = torch.stack([u, v]) if directed else torch.stack([u.minimum(v), u.maximum(v)])
+        e = e.unique(dim=1)
+        edges.append(e)
+        weights.append(torch.rand(e.size(1), generator=gen) + 0.5)
+    x = torch.randn(n, 3, generator=gen) if features else None
+    return TemporalGraph(edges, n, directed=directed, edge_weights=weights if weighted else None,
+                         x=x)
+
+
+@pytest.mark.parametrize("encoder", ["gcn", "sage", "gat", "gin", "graphconv"])
+@pytest.mark.parametrize("directed,weighted,features", [(False, True, False),
+                                                        (True, False, True)])
+def test_active_node_encoding_equals_the_full_encoding(monkeypatch, encoder, directed, weighted,
+                                                       features):
+    """Running the GNN on the active nodes only (and the no-edge encoding, once, for the rest)
+    gives the summaries and gradients of encoding every node at every step."""
+    g = sparse_activity_graph(directed, weighted, features)
+    m = model_for(g, encoder=encoder, node_input="both" if features else "learned")
+    assert encoding._active_path(m, g)
+
+    def run(active: bool):
+        monkeypatch.setattr(encoding, "ACTIVE_FRACTION", 1.0 if active else 0.0)
+        assert encoding._active_path(m, g) is active
+        m.zero_grad()
+        hs = torch.stack(m._summaries(g))
+        (hs * torch.linspace(-1, 1, 8)).sum().backward()
+        return hs.detach(), {k: p.grad.clone() for k, p in m.named_parameters()
+                             if p.grad is not None}
+
+    h_full, g_full = run(False)
+    h_act, g_act = run(True)
+    torch.testing.assert_close(h_act, h_full, rtol=1e-5, atol=1e-6)
+    assert g_act.keys() == g_full.keys() and g_full
+    for k in g_full:
+        torch.testing.assert_close(g_act[k], g_full[k], rtol=1e-4, atol=1e-6, msg=k)
+
+
+def test_active_path_is_not_taken_where_it_would_not_be_exact():
+    g = weighted_masked_graph(False)  # per-step features and a node mask
+    assert not encoding._active_path(model_for(g), g)
+    dense = sbm()  # most nodes active
+    assert not encoding._active_path(model_for(dense), dense)

@@ -9,6 +9,15 @@ and the GRU's input projection ``W_ih e_s`` of the block is one matrix product; 
 ``W_hh h_s`` and the gates run per step (``tests/test_windows.py`` checks values and gradients
 against one snapshot at a time).
 
+**Work in what changes.** On graphs where most nodes have no edge at most steps (97 % of the
+node-steps of bitcoin_alpha, 91 % of uci_collegemsg), the encoder is run on the active nodes
+only, exactly: a message-passing layer's output at a node depends only on its neighbourhood, every
+neighbour of an active node is active, and a node without edges gets the encoder's output on a
+graph without edges, which for static inputs (learned embeddings, identity or static features, no
+node mask, no dropout) is the same at every step and is computed once per call. So per step the
+GNN and the GRU's input projection cost O(active nodes + edges); the recurrence ``W_hh h`` and
+the gates stay O(N) (every node's summary moves at every step: that is the model).
+
 The summaries are returned as a list of ``(N, H)`` tensors: the chain reads one per step, and
 indexing a stacked ``(T, N, H)`` tensor instead would make every step's backward zero-fill and
 add a full ``(T, N, H)`` gradient, a cost quadratic in ``T`` (61 % of a ``bitcoin_alpha`` step,
@@ -36,6 +45,9 @@ __all__ = ["ENCODE_BLOCK_ROWS", "encode_block", "gru_from_input", "summaries"]
 #: a GPU the per-call launch overhead dominates small snapshots, so blocks are large.
 ENCODE_BLOCK_ROWS: dict[str, int] = {"cpu": 1, "cuda": 1 << 20}
 
+#: the active-node path is taken when at most this fraction of node-steps has an edge
+ACTIVE_FRACTION = 0.5
+
 
 def gru_from_input(gi: Tensor, h: Tensor, cell: nn.GRUCell) -> Tensor:
     """One step of ``cell`` (a :class:`torch.nn.GRUCell`) from its precomputed input projection
@@ -59,6 +71,8 @@ def summaries(model: TemporalGraphVAE, graph: TemporalGraph,
     h = torch.zeros(n, hdim, device=model.device) if initial is None else initial
     T = len(graph)
     out: list[Tensor] = []
+    if _active_path(model, graph):
+        return _active_summaries(model, graph, h)
     rows = ENCODE_BLOCK_ROWS.get(model.device.type, ENCODE_BLOCK_ROWS["cuda"])
     per_block = max(1, rows // max(n, 1))
     for a in range(0, T, per_block):
@@ -107,3 +121,51 @@ def encode_block(model: TemporalGraphVAE, graph: TemporalGraph, steps: range) ->
             except ValueError as err_s:
                 raise ValueError(f"snapshot {s}: {err_s}") from err_s
         raise
+
+
+def _active_nodes(graph: TemporalGraph, s: int) -> Tensor:
+    return graph.edges(s).reshape(-1).unique()
+
+
+def _active_path(model: TemporalGraphVAE, graph: TemporalGraph) -> bool:
+    """Whether :func:`_active_summaries` applies (static inputs, a GRU cell, no dropout in
+    training) and pays (at most :data:`ACTIVE_FRACTION` of the node-steps active)."""
+    x = graph.features(0) if len(graph) else None
+    static = x is None or graph.features(len(graph) - 1) is x
+    dropout = getattr(model.encoder, "dropout", 0.0) if model.encoder.training else 0.0
+    if not (static and graph.node_mask is None and not dropout
+            and isinstance(model.summary, nn.GRUCell) and len(graph)):
+        return False
+    active = sum(int(_active_nodes(graph, s).numel()) for s in range(len(graph)))
+    return active <= ACTIVE_FRACTION * graph.num_nodes * len(graph)
+
+
+def _active_summaries(model: TemporalGraphVAE, graph: TemporalGraph, h: Tensor) -> list[Tensor]:
+    """:func:`summaries` with the GNN and the GRU input projection on the active nodes only
+    (module docstring: exact for static inputs)."""
+    cell = model.summary
+    n = model.config.num_nodes
+    inp = model.node_input(graph.features(0))
+    empty = torch.zeros(2, 0, dtype=torch.long, device=inp.device)
+    weighted = graph.edge_weights is not None
+    base = torch.nn.functional.linear(
+        model.encoder(inp, empty, inp.new_zeros(0) if weighted else None),
+        cell.weight_ih, cell.bias_ih)  # every node without an edge, at every step
+    relabel = torch.full((n,), -1, dtype=torch.long, device=inp.device)
+    out = []
+    for s in range(len(graph)):
+        active = _active_nodes(graph, s)
+        gi = base
+        if active.numel():
+            relabel[active] = torch.arange(active.numel(), device=inp.device)
+            ei = relabel[graph.edges(s, both_directions=True)]
+            try:
+                e = model.encoder(inp[active], ei, graph.weights(s, both_directions=True))
+            except ValueError as err:
+                raise ValueError(f"snapshot {s}: {err}") from err
+            gi = base.index_copy(0, active, torch.nn.functional.linear(
+                e, cell.weight_ih, cell.bias_ih))
+            relabel[active] = -1
+        h = gru_from_input(gi, h, cell)
+        out.append(h)
+    return out
