@@ -386,8 +386,19 @@ class ELBOModule(L.LightningModule):
         cfg = self.config
         for item in batch:
             key = mc_seed(cfg.seed, _VAL_STREAM, item.index)
-            out = self._elbo(item.graph, key, num_samples=cfg.val_samples)
             s = slice(item.start, None)
+            if item.start > 0 and callable(getattr(self.model, "filter_states", None)):
+                # filter the training prefix (no decoder terms), then the ELBO of the
+                # validation steps from its state: the same estimator as the ELBO of the whole
+                # graph read at those steps, without scoring the prefix's edges
+                with seeded(key, self.device) as gen:
+                    st = self.model.filter_states(item.graph, [item.start], cfg.val_samples,
+                                                  generator=gen)[item.start]
+                    out = self.model.elbo(item.graph[item.start:], num_samples=cfg.val_samples,
+                                          start=st, generator=gen)
+                s = slice(None)
+            else:
+                out = self._elbo(item.graph, key, num_samples=cfg.val_samples)
             n = int(out.per_step_elbo[s].numel())
             log = dict(on_step=False, on_epoch=True, sync_dist=True, batch_size=n)
             self.log(VAL_METRIC, out.per_step_elbo[s].mean(), prog_bar=True, **log)
