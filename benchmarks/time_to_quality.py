@@ -59,11 +59,12 @@ def _recorder():
 
 
 def run_one(dataset: str, context: str, window: int | None, data_root: str | None,
-            seed: int = 0, epochs: int = 100) -> dict[str, Any]:
+            seed: int = 0, epochs: int = 100, adjacency: str | None = None) -> dict[str, Any]:
     import torch
 
     from dyngraphvae.cli_io import _split_sizes, load_data
     from dyngraphvae.models.config import ForecasterConfig
+    from dyngraphvae.nn.adjacency import resolve_method
     from dyngraphvae.selection import validation_link_auc
     from dyngraphvae.training import TrainConfig, fit
     from dyngraphvae.training.lightning_module import num_validation_snapshots
@@ -71,7 +72,8 @@ def run_one(dataset: str, context: str, window: int | None, data_root: str | Non
     torch.set_num_threads(1)
     graph = load_data(dataset, data_root, seed=0, weights="auto")
     history = graph[: len(graph) - _split_sizes(len(graph), None)]
-    config = ForecasterConfig.for_graph(history, decoder_context=context)
+    extra = {} if adjacency is None else {"adjacency": adjacency}
+    config = ForecasterConfig.for_graph(history, decoder_context=context, **extra)
     train = TrainConfig(epochs=epochs, window=window, seed=seed, progress_bar=False,
                         tensorboard=False, threads=1)
     rec = _recorder()
@@ -87,7 +89,8 @@ def run_one(dataset: str, context: str, window: int | None, data_root: str | Non
     return {
         "dataset": dataset, "context": context, "window": window, "seed": seed,
         "num_nodes": history.num_nodes, "train_snapshots": len(history) - num_val,
-        "val_snapshots": num_val, "adjacency": config.adjacency,
+        "val_snapshots": num_val,
+        "adjacency": resolve_method(config.adjacency, config.num_nodes, config.dense_max_nodes),
         "epochs": len(rows), "best_epoch": rows[best]["epoch"] + 1,
         "steps_per_epoch": rows[0]["step"] if rows else None,
         "s_per_epoch": statistics.median(per_epoch) if per_epoch else rows[0]["t"] - t0,
@@ -98,9 +101,9 @@ def run_one(dataset: str, context: str, window: int | None, data_root: str | Non
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| dataset | context | window | steps/epoch | s/epoch | best epoch | time to best "
-            "(s) | total (s) | best val ELBO/step | val link AUC |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| dataset | context | likelihood | window | steps/epoch | s/epoch | best epoch "
+            "| time to best (s) | total (s) | best val ELBO/step | val link AUC |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n")
     rows = []
     for r in results:
         if "error" in r:
@@ -109,7 +112,7 @@ def table(results: list[dict[str, Any]]) -> str:
             continue
         auc = r["val_link_auc"]
         rows.append(
-            f"| {r['dataset']} | {r['context']} | {r['window'] or 'whole'} | "
+            f"| {r['dataset']} | {r['context']} | {r['adjacency']} | {r['window'] or 'whole'} | "
             f"{r['steps_per_epoch']} | {r['s_per_epoch']:.2f} | {r['best_epoch']} | "
             f"{r['time_to_best_s']:.0f} | {r['total_s']:.0f} | "
             f"{r['best_val_elbo_per_step']:.1f} | "
@@ -126,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=os.environ.get("DYNGRAPHVAE_DATA"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--adjacency", default=None, choices=("auto", "dense", "sparse"),
+                   help="override the edge likelihood (default: the recipe's)")
     p.add_argument("--json", default=None, help="append each result to this JSON-lines file")
     args = p.parse_args(argv)
     windows = [None if w == "none" else int(w) for w in args.windows.split(",")]
@@ -134,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         for ctx in args.contexts.split(","):
             for w in windows:
                 try:
-                    r = run_one(ds, ctx, w, args.data_root, args.seed, args.epochs)
+                    r = run_one(ds, ctx, w, args.data_root, args.seed, args.epochs,
+                                args.adjacency)
                 except Exception as err:  # shown in the table, never dropped
                     r = {"dataset": ds, "context": ctx, "window": w,
                          "error": f"{type(err).__name__}: {err}"[:200]}
