@@ -116,3 +116,20 @@ def test_bad_arguments_say_what_to_do(trained, tmp_path, capsys):
     assert "dyngraphvae train --dataset" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["frobnicate"])
+
+
+def test_train_bptt_window_makes_one_step_per_window(tmp_path):
+    out = tmp_path / "win"
+    rc = main([
+        "train", "--dataset", "dynamic_sbm_small", "--epochs", "2", "--out", str(out),
+        "--test-snapshots", "3", "--val-snapshots", "2", "--latent-dim", "4",
+        "--hidden-dim", "8", "--no-progress", "--decoder-context", "none",
+        "--bptt-window", "3",
+    ])
+    assert rc == 0
+    assert json.loads((out / "train_config.json").read_text())["window"] == 3
+    # 7 training snapshots in windows of 3: (0, 3), (3, 6), (6, 7) -> 3 steps per epoch
+    import torch
+
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 6
