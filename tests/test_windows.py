@@ -269,3 +269,15 @@ def test_active_path_is_not_taken_where_it_would_not_be_exact():
     assert not encoding._active_path(model_for(g), g)
     dense = sbm()  # most nodes active
     assert not encoding._active_path(model_for(dense), dense)
+
+
+def test_for_graph_uses_the_sparse_likelihood_above_a_thousand_nodes():
+    from dyngraphvae.models.config import RECIPE_DENSE_MAX_NODES
+
+    def empty(n: int) -> TemporalGraph:
+        return TemporalGraph([torch.zeros(2, 0, dtype=torch.long)] * 2, n)
+
+    assert RECIPE_DENSE_MAX_NODES == 1000
+    assert ForecasterConfig.for_graph(empty(1000)).adjacency == "auto"
+    assert ForecasterConfig.for_graph(empty(1001)).adjacency == "sparse"
+    assert ForecasterConfig.for_graph(empty(1001), adjacency="dense").adjacency == "dense"
