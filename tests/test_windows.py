@@ -164,6 +164,8 @@ def test_windows_tile_each_sequence_and_make_steps():
     assert len(whole) == 1 and not whole[0].windowed
     with pytest.raises(ValueError, match="window"):
         TrainConfig(window=0)
+    with pytest.raises(ValueError, match="no reconstruction gradient"):
+        TrainConfig(window=1)
 
 
 def test_windowed_fit_takes_one_step_per_window_and_resumes_exactly(tmp_path):

@@ -68,7 +68,9 @@ class TrainConfig(ConfigBase):
             gradient over the training span at the start of every epoch). An epoch is then one
             pass over every window; ``batch_size`` windows make one optimizer step, so an epoch
             has ``ceil(windows / batch_size)`` steps instead of one. ``None``: whole sequences
-            (full back-propagation through time, one step per sequence).
+            (full back-propagation through time, one step per sequence). At least 2: a window
+            of one snapshot decodes it from the cached state alone, so the encoder would get no
+            reconstruction gradient.
         batch_size: sequences (or windows) per optimizer step and per device (the loss is their
             mean).
         replicas: each training sequence appears this many times per epoch, each time with
@@ -177,6 +179,11 @@ class TrainConfig(ConfigBase):
             positive_int("val_snapshots", allow_zero=True)
         if self.window is not None:
             positive_int("window")
+            if self.window < 2:
+                raise ValueError(
+                    "TrainConfig.window must be >= 2 (or None): a window of one snapshot decodes "
+                    "it from the cached state Z_a, so no reconstruction gradient reaches the "
+                    "encoder and the posterior is trained by the KL term alone")
         if self.threads is not None:
             positive_int("threads")
         if self.patience is not None:
