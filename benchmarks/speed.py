@@ -499,6 +499,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="training windows W (TrainConfig.window); 0 = whole-sequence steps. "
                    "With W > 0 an epoch is one pass: the filtered window starts (no gradient), "
                    "then one Adam step per window")
+    p.add_argument("--whole-max-nodes", type=int, default=200_000,
+                   help="random graphs above this N are timed with windows only (whole-sequence "
+                   "steps need about 8 KB per node-step)")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes, one repeat, in-process: a smoke run in seconds")
     p.add_argument("--in-process", action="store_true",
@@ -558,6 +561,10 @@ def make_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
             label = f"random N={n:.0e}" + (f" F={f}" if f else "")
             for method in (("dense", "sparse") if n <= args.dense_max_nodes else ("sparse",)):
                 for w in args.windows:
+                    if not w and n > args.whole_max_nodes:
+                        notes.append(f"{label}: whole-sequence steps not run above "
+                                     f"--whole-max-nodes {args.whole_max_nodes} (memory)")
+                        continue
                     cases.append(Case(label=label, kind="random", method=method, num_nodes=n,
                                       num_snapshots=args.snapshots, degree=args.degree,
                                       num_features=f, window=w, **common))
