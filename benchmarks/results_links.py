@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0,
                     help="drop the snapshots before this one (model and baselines alike see "
                          "snapshots start..T-1 only); bounds the cost of one training step")
+    ap.add_argument("--window", type=int, default=None,
+                    help="TrainConfig.window: truncated back-propagation over windows of this "
+                         "many snapshots (default: whole sequence)")
     ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--show", default="both", choices=["both", "validation", "test"])
     ap.add_argument("--out", default="benchmarks/results")
@@ -104,7 +107,7 @@ def main() -> None:
                                      decoder_context=args.decoder_context,
                                      history_decay=args.history_decay)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
-              free_bits=args.free_bits, val_samples=args.val_samples)
+              free_bits=args.free_bits, val_samples=args.val_samples, window=args.window)
     t0 = time.perf_counter()
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, num_origins=args.num_origins,
