@@ -55,6 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from dyngraphvae.models.config import ForecasterConfig
     from dyngraphvae.training import TrainConfig, fit
+    from dyngraphvae.training.config import RECOMMENDED_WINDOW
 
     _positive("--epochs", args.epochs)
     torch.set_num_threads(_positive("--threads", args.threads))
@@ -100,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CLIError(str(err)) from err
     tc = _json_object(args.train_config, "--train-config") if args.train_config else {}
-    tc = {**TrainConfig().to_dict(), **tc}
+    tc = {**TrainConfig(window=RECOMMENDED_WINDOW).to_dict(), **tc}
     tc.update(epochs=args.epochs, seed=args.seed, threads=args.threads,
               progress_bar=not args.no_progress and _progress_on_terminal())
     for key in ("lr", "patience", "accelerator", "devices", "strategy", "val_snapshots",
@@ -519,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bptt-window", type=int, default=None,
                    help="train on windows of this many snapshots (truncated back-propagation, "
                         "each window started from the filtered state before it); 0 = whole "
-                        "sequence (default: TrainConfig.window)")
+                        "sequence (default: 2, measured in docs/benchmarks.md)")
     t.add_argument("--batch-size", type=int, default=None,
                    help="windows (or sequences) per optimizer step")
     t.add_argument("--kl-warmup", type=int, default=0, help="linear KL warm-up steps (0: off)")

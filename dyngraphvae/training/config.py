@@ -16,7 +16,14 @@ from typing import Any
 
 from dyngraphvae._config import ConfigBase
 
-__all__ = ["TrainConfig"]
+__all__ = ["RECOMMENDED_WINDOW", "TrainConfig"]
+
+#: the training window of ``dyngraphvae train`` (chosen by ``benchmarks/time_to_quality.py`` on the
+#: validation snapshots of uci_collegemsg and bitcoin_alpha, ``docs/benchmarks.md``: windows of 2
+#: reached a better validation ELBO, an equal or better validation link AUC and the optimum in less
+#: wall time than whole-sequence steps or windows of 4 and 16). The library default stays ``None``
+#: (whole-sequence steps, the exact gradient).
+RECOMMENDED_WINDOW = 2
 
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 
