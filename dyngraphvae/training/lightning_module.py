@@ -11,13 +11,16 @@ Objective (Problem 4 of the problem set; Chung et al. 2015 "VRNN", Hajiramezanal
     \mathcal L_\beta = \sum_{t=0}^{T-1} \mathbb E_q\big[\log p(X_{t+1}, A_{t+1} \mid Z_t)\big]
         - \beta_i \,\mathrm{KL}\big(q(Z_{t+1} \mid Z_t, G_{1:t+1}) \,\|\, p(Z_{t+1} \mid Z_t)\big),
 
-maximised by full back-propagation through time, with the KL weight :math:`\beta_i` and the
+maximised by full back-propagation through time, or with ``TrainConfig.window = W`` by truncated
+back-propagation over windows of ``W`` snapshots, each window's chain started from the filtered
+state before it (computed without gradient at the start of every epoch, keyed by
+``(seed, epoch, sequence)``), with the KL weight :math:`\beta_i` and the
 teacher-forcing probability :math:`\varepsilon_i` (Bengio et al. 2015) read from their schedules
 at the global optimizer step :math:`i`. The model computes the loss (``model.elbo(...).loss``);
-this module only schedules, averages over the mini-batch of sequences and logs.
+this module only schedules, averages over the mini-batch of sequences (or windows) and logs.
 
 Randomness. Every Monte Carlo draw of a training item is keyed by
-``(seed, global_step, sequence index, replica)``: the global RNG is forked and seeded with that key
+``(seed, global_step, sequence index, replica[, window start])``: the global RNG is forked and seeded with that key
 around the ELBO call and a fresh ``torch.Generator`` with that key is passed to the model. So the
 noise does not depend on the process, the device count or on whether the run was resumed from a
 checkpoint: resuming is exact and DDP over ``W`` processes computes the same gradient as one
