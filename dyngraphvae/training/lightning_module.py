@@ -19,12 +19,12 @@ teacher-forcing probability :math:`\varepsilon_i` (Bengio et al. 2015) read from
 at the global optimizer step :math:`i`. The model computes the loss (``model.elbo(...).loss``);
 this module only schedules, averages over the mini-batch of sequences (or windows) and logs.
 
-Randomness. Every Monte Carlo draw of a training item is keyed by
-``(seed, global_step, sequence index, replica[, window start])``: the global RNG is forked and seeded with that key
-around the ELBO call and a fresh ``torch.Generator`` with that key is passed to the model. So the
-noise does not depend on the process, the device count or on whether the run was resumed from a
-checkpoint: resuming is exact and DDP over ``W`` processes computes the same gradient as one
-process with a ``W`` times larger batch (up to floating-point summation order).
+Randomness. Every Monte Carlo draw of a training item is keyed by ``(seed, global_step, sequence
+index, replica[, window start])``: the global RNG is forked and seeded with that key around the
+ELBO call and a fresh ``torch.Generator`` with that key is passed to the model. So the noise does
+not depend on the process, the device count or on whether the run was resumed from a checkpoint:
+resuming is exact and DDP over ``W`` processes computes the same gradient as one process with a
+``W`` times larger batch (up to floating-point summation order).
 """
 
 from __future__ import annotations
