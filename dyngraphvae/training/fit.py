@@ -168,6 +168,18 @@ def _warm_start(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> N
             "training snapshots (log loss %.4g per pair)", len(train), info["log_loss_per_pair"])
 
 
+def _strategy(config: TrainConfig) -> Any:
+    """Lightning's strategy. With windows, a window after the first never reaches the learned
+    ``Z_0`` (its start is a cached state), so on a process whose windows all start later that
+    parameter has no gradient; DDP then has to be told to look for unused parameters, or its
+    all-reduce waits for ever (their gradient counts as zero, as in one process)."""
+    s = config.strategy
+    if config.window is not None and isinstance(s, str) and s in (
+            "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
+        return f"{s}_find_unused_parameters_true"
+    return s
+
+
 def _check_checkpoint(path: Path) -> None:
     """Refuse a checkpoint that is not a readable Lightning checkpoint, naming the file (a
     truncated or foreign file would otherwise fail deep inside Lightning)."""
@@ -295,11 +307,12 @@ def fit(
         check_training_memory(data.num_nodes, trained, dense=method == "dense",
                               windowed=train_config.window is not None)
     quiet_third_party()
+    strategy = _strategy(train_config)
     trainer = L.Trainer(
         max_epochs=train_config.epochs,
         accelerator=train_config.accelerator,
         devices=train_config.devices,
-        strategy=train_config.strategy,
+        strategy=strategy,
         num_nodes=train_config.num_nodes,
         precision=train_config.precision,
         deterministic=train_config.deterministic,
