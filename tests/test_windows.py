@@ -247,11 +247,11 @@ def test_active_node_encoding_equals_the_full_encoding(monkeypatch, encoder, dir
     gives the summaries and gradients of encoding every node at every step."""
     g = sparse_activity_graph(directed, weighted, features)
     m = model_for(g, encoder=encoder, node_input="both" if features else "learned")
-    assert encoding._active_path(m, g)
+    assert encoding._active_sets(m, g) is not None
 
     def run(active: bool):
         monkeypatch.setattr(encoding, "ACTIVE_FRACTION", 1.0 if active else 0.0)
-        assert encoding._active_path(m, g) is active
+        assert (encoding._active_sets(m, g) is not None) is active
         m.zero_grad()
         hs = torch.stack(m._summaries(g))
         (hs * torch.linspace(-1, 1, 8)).sum().backward()
@@ -268,9 +268,9 @@ def test_active_node_encoding_equals_the_full_encoding(monkeypatch, encoder, dir
 
 def test_active_path_is_not_taken_where_it_would_not_be_exact():
     g = weighted_masked_graph(False)  # per-step features and a node mask
-    assert not encoding._active_path(model_for(g), g)
+    assert encoding._active_sets(model_for(g), g) is None
     dense = sbm()  # most nodes active
-    assert not encoding._active_path(model_for(dense), dense)
+    assert encoding._active_sets(model_for(dense), dense) is None
 
 
 def test_for_graph_uses_the_sparse_likelihood_above_a_thousand_nodes():

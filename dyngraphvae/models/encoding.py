@@ -69,19 +69,18 @@ def summaries(model: TemporalGraphVAE, graph: TemporalGraph,
     (module docstring). Blocks hold at most :data:`ENCODE_BLOCK_ROWS` node-steps."""
     n, hdim = model.config.num_nodes, model.config.hidden_dim
     h = torch.zeros(n, hdim, device=model.device) if initial is None else initial
-    T = len(graph)
+    active = _active_sets(model, graph)
+    if active is not None:
+        return _active_summaries(model, graph, h, active)
+    T, cell = len(graph), model.summary
     out: list[Tensor] = []
-    if _active_path(model, graph):
-        return _active_summaries(model, graph, h)
     rows = ENCODE_BLOCK_ROWS.get(model.device.type, ENCODE_BLOCK_ROWS["cuda"])
     per_block = max(1, rows // max(n, 1))
     for a in range(0, T, per_block):
         steps = range(a, min(T, a + per_block))
         e = encode_block(model, graph, steps)  # (len(steps)·N, H)
-        cell = model.summary
         if isinstance(cell, nn.GRUCell):
-            gi = torch.nn.functional.linear(e, cell.weight_ih, cell.bias_ih).split(n)
-            for g in gi:
+            for g in _input_projection(cell, e).split(n):
                 h = gru_from_input(g, h, cell)
                 out.append(h)
         else:  # a passed-in recurrence: called per step
@@ -123,24 +122,29 @@ def encode_block(model: TemporalGraphVAE, graph: TemporalGraph, steps: range) ->
         raise
 
 
-def _active_nodes(graph: TemporalGraph, s: int) -> Tensor:
-    return graph.edges(s).reshape(-1).unique()
+def _input_projection(cell: nn.GRUCell, e: Tensor) -> Tensor:
+    """``W_ih e + b_ih`` of a GRU cell (its input gates, before the recurrence)."""
+    return torch.nn.functional.linear(e, cell.weight_ih, cell.bias_ih)
 
 
-def _active_path(model: TemporalGraphVAE, graph: TemporalGraph) -> bool:
-    """Whether :func:`_active_summaries` applies (static inputs, a GRU cell, no dropout in
-    training) and pays (at most :data:`ACTIVE_FRACTION` of the node-steps active)."""
+def _active_sets(model: TemporalGraphVAE, graph: TemporalGraph) -> list[Tensor] | None:
+    """The nodes with an edge at every step, when :func:`_active_summaries` applies (static
+    inputs, a GRU cell, no dropout in training) and pays (at most :data:`ACTIVE_FRACTION` of the
+    node-steps active); ``None`` otherwise."""
     x = graph.features(0) if len(graph) else None
     static = x is None or graph.features(len(graph) - 1) is x
     dropout = getattr(model.encoder, "dropout", 0.0) if model.encoder.training else 0.0
     if not (static and graph.node_mask is None and not dropout
             and isinstance(model.summary, nn.GRUCell) and len(graph)):
-        return False
-    active = sum(int(_active_nodes(graph, s).numel()) for s in range(len(graph)))
-    return active <= ACTIVE_FRACTION * graph.num_nodes * len(graph)
+        return None
+    active = [graph.edges(s).reshape(-1).unique() for s in range(len(graph))]
+    if sum(int(a.numel()) for a in active) > ACTIVE_FRACTION * graph.num_nodes * len(graph):
+        return None
+    return active
 
 
-def _active_summaries(model: TemporalGraphVAE, graph: TemporalGraph, h: Tensor) -> list[Tensor]:
+def _active_summaries(model: TemporalGraphVAE, graph: TemporalGraph, h: Tensor,
+                      active_sets: list[Tensor]) -> list[Tensor]:
     """:func:`summaries` with the GNN and the GRU input projection on the active nodes only
     (module docstring: exact for static inputs)."""
     cell = model.summary
@@ -148,13 +152,12 @@ def _active_summaries(model: TemporalGraphVAE, graph: TemporalGraph, h: Tensor) 
     inp = model.node_input(graph.features(0))
     empty = torch.zeros(2, 0, dtype=torch.long, device=inp.device)
     weighted = graph.edge_weights is not None
-    base = torch.nn.functional.linear(
-        model.encoder(inp, empty, inp.new_zeros(0) if weighted else None),
-        cell.weight_ih, cell.bias_ih)  # every node without an edge, at every step
+    # every node without an edge, at every step
+    base = _input_projection(cell, model.encoder(inp, empty, inp.new_zeros(0) if weighted
+                                                 else None))
     relabel = torch.full((n,), -1, dtype=torch.long, device=inp.device)
     out = []
-    for s in range(len(graph)):
-        active = _active_nodes(graph, s)
+    for s, active in enumerate(active_sets):
         gi = base
         if active.numel():
             relabel[active] = torch.arange(active.numel(), device=inp.device)
@@ -163,8 +166,7 @@ def _active_summaries(model: TemporalGraphVAE, graph: TemporalGraph, h: Tensor) 
                 e = model.encoder(inp[active], ei, graph.weights(s, both_directions=True))
             except ValueError as err:
                 raise ValueError(f"snapshot {s}: {err}") from err
-            gi = base.index_copy(0, active, torch.nn.functional.linear(
-                e, cell.weight_ih, cell.bias_ih))
+            gi = base.index_copy(0, active, _input_projection(cell, e))
             relabel[active] = -1
         h = gru_from_input(gi, h, cell)
         out.append(h)

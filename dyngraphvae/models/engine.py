@@ -147,14 +147,16 @@ def posterior_chain(
 
 
 def filtered_states(model: TemporalGraphVAE, graph: TemporalGraph, upto: int, num_samples: int,
-                    generator: torch.Generator | None = None) -> list[Tensor]:
+                    generator: torch.Generator | None = None,
+                    summaries: list[Tensor] | None = None) -> list[Tensor]:
     """``[Z_0, Z_1, …, Z_upto]`` of one filtering pass over snapshots ``0..upto-1``, each
-    ``(S, N, d)``: the filtered state of every origin ``T ≤ upto`` at once."""
+    ``(S, N, d)``: the filtered state of every origin ``T ≤ upto`` at once (``summaries``: the
+    precomputed ``h_{1:upto}``)."""
     if upto == 0:
         c = model.config
         return [model.initial_latent().expand(num_samples, c.num_nodes, c.latent_dim)]
     tr = posterior_chain(model, graph[:upto], num_samples, generator=generator, likelihood=False,
-                         divergences=False, keep_states=True)
+                         divergences=False, keep_states=True, summaries=summaries)
     return tr.states
 
 
@@ -176,13 +178,7 @@ def filter_states(model: TemporalGraphVAE, graph: TemporalGraph, at: Sequence[in
                          f"got {points[0]}..{points[-1]}")
     last = points[-1] if points else 0
     summaries = model._summaries(graph[:last]) if last > 0 else []
-    if last > 0:
-        states = posterior_chain(
-            model, graph[:last], int(num_samples), generator=generator, likelihood=False,
-            divergences=False, keep_states=True, summaries=summaries).states
-    else:
-        states = [model.initial_latent().expand(int(num_samples), model.config.num_nodes,
-                                               model.config.latent_dim)]
+    states = filtered_states(model, graph, last, int(num_samples), generator, summaries)
     out: dict[int, FilterState] = {}
     ctx = model._empty_context() if model.autoregressive else None
     done = 0

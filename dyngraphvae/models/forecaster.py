@@ -87,6 +87,7 @@ __all__ = [
 
 KLTransform = Callable[[Tensor], Tensor]
 
+
 class TemporalGraphVAE(nn.Module):
     r"""Temporal graph VAE: GNN-GRU filtering posterior, GRU transition prior, Gaussian/Bernoulli
     decoders (equations in the module docstring and ``docs/model.md``).

@@ -224,11 +224,9 @@ class GraphSequenceDataModule(L.LightningDataModule):
 
     def train_items(self, world_size: int = 1) -> list[TrainItem]:
         """All items of one epoch, before shuffling and dealing to processes."""
-        units = [(i, a, b) for i in range(len(self.train_graphs)) for a, b in self.windows(i)]
+        units = [(i, a, b if self.window is not None else None)
+                 for i in range(len(self.train_graphs)) for a, b in self.windows(i)]
         reps = effective_replicas(len(units), self.replicas, world_size)
-        if self.window is None:
-            return [TrainItem(i, r, self.train_graphs[i]) for r in range(reps)
-                    for i, _, _ in units]
         return [TrainItem(i, r, self.train_graphs[i], a, b) for r in range(reps)
                 for i, a, b in units]
 
