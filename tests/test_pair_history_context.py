@@ -2,7 +2,7 @@
 hand recursion over the raw edges; the sparse (pair) and dense logits agree; the term is exactly
 the linear function of the hand-built features (a logistic regression on pair history as a special
 case); with zero weights the model is the "history" model; in a rollout the sampled graph feeds
-the degrees."""
+the degrees and the recencies; the recency equals the regression's feature."""
 
 from __future__ import annotations
 
@@ -31,13 +31,21 @@ def _random_graph(n: int, t: int, directed: bool, seed: int) -> TemporalGraph:
 
 def _hand_features(graph: TemporalGraph, upto: int):
     """C[r, u, v], D_out[r, v], D_in[r, v] after snapshots 0..upto-1, by plain loops."""
+    return _hand_features_and_recency(graph, upto)[:3]
+
+
+def _hand_features_and_recency(graph: TemporalGraph, upto: int):
+    """``_hand_features`` and the recency ρ[v] = upto - (last snapshot with an edge at v), or
+    upto + 1 if none."""
     n, R = graph.num_nodes, len(RATES)
     C = torch.zeros(R, n, n)
     dout, din = torch.zeros(R, n), torch.zeros(R, n)
+    rho = torch.full((n,), float(upto + 1))
     for s in range(upto):
         a = torch.zeros(n, n)
         e = graph.edges(s)
         a[e[0], e[1]] = 1.0
+        rho[e.flatten()] = float(upto - s)
         if not graph.directed:
             a = ((a + a.t()) > 0).float()
         for i, r in enumerate(RATES):
@@ -48,7 +56,7 @@ def _hand_features(graph: TemporalGraph, upto: int):
             else:
                 dout[i] = a.sum(1) + r * dout[i]
                 din[i] = dout[i]
-    return C, dout, din
+    return C, dout, din, rho
 
 
 def _model(graph, **kw):
@@ -74,6 +82,29 @@ def test_decayed_counts_and_degrees_follow_the_hand_recursion(directed):
 
 
 @pytest.mark.parametrize("directed", [True, False])
+def test_recency_is_the_regressions_recency_feature(directed):
+    """The context's recency equals the hand count and the pair-history regression's own
+    recency features (columns 12, 13 are log(1 + ρ)), at every prefix, with quiet nodes."""
+    from dyngraphvae.evaluation.pair_history import pair_history_features
+
+    g = _random_graph(9, 6, directed, seed=5)
+    # node 0 never active, node 1 active only at snapshot 1: long quiet spells
+    snaps = [g.edges(s)[:, (g.edges(s) > 1).all(0)] for s in range(6)]
+    snaps[1] = torch.cat([snaps[1], torch.tensor([[1], [4]])], 1)
+    g = TemporalGraph(snaps, 9, directed=directed)
+    model = _model(g, decoder_context="pair_history")
+    pairs = torch.tensor([[0, 1, 2, 3], [1, 5, 0, 8]])
+    for upto in range(1, 7):
+        rho = _hand_features_and_recency(g, upto)[3]
+        ctx = model.decoder_context(g, upto).edges
+        torch.testing.assert_close(ctx.node_recency[0], rho)
+        reg = pair_history_features(g[:upto], pairs)
+        torch.testing.assert_close(reg[:, 12].float(), rho[pairs[0]].log1p())
+        torch.testing.assert_close(reg[:, 13].float(), rho[pairs[1]].log1p())
+    assert float(rho[0]) == 7.0 and float(rho[1]) == 5.0
+
+
+@pytest.mark.parametrize("directed", [True, False])
 def test_the_term_is_the_linear_function_of_the_hand_features(directed):
     g = _random_graph(8, 4, directed, seed=2)
     model = _model(g, decoder_context="pair_history")
@@ -82,7 +113,7 @@ def test_the_term_is_the_linear_function_of_the_hand_features(directed):
         for p in term.parameters():
             p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
     ctx = model.decoder_context(g, 4).edges
-    C, dout, din = _hand_features(g, 4)
+    C, dout, din, rho = _hand_features_and_recency(g, 4)
     a_prev = torch.zeros(8, 8)
     e = g.edges(3)
     a_prev[e[0], e[1]] = 1.0
@@ -104,6 +135,8 @@ def test_the_term_is_the_linear_function_of_the_hand_features(directed):
         want = want + torch.einsum("r,rvu->uv", term.reverse_weight, lc)
     want = want + (term.source_weight @ lo).unsqueeze(1) + (tw @ li).unsqueeze(0)
     want = want + torch.einsum("r,ru,rv->uv", term.product_weight, lo, li)
+    rw = term.recency_target_weight if directed else term.recency_weight
+    want = want + term.recency_weight * rho.log1p().unsqueeze(1) + rw * rho.log1p().unsqueeze(0)
     off = ~torch.eye(8, dtype=torch.bool)
     dense = term.dense_logits(ctx)[0]
     torch.testing.assert_close(dense[off], want[off].detach())
@@ -118,10 +151,13 @@ def test_zero_weights_give_the_history_model():
     ea = a.elbo(g, num_samples=2, adjacency="dense", generator=torch.Generator().manual_seed(0))
     eb = b.elbo(g, num_samples=2, adjacency="dense", generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(ea.elbo, eb.elbo)
-    with torch.no_grad():
-        b.edge_context.source_weight.fill_(0.3)
-    ec = b.elbo(g, num_samples=2, adjacency="dense", generator=torch.Generator().manual_seed(0))
-    assert float((ec.elbo - ea.elbo).abs()) > 1e-3
+    for w in ("source_weight", "recency_weight"):
+        with torch.no_grad():
+            b.edge_context.source_weight.zero_()
+            getattr(b.edge_context, w).fill_(0.3)
+        ec = b.elbo(g, num_samples=2, adjacency="dense",
+                    generator=torch.Generator().manual_seed(0))
+        assert float((ec.elbo - ea.elbo).abs()) > 1e-3, w
 
 
 def test_rollout_feeds_the_sampled_graph_to_the_degrees():
@@ -136,3 +172,7 @@ def test_rollout_feeds_the_sampled_graph_to_the_degrees():
         for i, r in enumerate(RATES):
             want = deg_out + r * c0.node_activity.expand(3, -1, -1, -1)[s, :, 0, i]
             torch.testing.assert_close(c1.node_activity[s, :, 0, i], want)
+        active = torch.zeros(10, dtype=torch.bool)
+        active[step0[2:].flatten()] = True
+        want = torch.where(active, 1.0, c0.node_recency.expand(3, -1)[s] + 1)
+        torch.testing.assert_close(c1.node_recency[s], want)
