@@ -14,6 +14,7 @@ import torch
 from dyngraphvae.data.synthetic import dynamic_sbm
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.evaluation.baselines import EdgeFrequencyLinks, PersistenceLinks
+from dyngraphvae.evaluation.calibration import expected_calibration_error, pair_weights
 from dyngraphvae.evaluation.links import link_metrics, mean_reciprocal_rank
 from dyngraphvae.experiments import link_forecast_protocol
 from dyngraphvae.experiments.links import _score_link_origins, _target_pairs
@@ -75,6 +76,15 @@ def test_multi_origin_scores_equal_single_origin_and_hand_computation():
                     assert got == single["scores"][name][m][0][k]
                     assert got == pytest.approx(v, abs=1e-9), (name, m, o, k)
             assert multi["num_positives"][i][k] == g.num_edges(o + k)
+            # calibration over all pairs of the target: edges weight 1, each sampled non-edge
+            # standing for M / Q non-edges; the model's probabilities only
+            p = tp.pos.size(1)
+            w = pair_weights(p, p, 16 * 15 // 2 - g.num_edges(o + k))
+            y = torch.cat([torch.ones(p), torch.zeros(p)]).bool()
+            want = 100 * expected_calibration_error(fc.edge_prob(pairs)[0, k, :2 * p].double(),
+                                                    y, weights=w)
+            assert multi["scores"]["model"]["ece"][i][k] == pytest.approx(want, abs=1e-9)
+            assert multi["scores"]["frequency"]["ece"][i][k] is None
 
 
 def test_baselines_use_only_snapshots_before_the_origin():

@@ -14,6 +14,12 @@ from dyngraphvae.evaluation.baselines import (
     VGAELinks,
     least_squares,
 )
+from dyngraphvae.evaluation.calibration import (
+    ReliabilityDiagram,
+    expected_calibration_error,
+    pair_weights,
+    reliability_diagram,
+)
 from dyngraphvae.evaluation.drift import (
     DriftResult,
     GrowthFit,
@@ -98,6 +104,11 @@ __all__ = [
     "mean_reciprocal_rank",
     "roc_auc",
     "snapshot_non_edges",
+    # calibration
+    "ReliabilityDiagram",
+    "expected_calibration_error",
+    "pair_weights",
+    "reliability_diagram",
     # feature scores
     "crps_ensemble",
     "crps_gaussian",

@@ -294,8 +294,22 @@ def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
             100 * mh.auc, 100 * mh.ap)
 
 
+def _link_ece(probs: Tensor, pairs: _TargetPairs, graph: TemporalGraph, t: int) -> float:
+    """Expected calibration error (in %) of predictive edge probabilities over **all** pairs of
+    snapshot ``t``: its edges (weight 1) and the uniform non-edges of ``pairs``, each standing
+    for ``M / Q`` of the ``M`` non-edges (:func:`~dyngraphvae.evaluation.calibration.pair_weights`;
+    15 equal bins)."""
+    from dyngraphvae.evaluation.calibration import expected_calibration_error, pair_weights
 
-_LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist")
+    p, n = pairs.pos.size(1), graph.num_nodes
+    all_pairs = n * (n - 1) if graph.directed else n * (n - 1) // 2
+    w = pair_weights(p, p, all_pairs - graph.num_edges(t))
+    y = torch.cat([torch.ones(p), torch.zeros(p)]).bool()
+    return 100 * expected_calibration_error(probs[:2 * p].double().clamp(0, 1), y, weights=w)
+
+
+
+_LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist", "ece")
 
 
 def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
@@ -344,7 +358,8 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
             for name, b in per_h[k].items():
                 vals[name] = b.score_pairs(history, requests[i][k])
             for name, s in vals.items():
-                for m, v in zip(_LINK_METRICS, _link_scores(s, tp, num_mrr_negatives),
+                ece = _link_ece(s, tp, graph, t + k) if name == "model" else None
+                for m, v in zip(_LINK_METRICS, (*_link_scores(s, tp, num_mrr_negatives), ece),
                                 strict=True):
                     scores[name][m][i][k] = v
     return {"scores": scores, "skipped": skipped, "num_positives": npos}
