@@ -47,7 +47,7 @@ def markdown(block: dict, label: str) -> str:
     """One table per metric: rows = methods, columns = h = 1..H and the mean over h."""
     H = len(next(iter(block["summary"].values()))["auc"])
     out = []
-    for m in ("auc", "ap", "mrr", "auc_hist", "ece"):
+    for m in ("auc", "ap", "mrr", "auc_hist", "ece", "count_cover", "count_ratio", "mmd_degree"):
         if m not in next(iter(block["summary"].values())):
             continue  # a file written before the metric existed
         head = f"| {label} {m.upper()} | " + " | ".join(f"h={k + 1}" for k in range(H))

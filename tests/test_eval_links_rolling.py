@@ -189,3 +189,42 @@ def test_protocol_many_origins_with_validation_origins():
         link_forecast_protocol(g, cfg, num_origins=2, train_end=14, seeds=[0])
     with pytest.raises(ValueError, match="origins must lie"):
         link_forecast_protocol(g, cfg, origins=[15], seeds=[0])
+
+
+def test_sampled_future_statistics_by_hand():
+    """Edge-count interval coverage, count ratio and degree MMD of sampled futures against the
+    truth and persistence, on hand-made samples."""
+    from dyngraphvae.evaluation.graph_stats import graph_mmd
+    from dyngraphvae.experiments.links import _future_stats
+
+    g = _shifted_graph(num_nodes=12, num_snapshots=6)  # 12 edges per snapshot
+    rows = []
+    for s, m in enumerate([10, 11, 12, 13, 30]):  # sample s has m edges at step 1
+        u = torch.arange(m) % 12
+        v = (u + 1 + torch.arange(m) // 12) % 12
+        rows.append(torch.stack([torch.full((m,), s), torch.ones(m, dtype=torch.long), u, v]))
+    sampled = torch.cat(rows, 1)
+    st = _future_stats(sampled, 1, g, 3, 5)
+    # quantiles 5 % / 95 % of (10, 11, 12, 13, 30) by linear interpolation: 10.2 and 26.6
+    assert st["count_cover"] == (100.0, None)
+    assert st["count_ratio"][0] == pytest.approx((10 + 11 + 12 + 13 + 30) / 5 / 12)
+    truth = (g.edges(4), 12)
+    want = graph_mmd([truth], [(r[2:], 12) for r in rows]).value
+    assert st["mmd_degree"][0] == pytest.approx(want)
+    assert st["mmd_degree"][1] == pytest.approx(graph_mmd([truth], [(g.edges(2), 12)]).value)
+    narrow = sampled[:, sampled[0] == 4]
+    narrow[0] = 0
+    assert _future_stats(narrow, 1, g, 3, 1)["count_cover"][0] == 0.0
+
+
+def test_protocol_reports_sampled_futures_of_full_rollouts():
+    g = dynamic_sbm(num_nodes=16, num_snapshots=12, num_communities=2, num_features=0, seed=1)
+    model = _model(g, decoder_context="pair_history")
+    out = _score_link_origins(model, g, [6, 8], 2, seed=0, num_samples=4, num_mrr_negatives=K,
+                              max_queries=5, generator=torch.Generator().manual_seed(0))
+    for m in ("count_cover", "count_ratio", "mmd_degree"):
+        for i in range(2):
+            for k in range(2):
+                assert out["scores"]["model"][m][i][k] is not None
+    assert out["scores"]["persistence"]["mmd_degree"][0][0] is not None
+    assert out["scores"]["frequency"]["mmd_degree"][0][0] is None

@@ -309,7 +309,39 @@ def _link_ece(probs: Tensor, pairs: _TargetPairs, graph: TemporalGraph, t: int) 
 
 
 
-_LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist", "ece")
+_LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist", "ece", "count_cover",
+                 "count_ratio", "mmd_degree")
+
+
+def _graph_pairs(edges: Tensor, directed: bool) -> Tensor:
+    """Distinct non-loop pairs of ``edges (2, E)`` (undirected: ``u < v`` once)."""
+    e = edges[:, edges[0] != edges[1]]
+    if not directed:
+        e = torch.stack([torch.minimum(e[0], e[1]), torch.maximum(e[0], e[1])])
+    return torch.unique(e, dim=1) if e.numel() else e
+
+
+def _future_stats(sampled: Tensor, k: int, graph: TemporalGraph, origin: int, num_samples: int
+                  ) -> dict[str, tuple[float, float]]:
+    r"""The sampled futures of one origin at step ``k`` against the truth ``G_{origin + k}``:
+    whether the central 90 % interval of the ``S`` sampled edge counts covers the true count
+    (``count_cover``, 0 or 100), the ratio of the mean sampled count to the true count
+    (``count_ratio``), and the degree MMD (GRAN's Gaussian-TV kernel, σ = 1) of the sampled graphs
+    to the true graph, with persistence's (``G_{origin - 1}``) second."""
+    from dyngraphvae.evaluation.graph_stats import graph_mmd
+    from dyngraphvae.evaluation.scores import interval_coverage
+
+    n, t = graph.num_nodes, origin + k
+    truth = _graph_pairs(graph.edges(t).cpu(), graph.directed)
+    at_k = sampled[:, sampled[1] == k]
+    counts = torch.bincount(at_k[0], minlength=num_samples).double()
+    cover = 100 * float(interval_coverage(torch.tensor(float(truth.size(1))), counts, 0.9))
+    ratio = float(counts.mean()) / max(truth.size(1), 1)
+    graphs = [(at_k[2:, at_k[0] == s], n) for s in range(num_samples)]
+    last = (_graph_pairs(graph.edges(origin - 1).cpu(), graph.directed), n)
+    model_mmd = graph_mmd([(truth, n)], graphs).value
+    return {"count_cover": (cover, None), "count_ratio": (ratio, None),
+            "mmd_degree": (model_mmd, graph_mmd([(truth, n)], [last]).value)}
 
 
 def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
@@ -339,8 +371,9 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
         pairs[t + k].all_pairs(),
         _historical_pairs(graph, t, t + k, pairs[t + k].pos.size(1), seed)], dim=1)
         for k in range(H)] for t in origins]
+    futures: list[Tensor] = []
     probs = None if model is None else predictive_pair_probs(model, graph, origins, H, num_samples,
-                                                         requests, generator)
+                                                         requests, generator, futures=futures)
     window = len(origins) + H - 1 if edgebank_window is None else int(edgebank_window)
     per_h = [link_baselines(window, horizon=k + 1) for k in range(H)]
     names = ([] if model is None else ["model"]) + list(per_h[0])
@@ -359,9 +392,14 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                 vals[name] = b.score_pairs(history, requests[i][k])
             for name, s in vals.items():
                 ece = _link_ece(s, tp, graph, t + k) if name == "model" else None
-                for m, v in zip(_LINK_METRICS, (*_link_scores(s, tp, num_mrr_negatives), ece),
+                for m, v in zip(_LINK_METRICS[:6], (*_link_scores(s, tp, num_mrr_negatives), ece),
                                 strict=True):
                     scores[name][m][i][k] = v
+            if futures:
+                for m, (ours, last) in _future_stats(futures[i], k, graph, t,
+                                                     num_samples).items():
+                    scores["model"][m][i][k] = ours
+                    scores["persistence"][m][i][k] = last
     return {"scores": scores, "skipped": skipped, "num_positives": npos}
 
 
@@ -488,7 +526,12 @@ def link_forecast_protocol(
     ``(origin, h)`` whose target snapshot has no edge is skipped and listed (``"skipped"``,
     ``"num_skipped"``), never silently dropped. Per seed, per-``h`` means over the scored
     origins; then mean ± population std over seeds (``"summary"``; ``"summary_mean_over_h"``
-    averages over ``h`` first).
+    averages over ``h`` first). The model also gets ``ece``: the expected calibration error (in
+    %) of its predictive probabilities over all pairs of the target (:func:`_link_ece`), and,
+    when its forecasts are full rollouts (an autoregressive decoder that reads degrees, ``H >
+    1``), the sampled futures as distributions (:func:`_future_stats`): ``count_cover`` (does the
+    90 % interval of the sampled edge counts cover the truth), ``count_ratio`` and
+    ``mmd_degree``, the latter also for persistence.
 
     Returns a dict with ``per_seed[name][seed_index][metric]`` (``H`` values),
     ``summary[name][metric]`` (``H`` of ``{"mean", "std", "n"}``, or ``None`` where every origin

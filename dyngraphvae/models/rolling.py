@@ -53,6 +53,8 @@ class RollingForecast:
             ``edge_scorers[i][k]`` scores the edges of snapshot ``origins[i] + k`` given that
             trajectory's previous graph (the observed ``A_T``, ``H_T`` at ``k = 0``, the sampled
             ``Â``, ``Ĥ`` after), from :meth:`TemporalGraphVAE.edge_scorer`; ``None`` otherwise.
+        sampled_edges: autoregressive decoder only: ``sampled_edges[i]`` is the ``(4, E)``
+            :attr:`Forecast.sampled_edges` of origin ``i`` (rows ``(sample, step, u, v)``).
     """
 
     origins: Tensor
@@ -62,6 +64,7 @@ class RollingForecast:
     x: Tensor | None
     edge_decoder: Any
     edge_scorers: list[list[Any]] | None = None
+    sampled_edges: list[Tensor] | None = None
 
     @property
     def num_samples(self) -> int:
@@ -178,7 +181,8 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
         scorers = [[model.edge_scorer(f.contexts[k]) for k in range(H)] for f in fcs]
     return RollingForecast(origins=org, z=stack("z"), feature_mean=stack("feature_mean"),
                            feature_var=stack("feature_var"), x=stack("x"),
-                           edge_decoder=model.edge_decoder, edge_scorers=scorers)
+                           edge_decoder=model.edge_decoder, edge_scorers=scorers,
+                           sampled_edges=[f.sampled_edges for f in fcs])
 
 
 
@@ -264,14 +268,16 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
 
 def predictive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
                       num_samples: int, requests: list[list[Tensor | None]],
-                      generator: torch.Generator | None, origin_chunk: int = 8
-                      ) -> list[list[Tensor | None]]:
+                      generator: torch.Generator | None, origin_chunk: int = 8,
+                      futures: list | None = None) -> list[list[Tensor | None]]:
     """``requests[i][k]`` → the model's ``(P,)`` predictive edge probabilities for snapshot
     ``origins[i] + k``: :func:`rolling_forecast` (chunks of ``origin_chunk`` origins, to bound the
     ``(S, O, H, N, d)`` latents) for the plain decoder, :func:`_autoregressive_pair_probs` for an
     autoregressive one whose context term reads each pair's own past only. The pair-history
     context also reads the endpoints' degrees, i.e. every pair of the sampled graphs, so beyond
-    ``h = 1`` it is scored on full rollouts (all ``N²`` pairs sampled per step)."""
+    ``h = 1`` it is scored on full rollouts (all ``N²`` pairs sampled per step). With a
+    ``futures`` list and full autoregressive rollouts, the sampled graphs of each origin
+    (:attr:`RollingForecast.sampled_edges`) are appended to it, in the order of ``origins``."""
     reads_degrees = bool(getattr(getattr(model, "config", None), "context_rates", ()))
     if getattr(model, "autoregressive", False) and (horizon == 1 or not reads_degrees):
         return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
@@ -280,6 +286,8 @@ def predictive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[in
     for a in range(0, len(origins), origin_chunk):
         chunk = list(origins[a:a + origin_chunk])
         fc = rolling_forecast(model, graph, chunk, horizon, num_samples, generator=generator)
+        if futures is not None and fc.sampled_edges is not None:
+            futures.extend(fc.sampled_edges)
         for j in range(len(chunk)):
             out.append([None if r is None else fc.edge_prob(j, k, r).double()
                         for k, r in enumerate(requests[a + j])])
