@@ -881,3 +881,38 @@ def test_summaries_read_per_step_give_the_same_loss_and_gradients_as_indexing_a_
     for a, b in zip(grads_new, grads_old, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert torch.equal(model.summarise(g), torch.stack(per_step(model, g)))
+
+
+def test_feature_lags_give_an_ar_l_mean_in_training_and_in_rollouts(lg):
+    """``feature_lags = L``: the mean is μ(z) + Σ_l W_l x_{s-l} with the observed lags (zero
+    before snapshot 0); in a rollout the window shifts in the sampled features, sample by
+    sample; ``L = 1`` is the previous-feature decoder; bad values are named."""
+    g = lg.graph
+    L, f = 3, g.num_features
+    m = _ar_model(g, "previous", feature_lags=L)
+    assert m.feature_context.weight.shape == (f, L * f)
+    W = m.feature_context.weight.detach()
+    z = torch.randn(2, g.num_nodes, 3)
+    with torch.no_grad():
+        for s in (1, 2, 4):
+            ctx = m.decoder_context(g, s)
+            want = m.feature_decoder(z).mean
+            for lag in range(1, L + 1):
+                if s - lag >= 0:
+                    want = want + g.features(s - lag) @ W[:, (lag - 1) * f:lag * f].T
+            torch.testing.assert_close(m.decode_features(z, ctx).mean, want)
+        fc = m.forecast(g, 3, 5, generator=_gen(3))
+        T = len(g)
+        # step 2 reads [X̂_{T+2}, X̂_{T+1}, x_T] per sample
+        lags = torch.cat([fc.x[:, 1], fc.x[:, 0], g.features(T - 1).expand(5, -1, -1)], -1)
+        torch.testing.assert_close(fc.contexts[2].x, lags)
+        torch.testing.assert_close(fc.feature_mean[:, 2],
+                                   m.feature_decoder(fc.z[:, 2]).mean + lags @ W.T)
+    one = _ar_model(g, "previous", feature_lags=1)
+    assert one.feature_context.weight.shape == (f, f)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="feature_lags"):
+            ForecasterConfig(num_nodes=4, num_features=2, decoder_context="previous",
+                             feature_lags=bad)
+    with pytest.raises(ValueError, match="needs a decoder context"):
+        ForecasterConfig(num_nodes=4, num_features=2, feature_lags=2)

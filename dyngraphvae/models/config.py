@@ -85,6 +85,9 @@ class ForecasterConfig(ConfigBase):
             training (a previous edge / history pair is removed, a node's previous feature vector
             zeroed; word dropout, Bowman et al. 2016); never at evaluation or in forecasts.
         history_rates: the decay rates ``r`` in ``(0, 1)`` of the ``"pair_history"`` context.
+        feature_lags: ``L``, the lags of the autoregressive feature mean: with a decoder context
+            the mean is ``μ(z_v) + Σ_{l=1..L} W_l x_{t+1-l}^v``, an AR(L) on the observed lags
+            plus the latent part (so it contains the linear regression on the last ``L`` lags).
     """
 
     num_nodes: int
@@ -119,6 +122,7 @@ class ForecasterConfig(ConfigBase):
     history_decay: float = 0.5
     decoder_input_dropout: float = 0.0
     history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
+    feature_lags: int = 1
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -187,6 +191,13 @@ class ForecasterConfig(ConfigBase):
         if self.decoder_input_dropout > 0 and self.decoder_context == "none":
             raise ValueError("ForecasterConfig.decoder_input_dropout > 0 needs a decoder context "
                              "to drop (decoder_context='previous', 'history' or 'pair_history')")
+        if isinstance(self.feature_lags, bool) or not isinstance(self.feature_lags, int) \
+                or self.feature_lags < 1:
+            raise ValueError(f"ForecasterConfig.feature_lags: expected an integer >= 1, got "
+                             f"{self.feature_lags!r}")
+        if self.feature_lags > 1 and self.decoder_context == "none":
+            raise ValueError("ForecasterConfig.feature_lags > 1 needs a decoder context (the "
+                             "lags enter the autoregressive feature mean): set decoder_context")
         for name in ("min_scale", "feature_min_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")

@@ -32,6 +32,7 @@ __all__ = [
     "EdgeContextTerm",
     "align_rows",
     "decoder_contexts",
+    "push_lag",
     "shift_mean",
 ]
 
@@ -239,8 +240,9 @@ class DecoderContext:
 
     Attributes:
         edges: :class:`EdgeContext` of ``A_t`` (and ``H_t``), or ``None`` without edge decoder.
-        x: previous features ``x_t``: ``(N, F)`` shared or ``(B, N, F)``, zero for absent nodes
-            and for ``t = 0``; ``None`` without a feature decoder.
+        x: previous features ``[x_t, x_{t-1}, …, x_{t-L+1}]`` concatenated: ``(N, L·F)`` shared
+            or ``(B, N, L·F)``, zero for absent nodes and before snapshot 0; ``None`` without a
+            feature decoder.
     """
 
     edges: EdgeContext | None
@@ -481,6 +483,16 @@ def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Ten
     raise TypeError(f"shift_mean: unsupported feature distribution {type(dist).__name__}")
 
 
+def push_lag(x_new: Tensor, lags: Tensor) -> Tensor:
+    """``[x_new, x_t, …, x_{t-L+2}]``: the lag window ``lags (…, N, L·F)`` shifted by one
+    snapshot; a shared ``(N, L·F)`` window is broadcast to the rows of ``x_new (B, N, F)``."""
+    f = x_new.size(-1)
+    old = lags[..., :lags.size(-1) - f]
+    if old.dim() < x_new.dim():
+        old = old.expand(*x_new.shape[:-1], old.size(-1))
+    return torch.cat([x_new, old.to(x_new.dtype)], dim=-1)
+
+
 def decoder_contexts(
     graph: Any,
     start: DecoderContext,
@@ -494,7 +506,8 @@ def decoder_contexts(
     r"""Contexts of snapshot indices ``0..upto`` of ``graph`` (default ``upto = T - 1``), starting
     from ``start`` (the empty context of snapshot 0): entry ``s`` holds ``A_s``, ``H_s`` (the
     history ``H_s = A_s + λ H_{s-1}`` when ``decay = λ`` is given) and ``x_s`` of snapshot
-    ``s - 1``; previous features of absent nodes are zero. ``dropout = p`` removes every stored
+    ``s - 1`` (the lag window ``x_{s-1}, …, x_{s-L}``, :func:`push_lag`); previous features of
+    absent nodes are zero. ``dropout = p`` removes every stored
     pair and zeroes every node's previous features with probability ``p`` (fresh coins per step);
     the recursion itself runs on the clean data."""
     T = len(graph)
@@ -510,9 +523,10 @@ def decoder_contexts(
                 edge_ctx = EdgeContext.from_edges(graph.edges(s - 1), n, directed, 1, edge_ctx,
                                                   decay)
             if x_ctx is not None:
-                x_ctx = graph.features(s - 1).to(start.x.device)
+                x_new = graph.features(s - 1).to(start.x.device)
                 if graph.node_mask is not None:
-                    x_ctx = x_ctx * graph.node_mask[s - 1].unsqueeze(-1).to(x_ctx.dtype)
+                    x_new = x_new * graph.node_mask[s - 1].unsqueeze(-1).to(x_new.dtype)
+                x_ctx = push_lag(x_new, x_ctx)
         e, x = edge_ctx, x_ctx
         if dropout > 0:
             if e is not None and e.keys.numel() > 0:

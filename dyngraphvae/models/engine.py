@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.context import DecoderContext, EdgeContext
+from dyngraphvae.models.context import DecoderContext, EdgeContext, push_lag
 from dyngraphvae.models.forecast import feature_step, sample_edge_coords, sample_one
 from dyngraphvae.models.results import FilterState
 from dyngraphvae.objectives.elbo import Trajectory
@@ -276,7 +276,7 @@ def rollout(
             step = feature_step(model.decode_features(z, ctx), c.deterministic_decoder, generator)
             for acc, v in zip((means, vars_, xs), step, strict=True):
                 acc.append(v)
-            x_next = xs[-1]
+            x_next = push_lag(xs[-1], ctx.x)
         if model.edge_decoder is not None:
             coords = sample_edge_coords(model.edge_scorer(ctx), z, c.directed, c.deterministic,
                                         generator)  # (3, E): b, u, v

@@ -149,7 +149,8 @@ class TemporalGraphVAE(nn.Module):
         )
         self.feature_context = None
         if ar and self.feature_decoder is not None:
-            self.feature_context = nn.Linear(c.num_features, c.num_features, bias=False)
+            self.feature_context = nn.Linear(c.num_features * c.feature_lags, c.num_features,
+                                             bias=False)
             nn.init.zeros_(self.feature_context.weight)
 
     @staticmethod
@@ -289,7 +290,7 @@ class TemporalGraphVAE(nn.Module):
         edges = (EdgeContext.empty(c.num_nodes, c.directed, c.context_decay is not None,
                                    self.device, rates=c.context_rates)
                  if self.edge_context is not None else None)
-        x = (torch.zeros(c.num_nodes, c.num_features, device=self.device)
+        x = (torch.zeros(c.num_nodes, c.num_features * c.feature_lags, device=self.device)
              if self.feature_context is not None else None)
         return DecoderContext(edges=edges, x=x)
 
@@ -316,8 +317,8 @@ class TemporalGraphVAE(nn.Module):
         self, z: Tensor, context: DecoderContext | None = None
     ) -> Distribution | Tensor:
         """``p(X_{t+1} | Z_t)`` (batch ``(..., N)``, event ``(F,)``) or its mean when the decoder
-        is deterministic. Autoregressive decoder: ``p(X_{t+1} | Z_t, x_t)``, the mean moved by
-        ``W x_t`` (``context`` required)."""
+        is deterministic. Autoregressive decoder: ``p(X_{t+1} | Z_t, x_{t-L+1..t})``, the mean
+        moved by ``Σ_l W_l x_{t+1-l}`` (``context`` required; ``L = config.feature_lags``)."""
         if self.feature_decoder is None:
             raise ValueError("decode_features: the model has no feature decoder")
         out = self.feature_decoder(z)
