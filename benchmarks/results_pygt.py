@@ -38,15 +38,24 @@ def main() -> None:
                     help="floor on the feature decoder's standard deviation")
     ap.add_argument("--decoder-context", default="none", choices=["none", "previous", "history"],
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
+    ap.add_argument("--feature-lags", type=int, default=1,
+                    help="AR(L) feature mean on the last L observed values "
+                         "(ForecasterConfig.feature_lags; needs --decoder-context)")
+    ap.add_argument("--window", type=int, default=None,
+                    help="truncated-BPTT window (TrainConfig.window; default whole sequence)")
+    ap.add_argument("--tag", default=None, help="suffix of the output file")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     signal = load_dataset(args.dataset, args.data_root, lags=4)
-    ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context}
+    ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context,
+                                                     "feature_lags": args.feature_lags}
     cfg = ForecasterConfig(num_nodes=signal.num_nodes, num_features=1, directed=signal.directed,
                            node_input="both", decode_edges=False, latent_dim=8, hidden_dim=32,
                            feature_min_scale=args.feature_min_scale, **ctx)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience)
+    if args.window is not None:
+        tk["window"] = args.window
     t0 = time.perf_counter()
     res = pygt_node_protocol(signal, cfg, train_ratio=args.train_ratio, seeds=args.seeds,
                              num_samples=args.samples, train_kwargs=tk)
@@ -56,11 +65,13 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.decoder_context == "none" else f"_{args.decoder_context}"
+    suffix += f"_{args.tag}" if args.tag else ""
     path = out / f"pygt_{args.dataset}_{args.train_ratio}{suffix}.json"
     path.write_text(json.dumps(res, indent=1))
     s = res["summary"]
     print(args.dataset, args.train_ratio, {k: f"{v['mean']:.4f} ± {v['std']:.4f}"
-                                           for k, v in s.items()}, res["baselines_mse"])
+                                           for k, v in s.items()}, res["baselines_mse"],
+          res["baseline_scores"])
     print(f"wall {res['wall_seconds']:.0f} s")
 
 

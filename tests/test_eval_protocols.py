@@ -218,3 +218,27 @@ def test_fork_multimodality_and_rollout_statistics_run_on_tiny_models():
     st = rollout_statistics(model, data.graphs[0], 20, num_samples=2, num_windows=4)
     assert st.density.shape == (2, 2, 20) and st.coupling_distance.shape == (2, 20)
     assert len(st.ks_consecutive) == 3 and st.lipschitz.num_states > 0
+
+
+def test_gaussian_lag_baseline_on_a_known_ar_process():
+    """y = 0.6 s_{t-1} − 0.2 s_{t-2} + 0.1 + ε, σ = 0.3: the fit recovers σ, its CRPS is the
+    Gaussian closed form E CRPS = σ / √π, and 90 % intervals cover 90 %."""
+    import math
+
+    from dyngraphvae.data.splits import temporal_signal_split
+    from dyngraphvae.experiments.nodes import gaussian_lag_baseline
+
+    g = torch.Generator().manual_seed(0)
+    T, N, L, sigma = 3000, 8, 2, 0.3
+    s = torch.zeros(T + L, N, dtype=torch.float64)
+    for t in range(L, T + L):
+        s[t] = 0.6 * s[t - 1] - 0.2 * s[t - 2] + 0.1 + sigma * torch.randn(N, generator=g,
+                                                                            dtype=torch.float64)
+    x = torch.stack([s[i:i + L].T for i in range(T)])
+    sig = TemporalGraph([torch.tensor([[0], [1]])] * T, N, directed=True, x=x, y=s[L:])
+    train, test = temporal_signal_split(sig, 0.5)
+    out = gaussian_lag_baseline(train, test, L)
+    assert out["sigma"] == pytest.approx(sigma, rel=0.02)
+    assert out["mse"] == pytest.approx(sigma ** 2, rel=0.04)
+    assert out["crps"] == pytest.approx(sigma / math.sqrt(math.pi), rel=0.03)
+    assert out["coverage"] == pytest.approx(0.9, abs=0.01)
