@@ -158,6 +158,7 @@ def pygt_node_protocol(
         runs.append(run)
     summary = {k: summarise_runs([r[k] for r in runs]) for k in runs[0]}
     return {"per_seed": runs, "summary": summary, "baselines_mse": baseline_mse,
-            "baseline_scores": baseline_scores, "training": infos, "train_ratio": train_ratio, "num_train": n_train,
+            "baseline_scores": baseline_scores, "training": infos, "train_ratio": train_ratio,
+            "num_train": n_train,
             "num_test": len(test), "level": level, "num_samples": num_samples,
             "model_config": to_dict(model_config), "train_kwargs": kw}
