@@ -352,10 +352,13 @@ class TemporalGraphVAE(nn.Module):
     ) -> Tensor:
         c = self.config
         mask = None if graph.node_mask is None else graph.node_mask[s]
+        # sparse: the pairs seen before are summed exactly (uniform draws miss their silence)
+        ctx = None if context is None else context.edges
+        stratum = ctx.coords()[1:] if ctx is not None and ctx.batch_size == 1 else None
         return adjacency_log_likelihood(
             self.edge_scorer(context), z, graph.edges(s), c.num_nodes, c.directed, method=method,
             num_negatives=c.num_negatives, generator=generator, dense_max_nodes=c.dense_max_nodes,
-            node_mask=mask, validate=False,
+            node_mask=mask, validate=False, stratum=stratum,
         )
 
     def step_log_likelihood(
