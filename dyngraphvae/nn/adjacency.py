@@ -1,4 +1,4 @@
-"""Bernoulli adjacency log-likelihood ``log p(A | Z)``: exact dense and unbiased sparse evaluators.
+r"""Bernoulli adjacency log-likelihood ``log p(A | Z)``: exact dense and unbiased sparse evaluators.
 
 For an edge decoder with scores ``s_uv = s(z_u, z_v)`` and ``pi_uv = sigmoid(s_uv)`` (Problem 4.2)::
 
