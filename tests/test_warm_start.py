@@ -5,6 +5,7 @@ training snapshots only."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
@@ -107,3 +108,32 @@ def test_fit_warm_starts_on_the_training_snapshots_only(tmp_path, monkeypatch):
     seen.clear()
     fit(cfg, TrainConfig(**{**tc.to_dict(), "warm_start": False}), g, tmp_path / "b")
     assert seen == {}
+
+
+def test_feature_warm_start_is_the_least_squares_ar_l():
+    """On an AR(2) series the warm start sets the lag weights and the mean offset to the pooled
+    least-squares fit (checked against numpy's lstsq on the same rows) and recovers the truth."""
+    import numpy as np
+
+    from dyngraphvae.training.warm_start import warm_start_features
+
+    g = torch.Generator().manual_seed(0)
+    T, N = 400, 6
+    x = torch.zeros(T, N, 1)
+    for t in range(2, T):
+        x[t] = 0.5 * x[t - 1] - 0.3 * x[t - 2] + 0.2 + 0.1 * torch.randn(N, 1, generator=g)
+    graph = TemporalGraph([torch.tensor([[0, 1], [1, 2]])] * T, N, x=x)
+    cfg = ForecasterConfig.for_graph(graph, latent_dim=2, hidden_dim=8, decode_edges=False,
+                                     decoder_context="previous", feature_lags=2)
+    model = TemporalGraphVAE(cfg)
+    info = warm_start_features(model, graph)
+    lag1 = x[:-1].reshape(-1).numpy()
+    lag2 = torch.cat([torch.zeros(1, N, 1), x[:-2]]).reshape(-1).numpy()
+    design = np.stack([lag1, lag2, np.ones_like(lag1)], 1)
+    want = np.linalg.lstsq(design, x[1:].reshape(-1).numpy(), rcond=None)[0]
+    w = model.feature_context.weight.detach().reshape(-1)
+    np.testing.assert_allclose(w.numpy(), want[:2], rtol=1e-4, atol=1e-5)
+    assert float(model.feature_decoder.mean.bias) == pytest.approx(float(want[2]), abs=1e-5)
+    np.testing.assert_allclose(want, [0.5, -0.3, 0.2], atol=0.03)
+    assert info["mse"] == pytest.approx(0.01, rel=0.15)
+    assert warm_start_features(TemporalGraphVAE(ForecasterConfig.for_graph(graph)), graph) is None

@@ -102,7 +102,9 @@ class TrainConfig(ConfigBase):
         save_checkpoints: write Lightning checkpoints (``last.ckpt`` and the best one).
         warm_start: start a ``"pair_history"`` decoder context at the logistic regression of the
             training snapshots on its features (:func:`~dyngraphvae.training.warm_start.
-            warm_start_context`); no effect for other models or when resuming.
+            warm_start_context`), and an autoregressive feature mean at the least-squares AR(L)
+            of the training features (:func:`~dyngraphvae.training.warm_start.
+            warm_start_features`); no effect for other models or when resuming.
     """
 
     epochs: int = 100

@@ -155,17 +155,23 @@ def _split(
 
 
 def _warm_start(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
-    """Warm-start a pair-history context on the training snapshots (validation ones excluded)."""
+    """Warm-start a pair-history context and an autoregressive feature mean on the training
+    snapshots (validation ones excluded)."""
     from dyngraphvae.training.lightning_module import num_validation_snapshots
-    from dyngraphvae.training.warm_start import warm_start_context
+    from dyngraphvae.training.warm_start import warm_start_context, warm_start_features
 
     train = data[: len(data) - num_validation_snapshots(len(data), config)]
-    info = warm_start_context(model, train.to(next(model.parameters()).device),
-                              seed=config.seed)
+    train = train.to(next(model.parameters()).device)
+    info = warm_start_context(model, train, seed=config.seed)
+    log = logging.getLogger("dyngraphvae")
     if info is not None:
-        logging.getLogger("dyngraphvae").info(
-            "fit: pair-history context warm-started at the logistic regression of the %d "
-            "training snapshots (log loss %.4g per pair)", len(train), info["log_loss_per_pair"])
+        log.info("fit: pair-history context warm-started at the logistic regression of the %d "
+                 "training snapshots (log loss %.4g per pair)", len(train),
+                 info["log_loss_per_pair"])
+    info = warm_start_features(model, train)
+    if info is not None:
+        log.info("fit: feature mean warm-started at the least-squares AR(%d) of the %d training "
+                 "snapshots (MSE %.4g)", model.config.feature_lags, len(train), info["mse"])
 
 
 def _strategy(config: TrainConfig) -> Any:

@@ -9,9 +9,14 @@ of it (otherwise the handful of context weights would move by about one learning
 step and stay far from their optimum after a typical run; measured in ``docs/results.md``).
 
 The fit uses the unbiased estimate of the full Bernoulli log-likelihood that the sparse ELBO
-uses: every edge of snapshot ``s`` plus ``K`` uniformly drawn pairs weighted by
-``(M_s − E_s) / K`` (``M_s`` valid pairs), a pair that is an edge getting weight 0 among the
-negatives. L-BFGS in float64 with a small ridge (``1e-4`` per unit weight). Training data only.
+uses, stratified the same way (``dyngraphvae.nn.adjacency``): every edge of snapshot ``s``; every
+non-edge among the pairs the context has stored (seen before; at most ``8 K`` of them, sub-sampled
+with weight ``|C| / 8K`` above that); and ``K`` uniformly drawn pairs weighted by ``M_s / K``
+(``M_s`` valid pairs), a draw that is an edge or a stored pair getting weight 0. L-BFGS in float64
+with a small ridge (``1e-4`` per unit weight). Training data only.
+
+:func:`warm_start_features` does the same for the autoregressive feature mean: the lag weights
+``W_l`` and the mean head's offset are set to the least-squares AR(L) of the training snapshots.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["warm_start_context"]
+__all__ = ["warm_start_context", "warm_start_features"]
 
 
 def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator
@@ -46,14 +51,22 @@ def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator
             u, v = torch.minimum(u, v), torch.maximum(u, v)
         neg = torch.stack([u, v])
         keys = pos[0] * n + pos[1]
-        is_edge = torch.isin(neg[0] * n + neg[1], keys)
         ctx = contexts[s].edges
+        stored = ctx.keys.cpu()  # batch row 0: key = u·N + v, sorted
+        skip = torch.isin(neg[0] * n + neg[1], keys) | torch.isin(neg[0] * n + neg[1], stored)
+        seen = stored[~torch.isin(stored, keys)]
+        w_seen = 1.0
+        if seen.numel() > 8 * k:
+            seen = seen[torch.randint(0, seen.numel(), (8 * k,), generator=generator)]
+            w_seen = float((~torch.isin(stored, keys)).sum()) / (8 * k)
+        seen = torch.stack([seen // n, seen % n])
         with torch.no_grad():
-            feats = term.pair_features(ctx, torch.cat([pos, neg], 1))[0].double()
+            feats = term.pair_features(ctx, torch.cat([pos, seen, neg], 1))[0].double()
+        c = seen.size(1)
         xs.append(feats)
-        ys.append(torch.cat([torch.ones(e), torch.zeros(k)]).double())
-        w_neg = (total - e) / k
-        ws.append(torch.cat([torch.ones(e), torch.where(is_edge, 0.0, w_neg)]).double())
+        ys.append(torch.cat([torch.ones(e), torch.zeros(c + k)]).double())
+        ws.append(torch.cat([torch.ones(e), torch.full((c,), w_seen),
+                             torch.where(skip, 0.0, total / k)]).double())
     return torch.cat(xs), torch.cat(ys), torch.cat(ws)
 
 
@@ -100,3 +113,36 @@ def warm_start_context(model: Any, graph: Any, *, negatives: int = 2000, seed: i
     if not math.isfinite(ll):
         raise FloatingPointError("warm_start_context: the regression did not converge")
     return {"weights": coef.tolist(), "bias": bias, "log_loss_per_pair": ll}
+
+
+def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
+    r"""Set the autoregressive feature mean to the least-squares AR(L) of ``graph``'s features.
+
+    The mean is ``μ(z_v) + Σ_l W_l x^v_{t+1-l}`` (``feature_lags = L``). The pooled regression
+    ``x^v_s = b + Σ_l W_l x^v_{s-l}`` over snapshots ``s = 1..T−1`` (lags before snapshot 0 are
+    zero, as in the decoder context; rows of absent nodes left out) gives ``W_l`` and ``b``; ``b``
+    becomes the offset of the mean head, so an untrained latent part adds only its small
+    initial output to the linear model. Returns ``{"weights", "bias", "mse"}``, or ``None`` when
+    the model has no autoregressive feature mean (nothing is changed then)."""
+    lin = getattr(model, "feature_context", None)
+    dec = getattr(model, "feature_decoder", None)
+    if lin is None or dec is None or len(graph) < 2 or not hasattr(dec, "mean"):
+        return None
+    contexts = model.decoder_contexts(graph)
+    xs, ys = [], []
+    for s in range(1, len(graph)):
+        lags, target = contexts[s].x, graph.features(s)
+        keep = torch.ones(target.size(0), dtype=torch.bool, device=target.device)
+        if graph.node_mask is not None:
+            keep = graph.node_mask[s] & graph.node_mask[s - 1]
+        xs.append(lags[keep].double())
+        ys.append(target[keep].double())
+    X, Y = torch.cat(xs), torch.cat(ys)
+    coef = torch.linalg.lstsq(torch.cat([X, torch.ones_like(X[:, :1])], 1), Y).solution
+    W, b = coef[:-1], coef[-1]
+    mse = float((X @ W + b - Y).pow(2).mean())
+    with torch.no_grad():
+        lin.weight.copy_(W.T.to(lin.weight))
+        if dec.mean.bias is not None:
+            dec.mean.bias.copy_(b.to(dec.mean.bias))
+    return {"weights": W.T.tolist(), "bias": b.tolist(), "mse": mse}
