@@ -502,7 +502,9 @@ def test_gradients_reach_every_component(lg):
 # ------------------------------------------------------------- autoregressive decoder context
 def _ar_model(graph: TemporalGraph, context: str = "previous", alpha: float = 1.5,
               gamma: float = 0.7, seed: int = 0, **kw) -> TemporalGraphVAE:
-    """A model whose decoder reads the previous graph, with non-zero context weights."""
+    """A model whose decoder reads the previous graph, with non-zero context weights (one
+    feature lag unless ``feature_lags`` is given)."""
+    kw.setdefault("feature_lags", 1)
     m = _model(graph, seed=seed, decoder_context=context, **kw)
     with torch.no_grad():
         if m.edge_context is not None:
@@ -634,7 +636,7 @@ def test_decoder_input_dropout_only_acts_in_training(lg):
     is blanked (rate 1 gives exactly the context-free decoder, i.e. the 'none' model built from the
     same seed) and the result is flagged as not a bound."""
     g = lg.graph
-    kw = dict(deterministic=True)
+    kw = dict(deterministic=True, feature_lags=1)
     m = _ar_model(g, "history", **kw)
     md = _model(g, decoder_context="history", decoder_input_dropout=1.0, **kw)
     mh = _model(g, decoder_context="history", decoder_input_dropout=0.5, **kw)
@@ -916,3 +918,16 @@ def test_feature_lags_give_an_ar_l_mean_in_training_and_in_rollouts(lg):
                              feature_lags=bad)
     with pytest.raises(ValueError, match="needs a decoder context"):
         ForecasterConfig(num_nodes=4, num_features=2, feature_lags=2)
+
+
+def test_for_graph_gives_the_recipe_lags_with_a_context_and_features(lg):
+    from dyngraphvae.models.config import RECIPE_FEATURE_LAGS
+
+    g = lg.graph
+    assert ForecasterConfig.for_graph(g, decoder_context="pair_history").feature_lags \
+        == RECIPE_FEATURE_LAGS
+    assert ForecasterConfig.for_graph(g).feature_lags == 1  # no context: no lags
+    assert ForecasterConfig.for_graph(g, decoder_context="previous",
+                                      feature_lags=2).feature_lags == 2
+    assert ForecasterConfig.for_graph(g, decoder_context="previous",
+                                      decode_features=False).feature_lags == 1

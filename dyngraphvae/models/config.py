@@ -25,6 +25,10 @@ _CHOICES: dict[str, tuple] = {
 
 #: above this many nodes :meth:`ForecasterConfig.for_graph` uses the sparse edge likelihood
 RECIPE_DENSE_MAX_NODES = 1000
+#: lags of the autoregressive feature mean that ``for_graph`` gives a model with a decoder context
+#: and node features: on chickenpox (train ratio 0.2) the validation CRPS was 0.3773 with one
+#: lag and 0.3744 with four (``docs/results.md``, section 2)
+RECIPE_FEATURE_LAGS = 4
 
 
 @dataclass
@@ -212,14 +216,18 @@ class ForecasterConfig(ConfigBase):
         :data:`RECIPE_DENSE_MAX_NODES` nodes (else ``"auto"``): on uci_collegemsg (1899 nodes) a
         training pass with the exact dense likelihood and the pair-history decoder took 14.4 s
         against 0.60 s with the sparse one, which the published uci results use
-        (``docs/benchmarks.md``, "Time to the validation optimum"). ``overrides`` replace any
-        field.
+        (``docs/benchmarks.md``, "Time to the validation optimum"). With a decoder context and
+        node features, ``feature_lags`` defaults to :data:`RECIPE_FEATURE_LAGS`. ``overrides``
+        replace any field.
         """
         base = dict(num_nodes=graph.num_nodes, num_features=graph.num_features,
                     directed=graph.directed,
                     node_input="both" if graph.num_features > 0 else "learned",
                     adjacency="sparse" if graph.num_nodes > RECIPE_DENSE_MAX_NODES else "auto")
         base.update(overrides)
+        if ("feature_lags" not in overrides and base.get("decoder_context", "none") != "none"
+                and base["num_features"] > 0 and base.get("decode_features") is not False):
+            base["feature_lags"] = RECIPE_FEATURE_LAGS
         return cls(**base)
 
     @property
