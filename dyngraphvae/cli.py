@@ -362,7 +362,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model_config = res.model.config
     fit_s = time.perf_counter() - t_fit
     model = res.model
-    metrics = evaluate_forecast(model, graph, start, n_test, num_samples=samples, seed=args.seed)
+    metrics = evaluate_forecast(model, graph, start, n_test, num_samples=samples, seed=args.seed,
+                                link_oracle=_sbm_oracle(communities, data_kw))
     plot_training_curves(res.history, out / "training_curves.png")
     plot_horizon_metrics(metrics, out / "forecast_vs_horizon.png")
     with torch.no_grad():
@@ -382,6 +383,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "model_ap": mean("links/model_ap"), "persistence_ap": mean("links/persistence_ap"),
         "frequency_auc": mean("links/frequency_auc"), "edgebank_auc": mean("links/edgebank_auc"),
         "edgebank_tw_auc": mean("links/edgebank_tw_auc"),
+        "oracle_auc": mean("links/oracle_auc"),
         "model_crps": mean("features/model_crps"),
         "persistence_crps": mean("features/persistence_crps"),
     }
@@ -406,6 +408,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"report: {out.resolve()} (metrics.json, training_curves.png, forecast_vs_horizon.png, "
           f"sampled_graphs.png; model folder {out / 'model'}) in {report['wall_seconds']:.0f} s")
     return 0
+
+
+def _sbm_oracle(communities: Any, data_kw: dict[str, Any]) -> Any:
+    """The generating SBM's own edge probability of snapshot ``t``: ``p_in`` inside a community
+    at ``t``, ``p_out`` across (it knows the true labels of the target snapshot)."""
+    import inspect
+
+    import torch
+
+    from dyngraphvae.data.synthetic import dynamic_sbm
+
+    defaults = inspect.signature(dynamic_sbm).parameters
+    p_in = float(data_kw.get("p_in", defaults["p_in"].default))
+    p_out = float(data_kw.get("p_out", defaults["p_out"].default))
+
+    def oracle(t: int, pairs: Any) -> Any:
+        c = communities[t].to(pairs.device)
+        same = c[pairs[0]] == c[pairs[1]]
+        return torch.where(same, p_in, p_out).double()
+
+    return oracle
 
 
 def _fmt(v: float | None) -> str:

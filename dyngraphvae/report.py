@@ -72,6 +72,8 @@ class ForecastContext:
         mrr_negatives: ``"random"`` corrupted destinations or TGB's ``"hist_rnd"`` (half of
             them destinations the source had before, see
             :func:`~dyngraphvae.evaluation.negatives.corrupted_destinations`).
+        link_oracle: optional ``(t, pairs (2, P)) -> (P,)`` true edge probabilities of snapshot
+            ``t`` (synthetic data with a known law); scored on the same pairs as ``"oracle"``.
     """
 
     model: Any
@@ -86,6 +88,7 @@ class ForecastContext:
     num_mrr_negatives: int = 100
     max_queries: int = 500
     mrr_negatives: str = "random"
+    link_oracle: Callable[[int, Tensor], Tensor] | None = None
 
     @property
     def history(self) -> TemporalGraph:
@@ -115,8 +118,9 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     if ctx.forecast.edge_decoder is None:
         return {}
     window = ctx.edgebank_window or ctx.horizon
-    out: dict[str, list[float | None]] = {
-        f"{name}_{m}": [] for name in ("model", *link_baselines(window)) for m in LINK_SCORES}
+    names = ("model", *link_baselines(window)) + (("oracle",) if ctx.link_oracle else ())
+    out: dict[str, list[float | None]] = {f"{name}_{m}": [] for name in names
+                                          for m in LINK_SCORES}
     history = ctx.history
     train_end = ctx.start if ctx.train_end is None else ctx.train_end
     K = ctx.num_mrr_negatives
@@ -143,6 +147,8 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
         for name, b in link_baselines(window, horizon=k + 1).items():
             scores[name] = b.score_pairs(history, pairs).double()
+        if ctx.link_oracle is not None:
+            scores["oracle"] = ctx.link_oracle(t, pairs).double()
         for name, s in scores.items():
             m = link_metrics(s[:p], s[p:2 * p])
             sq, sn = s[2 * p:2 * p + q], s[2 * p + q:].reshape(q, K)
@@ -204,6 +210,7 @@ def evaluate_forecast(
     edgebank_window: int | None = None,
     num_mrr_negatives: int = 100,
     mrr_negatives: str = "random",
+    link_oracle: Callable[[int, Tensor], Tensor] | None = None,
 ) -> dict[str, Any]:
     """Score ``S`` sampled futures of ``G_{start+1..start+H}`` given ``G_{1..start}``.
 
@@ -221,6 +228,8 @@ def evaluate_forecast(
         edgebank_window: EdgeBank_tw's memory in snapshots (default ``horizon``).
         num_mrr_negatives: corrupted destinations per positive in the MRR / Hits@10 ranking.
         mrr_negatives: ``"random"`` or TGB's ``"hist_rnd"`` corrupted destinations.
+        link_oracle: optional true edge probabilities ``(t, pairs) -> (P,)`` of the generating
+            law, scored as ``"oracle"`` on the same pairs as the model.
 
     Returns:
         ``{"horizon": [1..H], "start": T, "num_samples": S, "seed": seed,
@@ -260,6 +269,7 @@ def evaluate_forecast(
                 generator=torch.Generator(device=device).manual_seed(seed + 1),
                 negatives=negatives, train_end=train_end, edgebank_window=edgebank_window,
                 num_mrr_negatives=num_mrr_negatives, mrr_negatives=mrr_negatives,
+                link_oracle=link_oracle,
             )
             result: dict[str, Any] = {
                 "horizon": list(range(1, horizon + 1)),
@@ -480,7 +490,8 @@ def plot_edge_counts(history_counts: list[int], counts: Tensor, path: str | Path
 
 
 # ---------------------------------------------------------------------------- console table
-_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history")
+_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
+                "oracle")
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
 
 
@@ -506,7 +517,7 @@ def link_table(metrics: dict[str, Any], negatives: str,
             mv = model[k] if k < len(model) else None
             if mv is None:
                 continue
-            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in _TABLE_NAMES[1:]
+            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in _TABLE_NAMES[1:-1]
                         if metrics.get(f"links/{b}_{m}") and metrics[f"links/{b}_{m}"][k]
                         is not None), default=None)
             if best is not None and mv < best[0]:

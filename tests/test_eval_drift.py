@@ -262,3 +262,26 @@ def test_report_random_negatives_keep_their_draws():
         s = PersistenceLinks().score_pairs(g[:5], torch.cat([pos, neg], 1))
         p = pos.size(1)
         assert rep["links/persistence_auc"][k] == pytest.approx(link_metrics(s[:p], s[p:]).auc)
+
+
+def test_a_link_oracle_is_scored_on_the_model_pairs():
+    """An oracle that knows the target graph ranks every positive above every negative of the
+    same pairs (AUC = AP = 1); the SBM oracle of the demo gives p_in within a community."""
+    from dyngraphvae.cli import _sbm_oracle
+    from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.report import evaluate_forecast
+
+    g, comm = dynamic_sbm(num_nodes=25, num_snapshots=8, seed=2, return_communities=True)
+    model = _tiny_model(g)
+
+    def truth(t, pairs):
+        return g.dense_adjacency(t)[pairs[0], pairs[1]].double()
+
+    rep = evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7, link_oracle=truth)
+    assert rep["links/oracle_auc"] == [1.0, 1.0] and rep["links/oracle_ap"] == [1.0, 1.0]
+    plain = evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7)
+    assert plain["links/model_auc"] == rep["links/model_auc"] and "links/oracle_auc" not in plain
+    oracle = _sbm_oracle(comm, {"p_in": 0.3})
+    pairs = torch.tensor([[0, 1], [2, 3]])
+    same = comm[4, pairs[0]] == comm[4, pairs[1]]
+    torch.testing.assert_close(oracle(4, pairs), torch.where(same, 0.3, 0.01).double())
