@@ -2,6 +2,8 @@
 
     python benchmarks/results_tables.py            # every table whose JSON exists
     python benchmarks/results_tables.py vgrnn pygt  # some of them (vgrnn, pygt, links, drift, fork)
+    python benchmarks/results_tables.py seeds links_uci_collegemsg_recipe  # one seed per file:
+        # links_<...>.json, links_<...>_s1.json, ... merged (mean ± population std over files)
 
 Means ± population std over seeds, exactly as stored; nothing is recomputed except the
 per-seed averaging of the drift and fork summaries.
@@ -81,6 +83,43 @@ def links() -> None:
         print(f"epochs per seed {ep}, training seconds {sec}\n")
 
 
+SEED_METRICS = (("auc", "AUC"), ("auc_hist", "AUC, historical negatives"), ("mrr", "MRR"),
+                ("ece", "ECE over all pairs (%)"), ("count_cover", "edge-count 90 % coverage (%)"),
+                ("count_ratio", "sampled / true edge count"), ("mmd_degree", "degree MMD × 10³"))
+
+
+def seeds(stem: str) -> None:
+    """Merge the one-seed files ``<stem>.json``, ``<stem>_s1.json``, … of ``results_links.py``:
+    per metric and method, mean ± population std over the files of the per-seed means."""
+    paths = [OUT / f"{stem}.json", *sorted(OUT.glob(f"{stem}_s[0-9]*.json"))]
+    runs = [json.loads(p.read_text()) for p in paths if p.is_file()]
+    if not runs:
+        raise SystemExit(f"no file {stem}.json in {OUT}")
+    H = runs[0]["horizon"]
+    print(f"### {stem}: {len(runs)} seeds ({', '.join(p.name for p in paths if p.is_file())})\n")
+    for metric, label in SEED_METRICS:
+        scale = 1000.0 if metric == "mmd_degree" else 1.0
+        print(f"| {label} | " + " | ".join(f"h={h + 1}" for h in range(H)) + " | mean over h |")
+        print("|---" * (H + 2) + "|")
+        for name in runs[0]["summary"]:
+            if metric not in runs[0]["summary"][name]:
+                continue
+            cols = [[r["per_seed"][name][0][metric][k] for r in runs] for k in range(H)]
+            if all(v is None for c in cols for v in c):
+                continue
+            over = [[r["per_seed"][name][0][metric][k] for k in range(H)] for r in runs]
+            over = [sum(x for x in o if x is not None) / max(1, sum(x is not None for x in o))
+                    for o in over]
+            cells = ["{:.2f} ± {:.2f}".format(*(scale * v for v in _mean_std(c))) for c in cols]
+            cells.append("{:.2f} ± {:.2f}".format(*(scale * v for v in _mean_std(over))))
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        print()
+    ep = [i["epochs"] for r in runs for i in r["training"]]
+    sec = [round(i["train_seconds"]) for r in runs for i in r["training"]]
+    wall = [round(r["wall_seconds"]) for r in runs]
+    print(f"epochs per seed {ep}, training seconds {sec}, wall seconds {wall}\n")
+
+
 def drift() -> None:
     for path in sorted(OUT.glob("drift*.json")):
         _drift(path)
@@ -155,6 +194,10 @@ def fork() -> None:
 
 def main() -> None:
     parts = {"vgrnn": vgrnn, "pygt": pygt, "links": links, "drift": drift, "fork": fork}
+    if sys.argv[1:2] == ["seeds"]:
+        for stem in sys.argv[2:]:
+            seeds(stem)
+        return
     for name in sys.argv[1:] or list(parts):
         parts[name]()
 
