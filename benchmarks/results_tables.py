@@ -84,7 +84,7 @@ def links() -> None:
 
 
 SEED_METRICS = (("auc", "AUC"), ("auc_hist", "AUC, historical negatives"), ("mrr", "MRR"),
-                ("ece", "ECE over all pairs (%)"), ("count_cover", "edge-count 90 % coverage (%)"),
+                ("ece", "ECE over all pairs × 10⁵"), ("count_cover", "edge-count 90 % coverage (%)"),
                 ("count_ratio", "sampled / true edge count"), ("mmd_degree", "degree MMD × 10³"))
 
 
@@ -98,7 +98,7 @@ def seeds(stem: str) -> None:
     H = runs[0]["horizon"]
     print(f"### {stem}: {len(runs)} seeds ({', '.join(p.name for p in paths if p.is_file())})\n")
     for metric, label in SEED_METRICS:
-        scale = 1000.0 if metric == "mmd_degree" else 1.0
+        scale = 1000.0 if metric in ("mmd_degree", "ece") else 1.0  # ece is stored in %
         print(f"| {label} | " + " | ".join(f"h={h + 1}" for h in range(H)) + " | mean over h |")
         print("|---" * (H + 2) + "|")
         for name in runs[0]["summary"]:
