@@ -84,7 +84,8 @@ def links() -> None:
 
 
 SEED_METRICS = (("auc", "AUC"), ("auc_hist", "AUC, historical negatives"), ("mrr", "MRR"),
-                ("ece", "ECE over all pairs × 10⁵"), ("count_cover", "edge-count 90 % coverage (%)"),
+                ("ece", "ECE over all pairs × 10⁵"),
+                ("count_cover", "edge-count 90 % coverage (%)"),
                 ("count_ratio", "sampled / true edge count"), ("mmd_degree", "degree MMD × 10³"))
 
 
