@@ -373,6 +373,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     truth = torch.stack([graph.dense_adjacency(start + k) for k in range(n_test)])
     order = torch.argsort(communities[start:start + n_test], dim=-1, stable=True)
     plot_sampled_graphs(truth, sampled, out / "sampled_graphs.png", order=order)
+    from dyngraphvae.evaluation.graph_stats import block_density_ratios
+
+    blocks = [block_density_ratios(sampled[:, k], truth[k], communities[start + k])
+              for k in range(n_test)]
+    metrics.update({f"graphs/density_ratio_{name}": [None if math.isnan(b[name]) else b[name]
+                                                     for b in blocks]
+                    for name in ("overall", "within", "between")})
 
     def mean(key: str) -> float | None:
         vals = [v for v in metrics.get(key, []) if v is not None]
@@ -405,6 +412,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     }
     write_json(out / "metrics.json", report)
     print(_demo_table(metrics, summary))
+    for name in ("overall", "within", "between"):
+        cells = "".join(f"{_fmt(v):>9}" for v in metrics[f"graphs/density_ratio_{name}"])
+        print(f"{('density' if name == 'overall' else ''):<9}{name + '/truth':<13}{cells}")
     print(f"report: {out.resolve()} (metrics.json, training_curves.png, forecast_vs_horizon.png, "
           f"sampled_graphs.png; model folder {out / 'model'}) in {report['wall_seconds']:.0f} s")
     return 0

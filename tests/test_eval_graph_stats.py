@@ -160,3 +160,27 @@ def test_graph_statistic_inputs_agree():
         graph_statistic("graph", "degree")
     with pytest.raises(ValueError, match="statistic"):
         graph_statistic(a, "orbit")
+
+
+def test_block_density_ratios_by_hand():
+    """Truth: two blocks {0,1,2} / {3,4,5} with 2 inside edges and 1 across; samples by hand."""
+    from dyngraphvae.evaluation.graph_stats import block_density_ratios
+
+    def adj(edges):
+        a = torch.zeros(6, 6, dtype=torch.bool)
+        for u, v in edges:
+            a[u, v] = a[v, u] = True
+        return a
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    truth = adj([(0, 1), (3, 4), (2, 5)])
+    same = adj([(0, 1), (3, 4), (2, 5)])
+    noisy = adj([(0, 1), (0, 3), (1, 4), (2, 5)])  # 1 inside, 3 across
+    r = block_density_ratios(torch.stack([same, noisy]), truth, labels)
+    assert r["overall"] == pytest.approx((3 + 4) / 2 / 3)
+    assert r["within"] == pytest.approx((2 + 1) / 2 / 2)
+    assert r["between"] == pytest.approx((1 + 3) / 2 / 1)
+    empty = block_density_ratios(same.unsqueeze(0), adj([(0, 1)]), labels)
+    assert empty["within"] == pytest.approx(2.0) and np.isnan(empty["between"])
+    with pytest.raises(ValueError, match="labels"):
+        block_density_ratios(same.unsqueeze(0), truth, labels[:5])

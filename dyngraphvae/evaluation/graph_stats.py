@@ -40,6 +40,7 @@ from torch import Tensor
 
 __all__ = [
     "MMDResult",
+    "block_density_ratios",
     "clustering_coefficients",
     "clustering_histogram",
     "degree_histogram",
@@ -94,6 +95,33 @@ def density(adj: Tensor) -> Tensor:
     if n < 2:
         raise ValueError("density: needs at least 2 nodes")
     return a.sum((-1, -2)) / (n * (n - 1))
+
+
+def block_density_ratios(sampled: Tensor, truth: Tensor, labels: Tensor) -> dict[str, float]:
+    r"""Densities of sampled graphs over the truth's, overall and by block of a node labelling.
+
+    ``sampled (S, N, N)`` and ``truth (N, N)`` undirected adjacencies (diagonal ignored),
+    ``labels (N,)`` (e.g. the true communities of the target snapshot). Returns the ratios
+    ``d(sampled) / d(truth)`` of the edge density (``"overall"``), of the density of pairs inside
+    a block (``"within"``) and of pairs across blocks (``"between"``), the sampled density being
+    the mean over the ``S`` samples; ``nan`` where the truth has no pair or no edge of that kind.
+    A forecaster with the right density but edges in the wrong places has ``overall ≈ 1`` and
+    ``between > 1``."""
+    a = _check_dense(sampled, "block_density_ratios").double()
+    t = _check_dense(truth, "block_density_ratios").double()
+    n = t.size(-1)
+    if a.dim() != 3 or a.shape[-2:] != t.shape or labels.shape != (n,):
+        raise ValueError(f"block_density_ratios: need sampled (S, N, N), truth (N, N), labels (N,);"
+                         f" got {tuple(a.shape)}, {tuple(t.shape)}, {tuple(labels.shape)}")
+    same = labels[:, None] == labels[None, :]
+    off = ~torch.eye(n, dtype=torch.bool, device=t.device)
+    out = {}
+    for name, mask in (("overall", off), ("within", same & off), ("between", ~same)):
+        m = mask.to(t.device)
+        true_edges = float(t[m].sum())
+        out[name] = (float(a[:, m].sum(-1).mean()) / true_edges if true_edges > 0
+                     else float("nan"))
+    return out
 
 
 def degree_histogram(adj: Tensor) -> Tensor:
