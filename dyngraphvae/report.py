@@ -121,6 +121,8 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     names = ("model", *link_baselines(window)) + (("oracle",) if ctx.link_oracle else ())
     out: dict[str, list[float | None]] = {f"{name}_{m}": [] for name in names
                                           for m in LINK_SCORES}
+    if ctx.negatives == "random":  # uniform non-edges stand for all of them: ECE over all pairs
+        out["model_ece"] = []
     history = ctx.history
     train_end = ctx.start if ctx.train_end is None else ctx.train_end
     K = ctx.num_mrr_negatives
@@ -149,6 +151,9 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
             scores[name] = b.score_pairs(history, pairs).double()
         if ctx.link_oracle is not None:
             scores["oracle"] = ctx.link_oracle(t, pairs).double()
+        if "model_ece" in out:
+            out["model_ece"].append(_all_pairs_ece(scores["model"], ctx.graph, t, p,
+                                                   neg.size(1)))
         for name, s in scores.items():
             m = link_metrics(s[:p], s[p:2 * p])
             sq, sn = s[2 * p:2 * p + q], s[2 * p + q:].reshape(q, K)
@@ -157,6 +162,18 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
             out[f"{name}_mrr"].append(float(mean_reciprocal_rank(sq, sn)))
             out[f"{name}_hits10"].append(float(hits_at_k(sq, sn, 10)))
     return out
+
+
+def _all_pairs_ece(probs: Tensor, graph: TemporalGraph, t: int, p: int, q: int) -> float:
+    """ECE of the model's probabilities over all pairs of snapshot ``t`` from its ``p`` edges
+    and ``q`` uniform non-edges (``evaluation.calibration.pair_weights``)."""
+    from dyngraphvae.evaluation.calibration import expected_calibration_error, pair_weights
+
+    n = graph.num_nodes
+    total = n * (n - 1) if graph.directed else n * (n - 1) // 2
+    y = torch.cat([torch.ones(p), torch.zeros(q)]).bool()
+    w = pair_weights(p, q, total - graph.num_edges(t))
+    return expected_calibration_error(probs[:p + q].cpu().clamp(0, 1), y, weights=w)
 
 
 def _feature_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
@@ -527,7 +544,13 @@ def link_table(metrics: dict[str, Any], negatives: str,
             warns.append(f"the model is below the best baseline on {label} at h="
                          f"{','.join(str(b[0]) for b in below)} (h={h}: model {100 * mv:.1f}, "
                          f"{bn} {100 * bv:.1f})")
+    ece = metrics.get("links/model_ece")
+    if ece:
+        lines.append(f"{'ECE':<9}{'model':<13}"
+                     + "".join(f"{'n/a' if v is None else f'{v:.1e}':>9}" for v in ece))
     how = "random" if mrr_negatives == "random" else "half historical, half random (TGB)"
     lines.append(f"(% ; AUC/AP against {negatives} negatives; MRR/Hits@10: each positive "
-                 f"against 100 corrupted destinations, {how}; ties count one half)")
+                 f"against 100 corrupted destinations, {how}; ties count one half"
+                 + ("; ECE: expected calibration error over all pairs, a fraction" if ece else "")
+                 + ")")
     return "\n".join(lines), warns

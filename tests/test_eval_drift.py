@@ -285,3 +285,33 @@ def test_a_link_oracle_is_scored_on_the_model_pairs():
     pairs = torch.tensor([[0, 1], [2, 3]])
     same = comm[4, pairs[0]] == comm[4, pairs[1]]
     torch.testing.assert_close(oracle(4, pairs), torch.where(same, 0.3, 0.01).double())
+
+
+def test_evaluate_reports_the_model_ece_over_all_pairs():
+    """With random negatives the model's ECE per h is that of its probabilities on the step's
+    edges and non-edges, the non-edges weighted to stand for all of them; the console table
+    prints it; with historical negatives it is not reported."""
+    from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.evaluation.calibration import expected_calibration_error, pair_weights
+    from dyngraphvae.evaluation.negatives import link_pairs
+    from dyngraphvae.report import evaluate_forecast, link_table
+
+    g = dynamic_sbm(num_nodes=25, num_snapshots=8, seed=2)
+    model = _tiny_model(g)
+    rep = evaluate_forecast(model, g, 5, 2, num_samples=3, seed=7)
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        fc = model.forecast(g[:5], 2, 3, generator=gen)
+    pairs_gen = torch.Generator().manual_seed(8)
+    for k in range(2):
+        pos, neg = link_pairs(g, 5 + k, "random", train_end=5, history_end=5,
+                              generator=pairs_gen)
+        probs = fc.edge_prob(torch.cat([pos, neg], 1))[:, k].mean(0).double()
+        y = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))]).bool()
+        w = pair_weights(pos.size(1), neg.size(1), 25 * 24 // 2 - g.num_edges(5 + k))
+        assert rep["links/model_ece"][k] == pytest.approx(
+            expected_calibration_error(probs, y, weights=w), abs=1e-9)
+    table, _ = link_table(rep, "random")
+    assert "ECE" in table
+    hist = evaluate_forecast(model, g, 5, 2, num_samples=3, seed=7, negatives="historical")
+    assert "links/model_ece" not in hist
