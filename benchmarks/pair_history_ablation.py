@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 import torch
+from results_links import unweighted
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.evaluation import pair_history as ph
@@ -45,8 +46,7 @@ def main() -> None:
     ap.add_argument("--num-val", type=int, default=10)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    g = load_dataset(args.dataset, args.data_root)
-    g = type(g)([g.edges(t) for t in range(len(g))], g.num_nodes, directed=g.directed)[args.start:]
+    g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
     T, H = len(g), args.horizon
     first_test = T - H - args.num_origins + 1
     origins = list(range(first_test - args.num_val, first_test - H + 1))

@@ -18,6 +18,7 @@ import argparse
 import time
 
 import torch
+from results_links import unweighted
 
 import dyngraphvae.nn.adjacency as adjacency
 from dyngraphvae.data import load_dataset
@@ -32,8 +33,7 @@ def main() -> None:
     ap.add_argument("--held-out", type=int, default=25)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    g = load_dataset(args.dataset, args.data_root)
-    g = type(g)([g.edges(t) for t in range(len(g))], g.num_nodes, directed=g.directed)
+    g = unweighted(load_dataset(args.dataset, args.data_root))
     g = g[args.start:len(g) - args.held_out]
     torch.manual_seed(0)
     model = TemporalGraphVAE(ForecasterConfig.for_graph(g, decoder_context="pair_history",

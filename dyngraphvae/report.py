@@ -112,6 +112,7 @@ LINK_SCORES = ("auc", "ap", "mrr", "hits10")
 
 def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     from dyngraphvae.evaluation.baselines import link_baselines
+    from dyngraphvae.evaluation.calibration import snapshot_ece
     from dyngraphvae.evaluation.links import hits_at_k, link_metrics, mean_reciprocal_rank
     from dyngraphvae.evaluation.negatives import corrupted_destinations, link_pairs
 
@@ -152,8 +153,7 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         if ctx.link_oracle is not None:
             scores["oracle"] = ctx.link_oracle(t, pairs).double()
         if "model_ece" in out:
-            out["model_ece"].append(_all_pairs_ece(scores["model"], ctx.graph, t, p,
-                                                   neg.size(1)))
+            out["model_ece"].append(snapshot_ece(scores["model"], ctx.graph, t, p, neg.size(1)))
         for name, s in scores.items():
             m = link_metrics(s[:p], s[p:2 * p])
             sq, sn = s[2 * p:2 * p + q], s[2 * p + q:].reshape(q, K)
@@ -162,18 +162,6 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
             out[f"{name}_mrr"].append(float(mean_reciprocal_rank(sq, sn)))
             out[f"{name}_hits10"].append(float(hits_at_k(sq, sn, 10)))
     return out
-
-
-def _all_pairs_ece(probs: Tensor, graph: TemporalGraph, t: int, p: int, q: int) -> float:
-    """ECE of the model's probabilities over all pairs of snapshot ``t`` from its ``p`` edges
-    and ``q`` uniform non-edges (``evaluation.calibration.pair_weights``)."""
-    from dyngraphvae.evaluation.calibration import expected_calibration_error, pair_weights
-
-    n = graph.num_nodes
-    total = n * (n - 1) if graph.directed else n * (n - 1) // 2
-    y = torch.cat([torch.ones(p), torch.zeros(q)]).bool()
-    w = pair_weights(p, q, total - graph.num_edges(t))
-    return expected_calibration_error(probs[:p + q].cpu().clamp(0, 1), y, weights=w)
 
 
 def _feature_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:

@@ -19,6 +19,7 @@ from dyngraphvae.evaluation.calibration import (
     expected_calibration_error,
     pair_weights,
     reliability_diagram,
+    snapshot_ece,
 )
 from dyngraphvae.evaluation.drift import (
     DriftResult,
@@ -109,6 +110,7 @@ __all__ = [
     "expected_calibration_error",
     "pair_weights",
     "reliability_diagram",
+    "snapshot_ece",
     # feature scores
     "crps_ensemble",
     "crps_gaussian",

@@ -21,12 +21,13 @@ under-confident.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 __all__ = ["ReliabilityDiagram", "expected_calibration_error", "pair_weights",
-           "reliability_diagram"]
+           "reliability_diagram", "snapshot_ece"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,15 @@ def pair_weights(num_positive: int, num_negative: int, num_non_edges: int) -> Te
     return torch.cat([torch.ones(num_positive, dtype=torch.float64),
                       torch.full((num_negative,), num_non_edges / num_negative,
                                  dtype=torch.float64)])
+
+
+def snapshot_ece(probs: Tensor, graph: Any, t: int, num_positive: int, num_negative: int) -> float:
+    """The ECE over **all** pairs of snapshot ``t`` of ``graph`` from the probabilities of its
+    ``num_positive`` edges followed by ``num_negative`` uniform non-edges (the first entries of
+    ``probs``), the non-edges weighted by :func:`pair_weights` to stand for all of them."""
+    from dyngraphvae.nn.adjacency import num_valid_pairs
+
+    p, q = int(num_positive), int(num_negative)
+    y = torch.cat([torch.ones(p), torch.zeros(q)]).bool()
+    w = pair_weights(p, q, num_valid_pairs(graph.num_nodes, graph.directed) - graph.num_edges(t))
+    return expected_calibration_error(probs[:p + q].double().cpu().clamp(0, 1), y, weights=w)

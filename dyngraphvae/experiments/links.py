@@ -296,29 +296,24 @@ def _link_scores(scores: Tensor, pairs: _TargetPairs, num_mrr_negatives: int
 
 def _link_ece(probs: Tensor, pairs: _TargetPairs, graph: TemporalGraph, t: int) -> float:
     """Expected calibration error (in %) of predictive edge probabilities over **all** pairs of
-    snapshot ``t``: its edges (weight 1) and the uniform non-edges of ``pairs``, each standing
-    for ``M / Q`` of the ``M`` non-edges (:func:`~dyngraphvae.evaluation.calibration.pair_weights`;
-    15 equal bins)."""
-    from dyngraphvae.evaluation.calibration import expected_calibration_error, pair_weights
+    snapshot ``t`` from its edges and the uniform non-edges of ``pairs``
+    (:func:`~dyngraphvae.evaluation.calibration.snapshot_ece`; 15 equal bins)."""
+    from dyngraphvae.evaluation.calibration import snapshot_ece
 
-    p, n = pairs.pos.size(1), graph.num_nodes
-    all_pairs = n * (n - 1) if graph.directed else n * (n - 1) // 2
-    w = pair_weights(p, p, all_pairs - graph.num_edges(t))
-    y = torch.cat([torch.ones(p), torch.zeros(p)]).bool()
-    return 100 * expected_calibration_error(probs[:2 * p].double().clamp(0, 1), y, weights=w)
+    p = pairs.pos.size(1)
+    return 100 * snapshot_ece(probs, graph, t, p, p)
 
 
+# metrics of every method's scores, then those of the sampled futures (model and persistence)
+_SCORE_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist", "ece")
+_FUTURE_METRICS = ("count_cover", "count_ratio", "mmd_degree")
+_LINK_METRICS = _SCORE_METRICS + _FUTURE_METRICS
 
-_LINK_METRICS = ("auc", "ap", "mrr", "auc_hist", "ap_hist", "ece", "count_cover",
-                 "count_ratio", "mmd_degree")
 
-
-def _graph_pairs(edges: Tensor, directed: bool) -> Tensor:
-    """Distinct non-loop pairs of ``edges (2, E)`` (undirected: ``u < v`` once)."""
-    e = edges[:, edges[0] != edges[1]]
-    if not directed:
-        e = torch.stack([torch.minimum(e[0], e[1]), torch.maximum(e[0], e[1])])
-    return torch.unique(e, dim=1) if e.numel() else e
+def _without_loops(edges: Tensor) -> Tensor:
+    """The pairs of a snapshot's edges ``(2, E)`` (stored once each by ``TemporalGraph``)
+    without its self-loops, which no forecast samples."""
+    return edges[:, edges[0] != edges[1]]
 
 
 def _future_stats(sampled: Tensor, k: int, graph: TemporalGraph, origin: int, num_samples: int
@@ -332,13 +327,13 @@ def _future_stats(sampled: Tensor, k: int, graph: TemporalGraph, origin: int, nu
     from dyngraphvae.evaluation.scores import interval_coverage
 
     n, t = graph.num_nodes, origin + k
-    truth = _graph_pairs(graph.edges(t).cpu(), graph.directed)
+    truth = _without_loops(graph.edges(t).cpu())
     at_k = sampled[:, sampled[1] == k]
     counts = torch.bincount(at_k[0], minlength=num_samples).double()
     cover = 100 * float(interval_coverage(torch.tensor(float(truth.size(1))), counts, 0.9))
     ratio = float(counts.mean()) / max(truth.size(1), 1)
     graphs = [(at_k[2:, at_k[0] == s], n) for s in range(num_samples)]
-    last = (_graph_pairs(graph.edges(origin - 1).cpu(), graph.directed), n)
+    last = (_without_loops(graph.edges(origin - 1).cpu()), n)
     model_mmd = graph_mmd([(truth, n)], graphs).value
     return {"count_cover": (cover, None), "count_ratio": (ratio, None),
             "mmd_degree": (model_mmd, graph_mmd([(truth, n)], [last]).value)}
@@ -392,7 +387,7 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                 vals[name] = b.score_pairs(history, requests[i][k])
             for name, s in vals.items():
                 ece = _link_ece(s, tp, graph, t + k) if name == "model" else None
-                for m, v in zip(_LINK_METRICS[:6], (*_link_scores(s, tp, num_mrr_negatives), ece),
+                for m, v in zip(_SCORE_METRICS, (*_link_scores(s, tp, num_mrr_negatives), ece),
                                 strict=True):
                     scores[name][m][i][k] = v
             if futures:

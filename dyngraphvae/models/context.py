@@ -139,10 +139,9 @@ class EdgeContext:
             node = deg.unsqueeze(-1).expand(-1, -1, -1, len(rates)).clone()
             if old is not None and old.node_activity is not None:
                 node = node + old.node_activity.to(dev).expand_as(node) * rt
-            since = torch.ones(int(batch_size), n, device=dev)
-            if old is not None and old.node_recency is not None:
-                since = old.node_recency.to(dev).expand_as(since)
-            recency = torch.where(deg.sum(2) > 0, torch.ones_like(since), since + 1)
+            since = (old.node_recency.to(dev) if old is not None and old.node_recency is not None
+                     else torch.ones(1, n, device=dev))  # ρ = 1 before any snapshot
+            recency = torch.where(deg.sum(2) > 0, 1.0, since + 1)
         if old is None or old.keys.numel() == 0:
             hist = None if decay is None else prev.clone()
             rh = prev.unsqueeze(-1).expand(-1, len(rates)).clone() if rates else None

@@ -52,6 +52,9 @@ from torch import Tensor
 
 AdjacencyMethod = Literal["auto", "dense", "sparse"]
 
+#: default stratum budget of the sparse estimator, in multiples of its ``K`` uniform pairs
+STRATUM_BUDGET_FACTOR = 8
+
 
 class PairScorer(Protocol):
     """What :func:`adjacency_log_likelihood` needs from an edge decoder (e.g. ``EdgeDecoder``)."""
@@ -205,7 +208,8 @@ def adjacency_log_likelihood(
         stratum: sparse estimator only: ``(2, C)`` distinct valid pairs (undirected: ``u < v``,
             no self-loops) whose non-edge terms are summed exactly (module docstring); pairs
             touching a node that ``node_mask`` marks absent are dropped from it.
-        stratum_budget: at most this many stratum pairs per call (default ``8 K``); above it,
+        stratum_budget: at most this many stratum pairs per call (default
+            ``STRATUM_BUDGET_FACTOR · K = 8 K``); above it,
             a uniform sample with weight ``|C| / budget``.
     """
     if method not in ("auto", "dense", "sparse"):
@@ -286,24 +290,20 @@ def _sparse(
     pairs = sample_pairs(n_present, k, directed, generator=generator, device=z.device)
     if present is not None:
         pairs = present[pairs]
+    neg = F.logsigmoid(-decoder.logits(z, pairs))
     if stratum is None:
-        neg = F.logsigmoid(-decoder.logits(z, pairs)).sum(-1)
-        return ll + (m_pairs / k) * neg
+        return ll + (m_pairs / k) * neg.sum(-1)
     stratum = stratum.to(z.device).long()
     if node_mask is not None:
         stratum = stratum[:, node_mask[stratum[0]] & node_mask[stratum[1]]]
-    keys = torch.sort(stratum[0] * n + stratum[1]).values
-    q = pairs[0] * n + pairs[1]
-    outside = torch.ones_like(q, dtype=torch.bool)
-    if keys.numel():
-        idx = torch.searchsorted(keys, q).clamp_max(keys.numel() - 1)
-        outside = keys[idx] != q
-    neg = (F.logsigmoid(-decoder.logits(z, pairs)) * outside).sum(-1)
-    ll = ll + (m_pairs / k) * neg
     c = stratum.size(1)
     if c == 0:
-        return ll
-    budget = 8 * k if stratum_budget is None else int(stratum_budget)
+        return ll + (m_pairs / k) * neg.sum(-1)
+    keys = torch.sort(stratum[0] * n + stratum[1]).values
+    q = pairs[0] * n + pairs[1]
+    outside = keys[torch.searchsorted(keys, q).clamp_max(c - 1)] != q  # draws not in C
+    ll = ll + (m_pairs / k) * (neg * outside).sum(-1)
+    budget = STRATUM_BUDGET_FACTOR * k if stratum_budget is None else int(stratum_budget)
     if budget < 1:
         raise ValueError(f"stratum_budget: must be >= 1, got {budget}")
     weight = 1.0

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR
+
 __all__ = ["warm_start_context", "warm_start_features"]
 
 
@@ -53,12 +55,13 @@ def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator
         keys = pos[0] * n + pos[1]
         ctx = contexts[s].edges
         stored = ctx.keys.cpu()  # batch row 0: key = u·N + v, sorted
-        skip = torch.isin(neg[0] * n + neg[1], keys) | torch.isin(neg[0] * n + neg[1], stored)
+        neg_keys = neg[0] * n + neg[1]
+        skip = torch.isin(neg_keys, keys) | torch.isin(neg_keys, stored)
         seen = stored[~torch.isin(stored, keys)]
-        w_seen = 1.0
-        if seen.numel() > 8 * k:
-            seen = seen[torch.randint(0, seen.numel(), (8 * k,), generator=generator)]
-            w_seen = float((~torch.isin(stored, keys)).sum()) / (8 * k)
+        w_seen, budget = 1.0, STRATUM_BUDGET_FACTOR * k
+        if seen.numel() > budget:
+            w_seen = seen.numel() / budget
+            seen = seen[torch.randint(0, seen.numel(), (budget,), generator=generator)]
         seen = torch.stack([seen // n, seen % n])
         with torch.no_grad():
             feats = term.pair_features(ctx, torch.cat([pos, seen, neg], 1))[0].double()
@@ -128,7 +131,11 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
     dec = getattr(model, "feature_decoder", None)
     if lin is None or dec is None or len(graph) < 2 or not hasattr(dec, "mean"):
         return None
-    contexts = model.decoder_contexts(graph)
+    from dyngraphvae.models.context import DecoderContext
+
+    # the lag windows only: the edge context's recursion is not needed here
+    window = torch.zeros(graph.num_nodes, lin.in_features, device=lin.weight.device)
+    contexts = model.decoder_contexts(graph, start=DecoderContext(edges=None, x=window))
     xs, ys = [], []
     for s in range(1, len(graph)):
         lags, target = contexts[s].x, graph.features(s)
