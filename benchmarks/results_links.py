@@ -96,6 +96,10 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=None,
                     help="TrainConfig.window: truncated back-propagation over windows of this "
                          "many snapshots (default: whole sequence)")
+    ap.add_argument("--context-leads", type=int, default=1,
+                    help="ForecasterConfig.context_leads (the direct multi-horizon decoder)")
+    ap.add_argument("--overshooting", type=float, default=1.0,
+                    help="TrainConfig.overshooting (weight of the lead terms' training)")
     ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--show", default="both", choices=["both", "validation", "test"])
     ap.add_argument("--out", default="benchmarks/results")
@@ -107,9 +111,11 @@ def main() -> None:
     cfg = ForecasterConfig.for_graph(g, latent_dim=args.latent_dim, hidden_dim=32,
                                      adjacency="sparse", num_negatives=args.negatives,
                                      decoder_context=args.decoder_context,
-                                     history_decay=args.history_decay)
+                                     history_decay=args.history_decay,
+                                     context_leads=args.context_leads)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
-              free_bits=args.free_bits, val_samples=args.val_samples, window=args.window)
+              free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
+              overshooting=args.overshooting)
     t0 = time.perf_counter()
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, num_origins=args.num_origins,

@@ -92,6 +92,13 @@ class ForecasterConfig(ConfigBase):
         feature_lags: ``L``, the lags of the autoregressive feature mean: with a decoder context
             the mean is ``μ(z_v) + Σ_{l=1..L} W_l x_{t+1-l}^v``, an AR(L) on the observed lags
             plus the latent part (so it contains the linear regression on the last ``L`` lags).
+        context_leads: ``K``, the direct multi-horizon edge decoder. ``1``: forecasts feed their
+            own sampled graphs back into the edge context (the one-step decoder iterated).
+            ``K > 1`` (needs an edge context): a forecast's edge context stays the origin's
+            observed one, aged one snapshot per step with no edge, and lead ``k`` (step ``k`` of
+            the forecast) decodes with its own context term (leads beyond ``K`` use term ``K``),
+            trained by the overshooting terms of :mod:`dyngraphvae.models.overshooting`. It
+            contains the pair-history regression fitted per horizon (``docs/model.md``).
     """
 
     num_nodes: int
@@ -127,6 +134,7 @@ class ForecasterConfig(ConfigBase):
     decoder_input_dropout: float = 0.0
     history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
     feature_lags: int = 1
+    context_leads: int = 1
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -202,6 +210,13 @@ class ForecasterConfig(ConfigBase):
         if self.feature_lags > 1 and self.decoder_context == "none":
             raise ValueError("ForecasterConfig.feature_lags > 1 needs a decoder context (the "
                              "lags enter the autoregressive feature mean): set decoder_context")
+        if isinstance(self.context_leads, bool) or not isinstance(self.context_leads, int) \
+                or self.context_leads < 1:
+            raise ValueError(f"ForecasterConfig.context_leads: expected an integer >= 1, got "
+                             f"{self.context_leads!r}")
+        if self.context_leads > 1 and (self.decoder_context == "none" or not self.decode_edges):
+            raise ValueError("ForecasterConfig.context_leads > 1 needs an edge context (set "
+                             "decoder_context and decode_edges=True): the leads are context terms")
         for name in ("min_scale", "feature_min_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")

@@ -482,6 +482,16 @@ def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Ten
     raise TypeError(f"shift_mean: unsupported feature distribution {type(dist).__name__}")
 
 
+def aged(edges: EdgeContext, decay: float | None) -> EdgeContext:
+    r"""The edge context one snapshot later with no edge observed (``A = 0``): ``H ← λ H``,
+    ``C^r ← r C^r``, ``D^r ← r D^r``, ``ρ ← ρ + 1``. The edge context of every step of a direct
+    multi-horizon forecast (``ForecasterConfig.context_leads > 1``): the origin's observed
+    history, never the forecast's own samples."""
+    none = torch.zeros(3, 0, dtype=torch.long, device=edges.keys.device)
+    return EdgeContext.from_edges(none, edges.num_nodes, edges.directed, edges.batch_size, edges,
+                                  decay)
+
+
 def push_lag(x_new: Tensor, lags: Tensor) -> Tensor:
     """``[x_new, x_t, …, x_{t-L+2}]``: the lag window ``lags (…, N, L·F)`` shifted by one
     snapshot; a shared ``(N, L·F)`` window is broadcast to the rows of ``x_new (B, N, F)``."""

@@ -35,8 +35,8 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.context import DecoderContext, EdgeContext, push_lag
-from dyngraphvae.models.forecast import feature_step, sample_edge_coords, sample_one
+from dyngraphvae.models.context import DecoderContext, EdgeContext, aged, push_lag
+from dyngraphvae.models.forecast import Forecast, feature_step, sample_edge_coords, sample_one
 from dyngraphvae.models.results import FilterState
 from dyngraphvae.objectives.elbo import Trajectory
 
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from dyngraphvae.models.forecaster import TemporalGraphVAE
 
 __all__ = [
-    "Rollout", "filter_states", "filtered_states", "latent_path", "posterior_chain", "rollout",
-    "window_inputs",
+    "Rollout", "assemble_forecast", "filter_states", "filtered_states", "latent_path",
+    "posterior_chain", "rollout", "window_inputs",
 ]
 
 Propose = Callable[[int, Tensor], tuple[Distribution, Tensor]]
@@ -251,7 +251,9 @@ def rollout(
     Plain decoder: ``z (..., N, d)`` with any leading sample/origin dimensions. Autoregressive
     decoder: ``z (S, N, d)`` and ``context`` (that of the observed ``G_{≤T}``); at each step the
     features and the edges (row blocks of pairs, O(S·N²) time, O(E) memory) are sampled and fed
-    back as the next context.
+    back as the next context. With ``context_leads > 1`` (the direct multi-horizon decoder) the
+    edges are sampled the same way but not fed back: step ``k`` reads the observed history aged
+    ``k`` snapshots (:func:`~dyngraphvae.models.context.aged`) through the term of lead ``k + 1``.
     """
     c = model.config
     zs, means, vars_, xs = [], [], [], []
@@ -267,6 +269,7 @@ def rollout(
     S, n = z.size(0), c.num_nodes
     ctx = context
     decay = c.context_decay
+    direct = c.context_leads > 1
     ctxs, edges = [], []
     for k in range(int(horizon)):
         zs.append(z)
@@ -278,11 +281,31 @@ def rollout(
                 acc.append(v)
             x_next = push_lag(xs[-1], ctx.x)
         if model.edge_decoder is not None:
-            coords = sample_edge_coords(model.edge_scorer(ctx), z, c.directed, c.deterministic,
-                                        generator)  # (3, E): b, u, v
+            coords = sample_edge_coords(model.edge_scorer(ctx, k + 1), z, c.directed,
+                                        c.deterministic, generator)  # (3, E): b, u, v
             edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
-            e_next = EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay)
+            e_next = (aged(ctx.edges, decay) if direct
+                      else EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay))
         ctx = DecoderContext(edges=e_next, x=x_next)
         z = model.next_latent(z, generator)
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
                    sampled_edges=torch.cat(edges, dim=1) if edges else None)
+
+
+def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
+    """Stack a rollout's per-step lists along the horizon dim into a :class:`Forecast` of the
+    ``T = start`` observed snapshots (per-step context terms for the direct decoder)."""
+    c = model.config
+
+    def stack(v: list[Tensor]) -> Tensor | None:
+        return torch.stack(v, dim=1) if model.feature_decoder is not None else None
+
+    extra: dict[str, Any] = {}
+    if model.autoregressive:
+        terms = (model.edge_context if model.lead_terms is None
+                 else [model.context_term(k + 1) for k in range(len(ro.z))])
+        extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges)
+    return Forecast(z=torch.stack(ro.z, dim=1), feature_mean=stack(ro.feature_mean),
+                    feature_var=stack(ro.feature_var), x=stack(ro.x), start=int(start),
+                    directed=c.directed, deterministic=c.deterministic,
+                    edge_decoder=model.edge_decoder, dense_max_nodes=c.dense_max_nodes, **extra)

@@ -109,10 +109,12 @@ class Forecast:
         edge_decoder: the model's edge decoder (edge summaries are computed on demand from ``z``).
         dense_max_nodes: above this ``N``, dense ``(S, H, N, N)`` summaries are refused.
         edge_context: the model's :class:`EdgeContextTerm` when its decoder is autoregressive
-            (``decoder_context != "none"``), else ``None``.
+            (``decoder_context != "none"``), a list of one term per step for the direct
+            multi-horizon decoder (``context_leads > 1``), else ``None``.
         contexts: autoregressive decoder only: the :class:`DecoderContext` used at each step
             ``k`` (``k = 0``: the observed history, shared; ``k ≥ 1``: the trajectory's own sampled
-            ``Â_{T+k}``, ``Ĥ_{T+k}``, ``X̂_{T+k}``, one row per sample).
+            ``Â_{T+k}``, ``Ĥ_{T+k}``, ``X̂_{T+k}``, one row per sample; with ``context_leads > 1``
+            the edges are the observed history aged ``k`` snapshots, shared).
         sampled_edges: autoregressive decoder only: ``(4, E)`` rows ``(sample, step, u, v)`` of the
             sampled graphs ``Â_{T+k+1}`` (undirected: ``u < v`` once). They were drawn during the
             rollout (each feeds the next step), so :meth:`sample_adjacency` returns them.
@@ -127,7 +129,7 @@ class Forecast:
     deterministic: bool
     edge_decoder: EdgeDecoder | None
     dense_max_nodes: int = 2000
-    edge_context: EdgeContextTerm | None = None
+    edge_context: EdgeContextTerm | list[EdgeContextTerm] | None = None
     contexts: list[DecoderContext] | None = None
     sampled_edges: Tensor | None = None
 
@@ -164,7 +166,8 @@ class Forecast:
         dec = self._decoder()
         if not self.autoregressive or self.edge_context is None:
             return dec
-        return ContextScorer(dec, self.edge_context, self.contexts[k].edges)
+        term = self.edge_context[k] if isinstance(self.edge_context, list) else self.edge_context
+        return ContextScorer(dec, term, self.contexts[k].edges)
 
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
         """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None).

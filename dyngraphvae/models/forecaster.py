@@ -70,19 +70,9 @@ from dyngraphvae.objectives import divergence, importance_weighted_bound
 from dyngraphvae.objectives.elbo import REDUCTIONS, ELBOOutput, TemporalELBO
 
 __all__ = [
-    "DecoderContext",
-    "EdgeContext",
-    "EdgeContextTerm",
-    "ELBOOutput",
-    "FilterState",
-    "Forecast",
-    "PredictiveLogLikelihood",
-    "REDUCTIONS",
-    "TemporalGraphVAE",
-    "feature_step",
-    "forecast_to_data",
-    "forecast_to_networkx",
-    "forecast_to_temporal_graph",
+    "DecoderContext", "EdgeContext", "EdgeContextTerm", "ELBOOutput", "FilterState", "Forecast",
+    "PredictiveLogLikelihood", "REDUCTIONS", "TemporalGraphVAE", "feature_step",
+    "forecast_to_data", "forecast_to_networkx", "forecast_to_temporal_graph",
 ]
 
 KLTransform = Callable[[Tensor], Tensor]
@@ -147,6 +137,11 @@ class TemporalGraphVAE(nn.Module):
                             directed=c.directed)
             if ar and self.edge_decoder is not None else None
         )
+        # leads 2..K of the direct multi-horizon decoder (context_leads), each its own term
+        self.lead_terms = nn.ModuleList(
+            EdgeContextTerm(history=c.context_decay is not None, rates=c.context_rates,
+                            directed=c.directed) for _ in range(c.context_leads - 1)
+        ) if self.edge_context is not None and c.context_leads > 1 else None
         self.feature_context = None
         if ar and self.feature_decoder is not None:
             self.feature_context = nn.Linear(c.num_features * c.feature_lags, c.num_features,
@@ -300,10 +295,19 @@ class TemporalGraphVAE(nn.Module):
         graph = self._prepare(graph, "decoder_context")
         return self.decoder_contexts(graph, step)[-1]
 
-    def edge_scorer(self, context: DecoderContext | None = None) -> EdgeDecoder | ContextScorer:
+    def context_term(self, lead: int = 1) -> EdgeContextTerm | None:
+        """The edge context term of forecast lead ``lead`` (1: the one-step term; leads beyond
+        ``config.context_leads`` use the last one)."""
+        if self.lead_terms is None or lead <= 1:
+            return self.edge_context
+        return self.lead_terms[min(int(lead), len(self.lead_terms) + 1) - 2]
+
+    def edge_scorer(self, context: DecoderContext | None = None,
+                    lead: int = 1) -> EdgeDecoder | ContextScorer:
         r"""The edge scorer of ``p(A_{t+1} | Z_t[, G_t])``: the edge decoder itself, or (with a
         context) ``s(z_u, z_v) + α A_t(u, v) [+ γ H_t(u, v)]`` with the ``logits(z, pairs)`` /
-        ``dense_logits(z)`` interface of :class:`~dyngraphvae.nn.decoders.EdgeDecoder`."""
+        ``dense_logits(z)`` interface of :class:`~dyngraphvae.nn.decoders.EdgeDecoder`;
+        ``lead``: the forecast step's term (:meth:`context_term`)."""
         if self.edge_decoder is None:
             raise ValueError("edge_scorer: the model has no edge decoder")
         if self.edge_context is None:
@@ -311,7 +315,7 @@ class TemporalGraphVAE(nn.Module):
         if context is None or context.edges is None:
             raise ValueError("edge_scorer: the autoregressive decoder needs a DecoderContext "
                              "(see TemporalGraphVAE.decoder_context)")
-        return ContextScorer(self.edge_decoder, self.edge_context, context.edges)
+        return ContextScorer(self.edge_decoder, self.context_term(lead), context.edges)
 
     def decode_features(
         self, z: Tensor, context: DecoderContext | None = None
@@ -348,7 +352,7 @@ class TemporalGraphVAE(nn.Module):
 
     def _edge_ll(
         self, z: Tensor, graph: TemporalGraph, s: int, method: str,
-        generator: torch.Generator | None, context: DecoderContext | None = None,
+        generator: torch.Generator | None, context: DecoderContext | None = None, lead: int = 1,
     ) -> Tensor:
         c = self.config
         mask = None if graph.node_mask is None else graph.node_mask[s]
@@ -356,9 +360,9 @@ class TemporalGraphVAE(nn.Module):
         ctx = None if context is None else context.edges
         stratum = ctx.coords()[1:] if ctx is not None and ctx.batch_size == 1 else None
         return adjacency_log_likelihood(
-            self.edge_scorer(context), z, graph.edges(s), c.num_nodes, c.directed, method=method,
-            num_negatives=c.num_negatives, generator=generator, dense_max_nodes=c.dense_max_nodes,
-            node_mask=mask, validate=False, stratum=stratum,
+            self.edge_scorer(context, lead), z, graph.edges(s), c.num_nodes, c.directed,
+            method=method, num_negatives=c.num_negatives, generator=generator,
+            dense_max_nodes=c.dense_max_nodes, node_mask=mask, validate=False, stratum=stratum,
         )
 
     def step_log_likelihood(
@@ -374,13 +378,13 @@ class TemporalGraphVAE(nn.Module):
             context = self.decoder_contexts(graph, step)[-1]
         return self._step_ll(z, graph, step, self._method(adjacency), generator, context)
 
-    def _step_ll(self, z, graph, s, method, generator, context=None):
+    def _step_ll(self, z, graph, s, method, generator, context=None, lead=1):
         zero = z.new_zeros(z.shape[:-2])
         fl = (self._feature_ll(z, graph, s, context=context)
               if self.feature_decoder is not None else zero)
         el = zero
         if self.edge_decoder is not None:
-            el = self._edge_ll(z, graph, s, method, generator, context)
+            el = self._edge_ll(z, graph, s, method, generator, context, lead)
         return fl, el
 
     def _kl_elements(
@@ -647,37 +651,13 @@ class TemporalGraphVAE(nn.Module):
                             "(or pass the graph)")
                     ctx = self._empty_context()
             ro = engine.rollout(self, z, int(horizon), context=ctx, generator=generator)
-            return self._assemble_forecast(state, ro)
+            return engine.assemble_forecast(self, state.num_snapshots, ro)
 
     def next_latent(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One rollout step ``Ẑ_{t+1} ~ p(Z | Ẑ_t)`` (its mean for the deterministic ablation),
         for any leading sample/origin dimensions of ``z (..., N, d)``."""
         p = self.prior(z)
         return p.mean if self.config.deterministic else sample_one(p, generator)
-
-    def _assemble_forecast(self, state: FilterState, ro: engine.Rollout) -> Forecast:
-        """Stack a rollout's per-step lists along the horizon dim into a :class:`Forecast`."""
-        c = self.config
-
-        def stack(v: list[Tensor]) -> Tensor | None:
-            return torch.stack(v, dim=1) if self.feature_decoder is not None else None
-
-        extra: dict[str, Any] = {}
-        if self.autoregressive:
-            extra = dict(edge_context=self.edge_context, contexts=ro.contexts,
-                         sampled_edges=ro.sampled_edges)
-        return Forecast(
-            z=torch.stack(ro.z, dim=1),
-            feature_mean=stack(ro.feature_mean),
-            feature_var=stack(ro.feature_var),
-            x=stack(ro.x),
-            start=state.num_snapshots,
-            directed=c.directed,
-            deterministic=c.deterministic,
-            edge_decoder=self.edge_decoder,
-            dense_max_nodes=c.dense_max_nodes,
-            **extra,
-        )
 
     def predictive_log_likelihood(
         self,

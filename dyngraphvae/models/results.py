@@ -125,7 +125,7 @@ def predictive_log_likelihood(
         for k in range(horizon):
             # autoregressive decoder: conditioned on the trajectory's own sampled past
             ctx = fc.contexts[k] if fc.autoregressive else None
-            fl, el = model._step_ll(fc.z[:, k], graph, start + k, method, generator, ctx)
+            fl, el = model._step_ll(fc.z[:, k], graph, start + k, method, generator, ctx, k + 1)
             fls.append(fl)
             els.append(el)
             if model.feature_decoder is not None:

@@ -30,7 +30,7 @@ from torch import Tensor
 from dyngraphvae._checks import check_int
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models import engine
-from dyngraphvae.models.context import DecoderContext, EdgeContext
+from dyngraphvae.models.context import DecoderContext, EdgeContext, aged
 from dyngraphvae.models.results import FilterState
 
 __all__ = ["RollingForecast", "predictive_pair_probs", "rolling_forecast"]
@@ -178,7 +178,7 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
 
     scorers = None
     if model.edge_decoder is not None:
-        scorers = [[model.edge_scorer(f.contexts[k]) for k in range(H)] for f in fcs]
+        scorers = [[model.edge_scorer(f.contexts[k], k + 1) for k in range(H)] for f in fcs]
     return RollingForecast(origins=org, z=stack("z"), feature_mean=stack("feature_mean"),
                            feature_var=stack("feature_var"), x=stack("x"),
                            edge_decoder=model.edge_decoder, edge_scorers=scorers,
@@ -217,6 +217,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
     c = model.config
     det = bool(c.deterministic)
     decay = c.context_decay
+    direct = c.context_leads > 1  # the aged observed history, no feedback (engine.rollout)
     n, S, H = c.num_nodes, num_samples, horizon
     out: list[list[Tensor | None]] = []
     was_training = model.training
@@ -242,11 +243,13 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     pairs = union[:, a:a + max_pairs]
                     ctx = contexts[int(t)].edges
                     for k in range(H):
-                        logits = model.edge_scorer(DecoderContext(edges=ctx, x=None)).logits(
-                            zs[k], pairs)  # (S, P)
+                        logits = model.edge_scorer(DecoderContext(edges=ctx, x=None),
+                                                   k + 1).logits(zs[k], pairs)  # (S, P)
                         prob = torch.sigmoid(logits)
                         probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
-                        if k < H - 1:
+                        if k < H - 1 and direct:
+                            ctx = aged(ctx, decay)
+                        elif k < H - 1:
                             hit = (logits > 0) if det else (
                                 torch.rand(logits.shape, generator=generator,
                                            dtype=logits.dtype) < prob)
@@ -275,11 +278,14 @@ def predictive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[in
     ``(S, O, H, N, d)`` latents) for the plain decoder, :func:`_autoregressive_pair_probs` for an
     autoregressive one whose context term reads each pair's own past only. The pair-history
     context also reads the endpoints' degrees, i.e. every pair of the sampled graphs, so beyond
-    ``h = 1`` it is scored on full rollouts (all ``N²`` pairs sampled per step). With a
+    ``h = 1`` it is scored on full rollouts (all ``N²`` pairs sampled per step), unless the
+    decoder is direct (``context_leads > 1``: the context never reads a sample). With a
     ``futures`` list and full autoregressive rollouts, the sampled graphs of each origin
     (:attr:`RollingForecast.sampled_edges`) are appended to it, in the order of ``origins``."""
-    reads_degrees = bool(getattr(getattr(model, "config", None), "context_rates", ()))
-    if getattr(model, "autoregressive", False) and (horizon == 1 or not reads_degrees):
+    cfg = getattr(model, "config", None)
+    reads_degrees = bool(getattr(cfg, "context_rates", ()))
+    direct = getattr(cfg, "context_leads", 1) > 1 and futures is None
+    if getattr(model, "autoregressive", False) and (horizon == 1 or not reads_degrees or direct):
         return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
                                           generator)
     out: list[list[Tensor | None]] = []

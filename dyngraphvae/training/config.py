@@ -104,7 +104,15 @@ class TrainConfig(ConfigBase):
             training snapshots on its features (:func:`~dyngraphvae.training.warm_start.
             warm_start_context`), and an autoregressive feature mean at the least-squares AR(L)
             of the training features (:func:`~dyngraphvae.training.warm_start.
-            warm_start_features`); no effect for other models or when resuming.
+            warm_start_features`); no effect for other models or when resuming. With lead terms
+            (``ForecasterConfig.context_leads > 1``) each lead ``k`` starts at the regression of
+            snapshot ``s`` on the context of ``G_{≤s−k+1}`` aged ``k − 1`` snapshots.
+        overshooting: weight ``w`` of the overshooting terms of a model with lead terms
+            (:mod:`dyngraphvae.models.overshooting`; no effect otherwise): each training window
+            (or, without windows, a uniform origin of the sequence) adds ``−w · O_k`` for one
+            lead ``k`` drawn uniformly from ``2..K`` (those the sequence still holds), with the
+            weight of the window's steps: the mean over leads weighs as much as the window's
+            one-step terms. ``0`` trains the lead terms at their warm start only.
     """
 
     epochs: int = 100
@@ -141,6 +149,7 @@ class TrainConfig(ConfigBase):
     tensorboard: bool = True
     save_checkpoints: bool = True
     warm_start: bool = True
+    overshooting: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -193,6 +202,9 @@ class TrainConfig(ConfigBase):
                     "TrainConfig.window must be >= 2 (or None): a window of one snapshot decodes "
                     "it from the cached state Z_a, so no reconstruction gradient reaches the "
                     "encoder and the posterior is trained by the KL term alone")
+        if not (math.isfinite(self.overshooting) and self.overshooting >= 0):
+            raise ValueError(f"TrainConfig.overshooting must be a finite weight >= 0, got "
+                             f"{self.overshooting!r}")
         if self.threads is not None:
             positive_int("threads")
         if self.patience is not None:

@@ -58,6 +58,7 @@ VAL_METRIC = "val/elbo_per_step"
 _TRAIN_STREAM = 1
 _VAL_STREAM = 2
 _FILTER_STREAM = 3
+_OVERSHOOT_STREAM = 4
 
 
 def mc_seed(*keys: int) -> int:
@@ -335,7 +336,7 @@ class ELBOModule(L.LightningModule):
         step = int(self.global_step)
         beta = float(self.kl_schedule(step))
         eps = float(self.tf_schedule(step))
-        losses, terms = [], []
+        losses, terms, over_terms = [], [], []
         for item in batch:
             graph, extra = item.graph, {}
             keys = (cfg.seed, _TRAIN_STREAM, step, item.index, item.replica)
@@ -354,7 +355,10 @@ class ELBOModule(L.LightningModule):
                 reduction=cfg.reduction,
                 **extra,
             )
-            losses.append(out.loss)
+            over = self._overshooting(item, keys, len(graph), out)
+            losses.append(out.loss if over is None else out.loss + over)
+            if over is not None:
+                over_terms.append(over.detach())
             terms.append(
                 torch.stack(
                     [
@@ -381,7 +385,40 @@ class ELBOModule(L.LightningModule):
         self.log("train/kl", t[3], **log)
         self.log("train/kl_weight", beta, **log)
         self.log("train/teacher_forcing", eps, **log)
+        if over_terms:
+            self.log("train/overshooting", torch.stack(over_terms).mean(), **log)
         return loss
+
+    def _overshooting(self, item: TrainItem, keys: tuple, steps: int, out) -> Tensor | None:
+        """``−w · O_k · W / D`` for one lead ``k ~ U{2..K}`` from the item's origin (the window
+        start, or a uniform origin of a whole sequence), ``W`` the item's steps and ``D`` the
+        ELBO loss's divisor (:attr:`TrainConfig.overshooting`); ``None`` without lead terms."""
+        from dyngraphvae.models.overshooting import overshooting_edge_ll
+
+        model, cfg = self.model, self.config
+        if cfg.overshooting == 0 or getattr(model, "lead_terms", None) is None:
+            return None
+        full = item.graph
+        with seeded(mc_seed(*keys, _OVERSHOOT_STREAM), self.device) as gen:
+            if item.windowed:
+                origin = item.start
+                start = self._starts[item.index][origin] if origin > 0 else None
+            else:
+                origin = int(torch.randint(0, len(full) - 1, (1,), generator=gen))
+                start = None
+                if origin > 0:
+                    with torch.no_grad():
+                        start = model.filter_states(full, [origin], cfg.num_samples,
+                                                    generator=gen)[origin]
+            top = min(model.config.context_leads, len(full) - origin)
+            if top < 2:
+                return None
+            k = int(torch.randint(2, top + 1, (1,), generator=gen))
+            ll = overshooting_edge_ll(model, full[origin:origin + k], start,
+                                      num_samples=cfg.num_samples, leads=[k], generator=gen)
+        divisor = {"sum": 1, "mean_node": out.num_observed_nodes,
+                   "mean_edge": out.num_observed_pairs}[cfg.reduction]
+        return -cfg.overshooting * ll.mean() * steps / max(divisor, 1)
 
     def validation_step(self, batch: list[ValItem], batch_idx: int) -> None:
         cfg = self.config

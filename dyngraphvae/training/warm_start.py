@@ -15,6 +15,12 @@ with weight ``|C| / 8K`` above that); and ``K`` uniformly drawn pairs weighted b
 (``M_s`` valid pairs), a draw that is an edge or a stored pair getting weight 0. L-BFGS in float64
 with a small ridge (``1e-4`` per unit weight). Training data only.
 
+The lead terms of the direct multi-horizon decoder (``context_leads = K > 1``) start the same way,
+each at its own horizon: lead ``k`` regresses snapshot ``s`` on the context of ``G_{≤s−k+1}`` aged
+``k − 1`` snapshots (:func:`~dyngraphvae.models.context.aged`), the features a forecast of lead
+``k`` reads, with the intercept held at lead 1's (the decoder's offset is shared): the
+pair-history regression fitted per horizon, as the issue's baseline is.
+
 :func:`warm_start_features` does the same for the autoregressive feature mean: the lag weights
 ``W_l`` and the mean head's offset are set to the least-squares AR(L) of the training snapshots.
 """
@@ -27,19 +33,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dyngraphvae.models.context import aged
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR
 
 __all__ = ["warm_start_context", "warm_start_features"]
 
 
-def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator
+def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator, lead: int = 1
             ) -> tuple[Tensor, Tensor, Tensor]:
-    term = model.edge_context
+    term = model.context_term(lead)
     n, directed = graph.num_nodes, graph.directed
     total = n * (n - 1) if directed else n * (n - 1) // 2
     contexts = model.decoder_contexts(graph)
+    decay = model.config.context_decay
     xs, ys, ws = [], [], []
-    for s in range(1, len(graph)):
+    for s in range(lead, len(graph)):
         pos = graph.edges(s).cpu().long()
         pos = pos[:, pos[0] != pos[1]]
         if not directed:
@@ -53,7 +61,9 @@ def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator
             u, v = torch.minimum(u, v), torch.maximum(u, v)
         neg = torch.stack([u, v])
         keys = pos[0] * n + pos[1]
-        ctx = contexts[s].edges
+        ctx = contexts[s - lead + 1].edges
+        for _ in range(lead - 1):
+            ctx = aged(ctx, decay)
         stored = ctx.keys.cpu()  # batch row 0: key = u·N + v, sorted
         neg_keys = neg[0] * n + neg[1]
         skip = torch.isin(neg_keys, keys) | torch.isin(neg_keys, stored)
@@ -77,8 +87,9 @@ def warm_start_context(model: Any, graph: Any, *, negatives: int = 2000, seed: i
                        max_iter: int = 200, ridge: float = 1e-4) -> dict[str, Any] | None:
     """Set the pair-history context weights and the edge decoder's offset to the logistic
     regression of ``graph``'s snapshots ``1..T−1`` on their pair-history features (module
-    docstring). Returns ``{"weights", "bias", "log_loss_per_pair"}``, or ``None`` when the model
-    has no pair-history context (nothing is changed then)."""
+    docstring), and each lead term at its own horizon. Returns ``{"weights", "bias",
+    "log_loss_per_pair"}`` (and ``"lead_log_loss_per_pair"`` for leads 2.. with lead terms), or
+    ``None`` when the model has no pair-history context (nothing is changed then)."""
     term = getattr(model, "edge_context", None)
     if term is None or getattr(term, "pair_weight", None) is None or len(graph) < 2:
         return None
@@ -87,7 +98,27 @@ def warm_start_context(model: Any, graph: Any, *, negatives: int = 2000, seed: i
         raise ValueError("warm_start_context: the edge decoder has no offset (edge_bias=False); "
                          "the regression's intercept has nowhere to go")
     gen = torch.Generator().manual_seed(int(seed))
-    x, y, w = _design(model, graph, int(negatives), gen)
+    coef, bias, ll = _logistic(*_design(model, graph, int(negatives), gen), None, max_iter, ridge)
+    with torch.no_grad():
+        term.load_weight_vector(coef.to(term.previous_weight.device))
+        dec.bias.fill_(bias)
+    info: dict[str, Any] = {"weights": coef.tolist(), "bias": bias, "log_loss_per_pair": ll}
+    for k in range(2, model.config.context_leads + 1):
+        if len(graph) <= k:  # too short for this lead: it starts at lead k - 1's weights
+            ck = model.context_term(k - 1).weight_vector().detach()
+        else:
+            ck, _, llk = _logistic(*_design(model, graph, int(negatives), gen, k), bias,
+                                   max_iter, ridge)
+            info.setdefault("lead_log_loss_per_pair", []).append(llk)
+        with torch.no_grad():
+            model.context_term(k).load_weight_vector(ck.to(term.previous_weight.device))
+    return info
+
+
+def _logistic(x: Tensor, y: Tensor, w: Tensor, bias: float | None, max_iter: int, ridge: float
+              ) -> tuple[Tensor, float, float]:
+    """Weighted ridge logistic regression by L-BFGS in float64: ``(coef, intercept, log loss per
+    pair)``; ``bias`` given: the intercept is held there."""
     scale = x.abs().amax(0).clamp_min(1.0)  # conditioning only; undone below
     xs = x / scale
     theta = torch.zeros(x.size(1) + 1, dtype=torch.float64, requires_grad=True)
@@ -95,11 +126,13 @@ def warm_start_context(model: Any, graph: Any, *, negatives: int = 2000, seed: i
     opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=int(max_iter), line_search_fn="strong_wolfe",
                             tolerance_grad=1e-10, tolerance_change=1e-12)
 
+    def logits() -> Tensor:
+        return xs @ theta[:-1] + (theta[-1] if bias is None else bias)
+
     def closure() -> Tensor:
         opt.zero_grad()
-        logit = xs @ theta[:-1] + theta[-1]
         nll = (w * torch.nn.functional.binary_cross_entropy_with_logits(
-            logit, y, reduction="none")).sum() / wsum
+            logits(), y, reduction="none")).sum() / wsum
         loss = nll + ridge * theta[:-1].pow(2).sum()
         loss.backward()
         return loss
@@ -107,15 +140,11 @@ def warm_start_context(model: Any, graph: Any, *, negatives: int = 2000, seed: i
     opt.step(closure)
     with torch.no_grad():
         coef = (theta[:-1] / scale).float()
-        bias = float(theta[-1])
-        logit = xs @ theta[:-1] + theta[-1]
         ll = float((w * torch.nn.functional.binary_cross_entropy_with_logits(
-            logit, y, reduction="none")).sum() / wsum)
-        term.load_weight_vector(coef.to(term.previous_weight.device))
-        dec.bias.fill_(bias)
+            logits(), y, reduction="none")).sum() / wsum)
     if not math.isfinite(ll):
         raise FloatingPointError("warm_start_context: the regression did not converge")
-    return {"weights": coef.tolist(), "bias": bias, "log_loss_per_pair": ll}
+    return coef, float(theta[-1].detach()) if bias is None else float(bias), ll
 
 
 def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
