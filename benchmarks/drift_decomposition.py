@@ -5,7 +5,8 @@
 
 Trains the default link decoder as ``results_links.py`` does (``--decoder-context pair_history
 --history-decay 0.9 --window 2 --replicas 1 --patience 20``, one seed) on the snapshots before the
-first test origin, then scores the **validation** origins of that protocol at h = 1..H under four
+first test origin (the iterated decoder, ``context_leads = 1``: the one whose drift is in
+question), then scores the **validation** origins of that protocol at h = 1..H under four
 forecasts of target ``T + h - 1`` from origin ``T``:
 
 * ``rollout``: the model's forecast (latent ``Ẑ`` by the transition from the filtered ``Z_T``,
@@ -91,7 +92,6 @@ def main() -> None:
     ap.add_argument("--num-origins", type=int, default=20)
     ap.add_argument("--num-val", type=int, default=10)
     ap.add_argument("--samples", type=int, default=20)
-    ap.add_argument("--overshoot", type=int, default=0, help="TrainConfig.overshoot")
     ap.add_argument("--save", default=None, help="write the trained weights here")
     ap.add_argument("--load", default=None, help="skip training: read these weights")
     ap.add_argument("--out", default=None, help="write the table as JSON here")
@@ -110,8 +110,6 @@ def main() -> None:
         model.eval()
     else:
         tk = dict(epochs=100, replicas=1, lr=0.01, patience=20, val_samples=4, window=2)
-        if args.overshoot:
-            tk["overshoot"] = args.overshoot
         model, info = train_forecaster(cfg, g[:T0], seed=args.seed, val_snapshots=args.num_val,
                                        **tk)
         print({k: round(v, 1) if isinstance(v, float) else v for k, v in info.items()})
