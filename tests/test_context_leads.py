@@ -177,3 +177,21 @@ def test_training_moves_the_lead_terms_only_through_overshooting(tmp_path, weigh
         assert moved == [0.0, 0.0]
     else:
         assert all(m > 0 for m in moved)
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_lead_term_offset_is_the_same_in_pair_and_dense_logits(directed):
+    g = _graph(directed=directed)
+    model = _model(g)
+    term = model.lead_terms[0]
+    assert term.offset is not None and model.edge_context.offset is None
+    ctx = aged(model.decoder_contexts(g, 5)[5].edges, 0.7)
+    pairs = torch.cartesian_prod(torch.arange(10), torch.arange(10)).T
+    pairs = pairs[:, pairs[0] != pairs[1]]
+    dense = term.dense_logits(ctx)[0]
+    torch.testing.assert_close(term.pair_logits(ctx, pairs)[0], dense[pairs[0], pairs[1]])
+    feats = term.pair_features(ctx, pairs)[0]
+    torch.testing.assert_close(feats @ term.weight_vector(), dense[pairs[0], pairs[1]])
+    with torch.no_grad():
+        term.offset.add_(1.5)
+    torch.testing.assert_close(term.dense_logits(ctx)[0], dense + 1.5)

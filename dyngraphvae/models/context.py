@@ -270,10 +270,13 @@ class EdgeContextTerm(nn.Module):
     regression (less common neighbours) as the special case ``s ≡ const`` and the latent
     carries what counting cannot. Every weight starts at 0 (the model starts as the
     context-free decoder; the gradient, e.g. ``∂ log p / ∂α = Σ_uv A_t(u,v) (A_{t+1}(u,v) −
-    π_uv)``, is non-zero from the start)."""
+    π_uv)``, is non-zero from the start).
+
+    ``offset=True`` adds a constant ``+ o`` (the last weight; a lead term of the direct
+    multi-horizon decoder needs its own intercept: an aged context has no ``A_t``)."""
 
     def __init__(self, history: bool, rates: tuple[float, ...] = (),
-                 directed: bool = False) -> None:
+                 directed: bool = False, offset: bool = False) -> None:
         super().__init__()
         self.previous_weight = nn.Parameter(torch.zeros(()))
         self.history_weight = nn.Parameter(torch.zeros(())) if history else None
@@ -287,6 +290,7 @@ class EdgeContextTerm(nn.Module):
         self.product_weight = nn.Parameter(torch.zeros(r)) if r else None
         self.recency_weight = nn.Parameter(torch.zeros(1)) if r else None
         self.recency_target_weight = nn.Parameter(torch.zeros(1)) if r and directed else None
+        self.offset = nn.Parameter(torch.zeros(())) if offset else None
 
     def _combine(self, prev: Tensor, hist: Tensor | None) -> Tensor:
         out = self.previous_weight * prev
@@ -330,6 +334,8 @@ class EdgeContextTerm(nn.Module):
             out.append(self.recency_weight)
             if self.recency_target_weight is not None:
                 out.append(self.recency_target_weight)
+        if self.offset is not None:
+            out.append(self.offset.reshape(1))
         return out
 
     def weight_vector(self) -> Tensor:
@@ -351,7 +357,7 @@ class EdgeContextTerm(nn.Module):
         """``(B, P, F)`` the features the term is linear in, columns as :meth:`weight_vector`:
         ``A_t``, ``H_t``, ``log(1 + C^r)``, ``log(1 + C^r(v, u))`` (directed), the endpoints'
         log-activities (undirected: their sum), their product and the endpoints' log-recencies
-        (undirected: their sum)."""
+        (undirected: their sum), and a column of ones with ``offset``."""
         prev, hist = ctx.lookup(pairs)
         cols = [prev.unsqueeze(-1)]
         if self.history_weight is not None:
@@ -376,6 +382,8 @@ class EdgeContextTerm(nn.Module):
             rec = torch.log1p(ctx.node_recency)
             ru, rv = rec[:, pairs[0], None], rec[:, pairs[1], None]
             cols += [ru, rv] if self.recency_target_weight is not None else [ru + rv]
+        if self.offset is not None:
+            cols.append(torch.ones_like(cols[0]))
         return torch.cat(cols, -1)
 
     def _check(self, ctx: EdgeContext) -> None:
@@ -386,6 +394,8 @@ class EdgeContextTerm(nn.Module):
     def pair_logits(self, ctx: EdgeContext, pairs: Tensor) -> Tensor:
         """``(B, P)`` context terms of the pairs ``(2, P)``."""
         out = self._combine(*ctx.lookup(pairs))
+        if self.offset is not None:
+            out = out + self.offset
         if self.pair_weight is None:
             return out
         self._check(ctx)
@@ -416,6 +426,8 @@ class EdgeContextTerm(nn.Module):
             pf, rev = self._pair_values(ctx)
             fwd = fwd + pf
         out = torch.zeros(ctx.batch_size, r, n, device=ctx.keys.device, dtype=fwd.dtype)
+        if self.offset is not None:
+            out = out + self.offset
         m = (u >= start) & (u < end)
         out.index_put_((b[m], u[m] - start, v[m]), fwd[m], accumulate=True)
         if not ctx.directed:  # undirected pairs are stored once, as (min, max)

@@ -140,7 +140,7 @@ class TemporalGraphVAE(nn.Module):
         # leads 2..K of the direct multi-horizon decoder (context_leads), each its own term
         self.lead_terms = nn.ModuleList(
             EdgeContextTerm(history=c.context_decay is not None, rates=c.context_rates,
-                            directed=c.directed) for _ in range(c.context_leads - 1)
+                            directed=c.directed, offset=True) for _ in range(c.context_leads - 1)
         ) if self.edge_context is not None and c.context_leads > 1 else None
         self.feature_context = None
         if ar and self.feature_decoder is not None:

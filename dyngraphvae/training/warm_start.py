@@ -18,8 +18,8 @@ with a small ridge (``1e-4`` per unit weight). Training data only.
 The lead terms of the direct multi-horizon decoder (``context_leads = K > 1``) start the same way,
 each at its own horizon: lead ``k`` regresses snapshot ``s`` on the context of ``G_{≤s−k+1}`` aged
 ``k − 1`` snapshots (:func:`~dyngraphvae.models.context.aged`), the features a forecast of lead
-``k`` reads, with the intercept held at lead 1's (the decoder's offset is shared): the
-pair-history regression fitted per horizon, as the issue's baseline is.
+``k`` reads; its own offset takes the intercept's change from lead 1 (the decoder's bias, shared,
+stays at lead 1's): the pair-history regression fitted per horizon, as the issue's baseline is.
 
 :func:`warm_start_features` does the same for the autoregressive feature mean: the lag weights
 ``W_l`` and the mean head's offset are set to the least-squares AR(L) of the training snapshots.
@@ -106,6 +106,8 @@ def warm_start_context(model: Any, graph: Any, *, negatives: int = 2000, seed: i
     for k in range(2, model.config.context_leads + 1):
         if len(graph) <= k:  # too short for this lead: it starts at lead k - 1's weights
             ck = model.context_term(k - 1).weight_vector().detach()
+            if k == 2:  # lead 1 has no offset of its own (the decoder's bias is its intercept)
+                ck = torch.cat([ck, ck.new_zeros(1)])
         else:
             ck, _, llk = _logistic(*_design(model, graph, int(negatives), gen, k), bias,
                                    max_iter, ridge)
