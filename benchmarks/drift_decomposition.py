@@ -16,7 +16,9 @@ forecasts of target ``T + h - 1`` from origin ``T``:
 * ``true context``: the transition's ``Ẑ``, the observed context ``G_{≤T+h-1}``;
 * ``one-step``: both observed (the h = 1 forecast of every target: the ceiling);
 * ``frozen context``: the transition's ``Ẑ``, the context of ``G_{≤T}`` aged with empty graphs
-  (no sampled edge fed back).
+  (no sampled edge fed back);
+* ``one-step, latent score only`` / ``context term only``: the one-step forecast's two parts,
+  ``s(z_u, z_v)`` and the context term, each alone (what the latent adds to counting).
 
 The gap ``rollout → true latent`` is what the transition's drift costs, ``rollout → true context``
 what the sampled context costs. Metrics as the protocol's (AUC random / historical negatives, MRR).
@@ -39,7 +41,8 @@ from dyngraphvae.models.context import DecoderContext, EdgeContext
 from dyngraphvae.models.forecast import sample_edge_coords
 from dyngraphvae.training.fit import build_model
 
-MODES = ("rollout", "true latent", "true context", "one-step", "frozen context")
+MODES = ("rollout", "true latent", "true context", "one-step", "frozen context",
+         "one-step, latent score only", "one-step, context term only")
 
 
 def _feed(model, ctx: DecoderContext, z: torch.Tensor, sample: bool,
@@ -74,6 +77,12 @@ def decompose(model, g, origins, H, S, seed, gen) -> dict[str, list[list[tuple]]
             for m, (z, ctx) in use.items():
                 p = torch.sigmoid(model.edge_scorer(ctx).logits(z, req)).mean(0)
                 rows[m][k].append(_link_scores(p, tp, 100))
+            z, ctx = use["one-step"]
+            parts = {"one-step, latent score only": model.edge_decoder.logits(z, req),
+                     "one-step, context term only": model.edge_context.pair_logits(ctx.edges,
+                                                                                   req)}
+            for m, logit in parts.items():
+                rows[m][k].append(_link_scores(torch.sigmoid(logit).mean(0), tp, 100))
             if k < H - 1:
                 ctx_s["rollout"] = _feed(model, ctx_s["rollout"], prior[k], True, gen)
                 ctx_s["true latent"] = _feed(model, ctx_s["true latent"], states[t + k], True, gen)
