@@ -100,6 +100,8 @@ def main() -> None:
                     help="ForecasterConfig.context_leads (the direct multi-horizon decoder)")
     ap.add_argument("--overshooting", type=float, default=1.0,
                     help="TrainConfig.overshooting (weight of the lead terms' training)")
+    ap.add_argument("--overshooting-shared", action="store_true",
+                    help="TrainConfig.overshooting_shared")
     ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--show", default="both", choices=["both", "validation", "test"])
     ap.add_argument("--out", default="benchmarks/results")
@@ -115,7 +117,7 @@ def main() -> None:
                                      context_leads=args.context_leads)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
-              overshooting=args.overshooting)
+              overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)
     t0 = time.perf_counter()
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, num_origins=args.num_origins,

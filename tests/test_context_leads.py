@@ -5,7 +5,9 @@ a forecast's step ``k`` reads the origin's context aged ``k`` snapshots through 
 ``k + 1`` and never its own samples; the pair-only predictive equals the full rollout's; the
 overshooting term at lead 1 is the ELBO's one-step term and at lead ``k`` the dense likelihood of
 the ``k − 1``-step transition path; each lead's warm start is a stationary point of its own
-regression; training moves the lead terms only through the overshooting term.
+regression; training moves the lead terms only through the overshooting term, whose gradient
+reaches the shared parts only when asked (and without it the one-step model is exactly the one
+the ELBO alone trains).
 """
 
 from __future__ import annotations
@@ -195,3 +197,43 @@ def test_lead_term_offset_is_the_same_in_pair_and_dense_logits(directed):
     with torch.no_grad():
         term.offset.add_(1.5)
     torch.testing.assert_close(term.dense_logits(ctx)[0], dense + 1.5)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_overshooting_gradient_reaches_the_shared_parts_only_when_asked(shared):
+    g = _graph()
+    model = _model(g, leads=3).train()
+    T = 3
+    state = model.filter_states(g, [T], 2, generator=torch.Generator().manual_seed(0))[T]
+    gen = torch.Generator().manual_seed(1)
+    got = overshooting_edge_ll(model, g[T:T + 3], state, num_samples=2, leads=[3],
+                               method="dense", generator=gen, shared=shared)
+    ref = overshooting_edge_ll(model, g[T:T + 3], state, num_samples=2, leads=[3],
+                               method="dense", generator=torch.Generator().manual_seed(1),
+                               shared=not shared)
+    torch.testing.assert_close(got, ref)  # the same value either way
+    got.sum().backward()
+    assert all(p.grad is not None for p in model.lead_terms[1].parameters())
+    assert all(p.grad is None for p in model.lead_terms[0].parameters())  # lead 2 not scored
+    for part in (model.transition, model.edge_decoder):
+        grads = [p.grad for p in part.parameters()]
+        assert all(gr is not None for gr in grads) == shared, part
+
+
+def test_with_lead_only_overshooting_the_one_step_model_is_the_elbos(tmp_path):
+    from dyngraphvae.training import fit
+
+    g = _graph(n=10, t=12)
+    cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history", history_rates=RATES,
+                                     context_leads=3)
+    base = dict(epochs=2, window=2, val_snapshots=2, progress_bar=False, tensorboard=False,
+                save_checkpoints=False, patience=None, grad_clip=None)
+    with_os = fit(cfg, TrainConfig(**base), g, tmp_path / "a").model
+    without = fit(cfg, TrainConfig(**base, overshooting=0.0), g, tmp_path / "b").model
+    shared = fit(cfg, TrainConfig(**base, overshooting_shared=True), g, tmp_path / "c").model
+    one_step = lambda m: {k: v for k, v in m.state_dict().items()  # noqa: E731
+                          if not k.startswith("lead_terms")}
+    for k, v in one_step(without).items():
+        torch.testing.assert_close(one_step(with_os)[k], v, rtol=0, atol=0)
+    assert any(not torch.equal(one_step(shared)[k], v) for k, v in one_step(without).items())

@@ -353,6 +353,7 @@ class TemporalGraphVAE(nn.Module):
     def _edge_ll(
         self, z: Tensor, graph: TemporalGraph, s: int, method: str,
         generator: torch.Generator | None, context: DecoderContext | None = None, lead: int = 1,
+        scorer: Any = None,
     ) -> Tensor:
         c = self.config
         mask = None if graph.node_mask is None else graph.node_mask[s]
@@ -360,7 +361,7 @@ class TemporalGraphVAE(nn.Module):
         ctx = None if context is None else context.edges
         stratum = ctx.coords()[1:] if ctx is not None and ctx.batch_size == 1 else None
         return adjacency_log_likelihood(
-            self.edge_scorer(context, lead), z, graph.edges(s), c.num_nodes, c.directed,
+            scorer or self.edge_scorer(context, lead), z, graph.edges(s), c.num_nodes, c.directed,
             method=method, num_negatives=c.num_negatives, generator=generator,
             dense_max_nodes=c.dense_max_nodes, node_mask=mask, validate=False, stratum=stratum,
         )

@@ -12,9 +12,14 @@ decoder's edges)::
     O_k(T) = E_{Z_T ~ q} E_{Ẑ_{T+k-1} ~ p^{k-1}(· | Z_T)}
              [ log p(A_{T+k} | Ẑ_{T+k-1}, age^{k-1}(C_T), lead k) ],     k = 2..K
 
-with ``C_T`` the decoder context of ``G_{≤T}``. Gradients reach the transition (reparameterised
-rollout), the edge decoder and the lead terms; the filtered start ``Z_T`` is held fixed. The
-training loop adds ``−Σ_k O_k`` next to the ELBO (:class:`~dyngraphvae.training.ELBOModule`).
+with ``C_T`` the decoder context of ``G_{≤T}``. The training loop adds ``−Σ_k O_k`` next to the
+ELBO (:class:`~dyngraphvae.training.ELBOModule`). By default (``shared=False``) its gradient
+reaches the lead terms alone: the latent path and the latent score ``s(ẑ_u, ẑ_v) + b`` are held
+fixed, so the one-step model is exactly the one the ELBO trains and the lead terms are fitted
+on top of it. With ``shared=True`` the gradient also reaches the transition (reparameterised
+rollout) and the edge decoder; on bitcoin_alpha's validation origins that cost the one-step fit
+(validation ELBO per step −412.3 against −407.1, early stop at epoch 62 against 95) and 3–9
+points of historical-negative AUC (``docs/results.md``, section 3e).
 
 A diagnostic on uci_collegemsg's validation origins (``benchmarks/drift_decomposition.py``,
 ``docs/results.md``) found the multi-step loss of the one-step decoder iterated in the context,
@@ -32,7 +37,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.context import aged
+from dyngraphvae.models.context import aged, align_rows
 from dyngraphvae.models.results import FilterState
 
 if TYPE_CHECKING:
@@ -50,6 +55,7 @@ def overshooting_edge_ll(
     leads: Sequence[int] | None = None,
     generator: torch.Generator | None = None,
     method: str = "auto",
+    shared: bool = False,
 ) -> Tensor:
     r"""``(S, len(leads))`` single-sample estimates of ``O_k(T)`` (module docstring) for each
     ``k`` in ``leads``.
@@ -63,6 +69,8 @@ def overshooting_edge_ll(
         leads: the leads ``k ≥ 1`` to score (default ``2..K``).
         generator: seeds the rollout and the sparse estimator's negatives.
         method: the edge evaluator (``auto|dense|sparse``).
+        shared: let the gradient reach the transition and the edge decoder too (module
+            docstring); ``False``: the lead terms only.
     """
     c = model.config
     if model.lead_terms is None:
@@ -81,8 +89,35 @@ def overshooting_edge_ll(
     wanted, out = set(leads), {}
     for k in range(1, max(leads) + 1):
         if k in wanted:
-            out[k] = model._edge_ll(z, graph, k - 1, method, generator, ctx, k)
+            if shared:
+                out[k] = model._edge_ll(z, graph, k - 1, method, generator, ctx, k)
+            else:
+                out[k] = _lead_only_ll(model, z, graph, k, method, generator, ctx)
         if k < max(leads):
-            z = model.next_latent(z, generator)
+            with torch.set_grad_enabled(shared and torch.is_grad_enabled()):
+                z = model.next_latent(z, generator)
             ctx = type(ctx)(edges=aged(ctx.edges, c.context_decay), x=ctx.x)
     return torch.stack([out[k] for k in leads], dim=-1)
+
+
+class _FixedLatentScore:
+    """The scorer ``s(z_u, z_v) + b`` (held fixed) ``+`` the lead term (trained)."""
+
+    def __init__(self, decoder, term, ctx) -> None:
+        self.decoder, self.term, self.ctx = decoder, term, ctx
+
+    def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
+        with torch.no_grad():
+            base = self.decoder.logits(z, pairs)
+        return base + align_rows(self.term.pair_logits(self.ctx, pairs), tuple(base.shape[:-1]))
+
+    def dense_logits(self, z: Tensor) -> Tensor:
+        with torch.no_grad():
+            base = self.decoder.dense_logits(z)
+        return base + align_rows(self.term.dense_logits(self.ctx), tuple(base.shape[:-2]))
+
+
+def _lead_only_ll(model, z, graph, k, method, generator, ctx) -> Tensor:
+    """``log p(A | ẑ, C, lead k)`` with the gradient reaching the lead term only."""
+    scorer = _FixedLatentScore(model.edge_decoder, model.context_term(k), ctx.edges)
+    return model._edge_ll(z.detach(), graph, k - 1, method, generator, ctx, k, scorer=scorer)

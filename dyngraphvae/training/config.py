@@ -113,6 +113,9 @@ class TrainConfig(ConfigBase):
             lead ``k`` drawn uniformly from ``2..K`` (those the sequence still holds), with the
             weight of the window's steps: the mean over leads weighs as much as the window's
             one-step terms. ``0`` trains the lead terms at their warm start only.
+        overshooting_shared: let the overshooting gradient reach the transition and the edge
+            decoder as well as the lead terms (``False``: the lead terms only, so the one-step
+            model is the one the ELBO alone trains; see :mod:`dyngraphvae.models.overshooting`).
     """
 
     epochs: int = 100
@@ -150,6 +153,7 @@ class TrainConfig(ConfigBase):
     save_checkpoints: bool = True
     warm_start: bool = True
     overshooting: float = 1.0
+    overshooting_shared: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

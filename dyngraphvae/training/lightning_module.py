@@ -415,7 +415,8 @@ class ELBOModule(L.LightningModule):
                 return None
             k = int(torch.randint(2, top + 1, (1,), generator=gen))
             ll = overshooting_edge_ll(model, full[origin:origin + k], start,
-                                      num_samples=cfg.num_samples, leads=[k], generator=gen)
+                                      num_samples=cfg.num_samples, leads=[k], generator=gen,
+                                      shared=cfg.overshooting_shared)
         divisor = {"sum": 1, "mean_node": out.num_observed_nodes,
                    "mean_edge": out.num_observed_pairs}[cfg.reduction]
         return -cfg.overshooting * ll.mean() * steps / max(divisor, 1)
