@@ -100,6 +100,8 @@ def main() -> None:
                     help="ForecasterConfig.context_leads (the direct multi-horizon decoder)")
     ap.add_argument("--overshooting", type=float, default=1.0,
                     help="TrainConfig.overshooting (weight of the lead terms' training)")
+    ap.add_argument("--snapshot-effect", action="store_true",
+                    help="ForecasterConfig.snapshot_effect (a random intercept per snapshot)")
     ap.add_argument("--overshooting-shared", action="store_true",
                     help="TrainConfig.overshooting_shared")
     ap.add_argument("--tag", default="", help="suffix of the output file")
@@ -114,7 +116,8 @@ def main() -> None:
                                      adjacency="sparse", num_negatives=args.negatives,
                                      decoder_context=args.decoder_context,
                                      history_decay=args.history_decay,
-                                     context_leads=args.context_leads)
+                                     context_leads=args.context_leads,
+                                     snapshot_effect=args.snapshot_effect)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
               overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)

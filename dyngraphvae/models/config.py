@@ -99,6 +99,11 @@ class ForecasterConfig(ConfigBase):
             the forecast) decodes with its own context term (leads beyond ``K`` use term ``K``),
             trained by the overshooting terms of :mod:`dyngraphvae.models.overshooting`. It
             contains the pair-history regression fitted per horizon (``docs/model.md``).
+        snapshot_effect: a snapshot-level random intercept of the edges (needs an edge context):
+            ``logit π_uv = ℓ_uv + δ_{t+1}``, ``δ_{t+1} ~ N(0, τ²)`` shared by all pairs of a
+            snapshot, so that forecast edge counts carry the snapshot-to-snapshot swings of real
+            activity; ``τ`` (with a shift of the edge offset) is fitted by marginal likelihood on
+            the training snapshots after the ELBO (:mod:`dyngraphvae.training.snapshot_effect`).
     """
 
     num_nodes: int
@@ -135,6 +140,7 @@ class ForecasterConfig(ConfigBase):
     history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
     feature_lags: int = 1
     context_leads: int = 1
+    snapshot_effect: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -217,6 +223,9 @@ class ForecasterConfig(ConfigBase):
         if self.context_leads > 1 and (self.decoder_context == "none" or not self.decode_edges):
             raise ValueError("ForecasterConfig.context_leads > 1 needs an edge context (set "
                              "decoder_context and decode_edges=True): the leads are context terms")
+        if self.snapshot_effect and (self.decoder_context == "none" or not self.decode_edges):
+            raise ValueError("ForecasterConfig.snapshot_effect needs an edge context (set "
+                             "decoder_context and decode_edges=True)")
         for name in ("min_scale", "feature_min_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")

@@ -480,6 +480,24 @@ class ContextScorer:
                                  tuple(base.shape[:-2]))
 
 
+class OffsetScorer:
+    """An edge scorer with one logit offset per sample row: ``ℓ_uv + δ_b`` (the snapshot effect,
+    ``ForecasterConfig.snapshot_effect``), with the scorer's ``logits`` / ``dense_logits`` /
+    ``block_logits`` interface; ``offsets (B,)``."""
+
+    def __init__(self, scorer: Any, offsets: Tensor) -> None:
+        self.scorer, self.offsets = scorer, offsets
+
+    def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
+        return self.scorer.logits(z, pairs) + self.offsets.unsqueeze(-1)
+
+    def dense_logits(self, z: Tensor) -> Tensor:
+        return self.scorer.dense_logits(z) + self.offsets[:, None, None]
+
+    def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
+        return self.scorer.block_logits(z, start, end) + self.offsets[:, None, None]
+
+
 def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:
     """The feature distribution with its mean moved by ``shift`` (covariance unchanged)."""
     if isinstance(dist, Tensor):

@@ -35,7 +35,13 @@ from torch import Tensor
 from torch.distributions import Distribution
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.context import DecoderContext, EdgeContext, aged, push_lag
+from dyngraphvae.models.context import (
+    DecoderContext,
+    EdgeContext,
+    OffsetScorer,
+    aged,
+    push_lag,
+)
 from dyngraphvae.models.forecast import Forecast, feature_step, sample_edge_coords, sample_one
 from dyngraphvae.models.results import FilterState
 from dyngraphvae.objectives.elbo import Trajectory
@@ -228,7 +234,8 @@ def latent_path(model: TemporalGraphVAE, z: Tensor, horizon: int,
 class Rollout:
     """Per-step lists of one rollout (``k = 0..H-1``): latents ``Ẑ_{T+k}``, the feature
     predictive's mean/variance/sample, the decoder contexts read, and the sampled edges
-    ``(4, E)`` rows ``(sample, k, u, v)`` (autoregressive decoder)."""
+    ``(4, E)`` rows ``(sample, k, u, v)`` (autoregressive decoder), and the snapshot effect's
+    ``(S,)`` draws per step (``snapshot_effect``)."""
 
     z: list[Tensor]
     feature_mean: list[Tensor]
@@ -236,6 +243,7 @@ class Rollout:
     x: list[Tensor]
     contexts: list[DecoderContext] | None = None
     sampled_edges: Tensor | None = None
+    edge_offsets: list[Tensor] | None = None
 
 
 def rollout(
@@ -270,7 +278,7 @@ def rollout(
     ctx = context
     decay = c.context_decay
     direct = c.context_leads > 1
-    ctxs, edges = [], []
+    ctxs, edges, offsets = [], [], []
     for k in range(int(horizon)):
         zs.append(z)
         ctxs.append(ctx)
@@ -281,15 +289,21 @@ def rollout(
                 acc.append(v)
             x_next = push_lag(xs[-1], ctx.x)
         if model.edge_decoder is not None:
-            coords = sample_edge_coords(model.edge_scorer(ctx, k + 1), z, c.directed,
-                                        c.deterministic, generator)  # (3, E): b, u, v
+            scorer = model.edge_scorer(ctx, k + 1)
+            off = model.snapshot_offsets(S, generator)  # one δ per sample and step
+            if off is not None:
+                scorer = OffsetScorer(scorer, off)
+                offsets.append(off)
+            coords = sample_edge_coords(scorer, z, c.directed, c.deterministic,
+                                        generator)  # (3, E): b, u, v
             edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
             e_next = (aged(ctx.edges, decay) if direct
                       else EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay))
         ctx = DecoderContext(edges=e_next, x=x_next)
         z = model.next_latent(z, generator)
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
-                   sampled_edges=torch.cat(edges, dim=1) if edges else None)
+                   sampled_edges=torch.cat(edges, dim=1) if edges else None,
+                   edge_offsets=offsets or None)
 
 
 def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
@@ -304,7 +318,9 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forec
     if model.autoregressive:
         terms = (model.edge_context if model.lead_terms is None
                  else [model.context_term(k + 1) for k in range(len(ro.z))])
-        extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges)
+        extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges,
+                     edge_offsets=(torch.stack(ro.edge_offsets, dim=1) if ro.edge_offsets
+                                   else None))
     return Forecast(z=torch.stack(ro.z, dim=1), feature_mean=stack(ro.feature_mean),
                     feature_var=stack(ro.feature_var), x=stack(ro.x), start=int(start),
                     directed=c.directed, deterministic=c.deterministic,

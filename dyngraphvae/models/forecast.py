@@ -11,7 +11,12 @@ from torch.distributions import Distribution
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.distributions import sample as _draw
-from dyngraphvae.models.context import ContextScorer, DecoderContext, EdgeContextTerm
+from dyngraphvae.models.context import (
+    ContextScorer,
+    DecoderContext,
+    EdgeContextTerm,
+    OffsetScorer,
+)
 from dyngraphvae.nn.decoders import EdgeDecoder
 
 __all__ = [
@@ -118,6 +123,8 @@ class Forecast:
         sampled_edges: autoregressive decoder only: ``(4, E)`` rows ``(sample, step, u, v)`` of the
             sampled graphs ``Â_{T+k+1}`` (undirected: ``u < v`` once). They were drawn during the
             rollout (each feeds the next step), so :meth:`sample_adjacency` returns them.
+        edge_offsets: ``(S, H)`` draws of the snapshot effect ``δ`` added to every logit of
+            sample ``s`` at step ``k`` (``ForecasterConfig.snapshot_effect``), or ``None``.
     """
 
     z: Tensor
@@ -132,6 +139,7 @@ class Forecast:
     edge_context: EdgeContextTerm | list[EdgeContextTerm] | None = None
     contexts: list[DecoderContext] | None = None
     sampled_edges: Tensor | None = None
+    edge_offsets: Tensor | None = None
 
     @property
     def autoregressive(self) -> bool:
@@ -167,7 +175,10 @@ class Forecast:
         if not self.autoregressive or self.edge_context is None:
             return dec
         term = self.edge_context[k] if isinstance(self.edge_context, list) else self.edge_context
-        return ContextScorer(dec, term, self.contexts[k].edges)
+        scorer = ContextScorer(dec, term, self.contexts[k].edges)
+        if self.edge_offsets is None:
+            return scorer
+        return OffsetScorer(scorer, self.edge_offsets[:, k])
 
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
         """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None).

@@ -142,6 +142,8 @@ class TemporalGraphVAE(nn.Module):
             EdgeContextTerm(history=c.context_decay is not None, rates=c.context_rates,
                             directed=c.directed, offset=True) for _ in range(c.context_leads - 1)
         ) if self.edge_context is not None and c.context_leads > 1 else None
+        if c.snapshot_effect:  # τ of the snapshot effect, fitted after training
+            self.register_buffer("snapshot_scale", torch.zeros(()))
         self.feature_context = None
         if ar and self.feature_decoder is not None:
             self.feature_context = nn.Linear(c.num_features * c.feature_lags, c.num_features,
@@ -302,6 +304,15 @@ class TemporalGraphVAE(nn.Module):
             return self.edge_context
         return self.lead_terms[min(int(lead), len(self.lead_terms) + 1) - 2]
 
+    def snapshot_offsets(self, num_samples: int, generator: torch.Generator | None = None
+                         ) -> Tensor | None:
+        """``(S,)`` draws of the snapshot effect ``δ ~ N(0, τ²)`` (``config.snapshot_effect``),
+        or ``None`` without it (and for the deterministic ablation: its mode, 0)."""
+        if not self.config.snapshot_effect or self.config.deterministic:
+            return None
+        eps = torch.randn(num_samples, generator=generator, device=self.device)
+        return eps * self.snapshot_scale
+
     def edge_scorer(self, context: DecoderContext | None = None,
                     lead: int = 1) -> EdgeDecoder | ContextScorer:
         r"""The edge scorer of ``p(A_{t+1} | Z_t[, G_t])``: the edge decoder itself, or (with a
@@ -379,13 +390,13 @@ class TemporalGraphVAE(nn.Module):
             context = self.decoder_contexts(graph, step)[-1]
         return self._step_ll(z, graph, step, self._method(adjacency), generator, context)
 
-    def _step_ll(self, z, graph, s, method, generator, context=None, lead=1):
+    def _step_ll(self, z, graph, s, method, generator, context=None, lead=1, scorer=None):
         zero = z.new_zeros(z.shape[:-2])
         fl = (self._feature_ll(z, graph, s, context=context)
               if self.feature_decoder is not None else zero)
         el = zero
         if self.edge_decoder is not None:
-            el = self._edge_ll(z, graph, s, method, generator, context, lead)
+            el = self._edge_ll(z, graph, s, method, generator, context, lead, scorer)
         return fl, el
 
     def _kl_elements(

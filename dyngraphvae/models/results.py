@@ -125,7 +125,10 @@ def predictive_log_likelihood(
         for k in range(horizon):
             # autoregressive decoder: conditioned on the trajectory's own sampled past
             ctx = fc.contexts[k] if fc.autoregressive else None
-            fl, el = model._step_ll(fc.z[:, k], graph, start + k, method, generator, ctx, k + 1)
+            # the forecast's own scorer: lead term and snapshot effect of that step
+            sc = fc._scorer(k) if fc.autoregressive and fc.edge_decoder is not None else None
+            fl, el = model._step_ll(fc.z[:, k], graph, start + k, method, generator, ctx, k + 1,
+                                    sc)
             fls.append(fl)
             els.append(el)
             if model.feature_decoder is not None:

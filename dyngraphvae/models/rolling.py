@@ -178,7 +178,7 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
 
     scorers = None
     if model.edge_decoder is not None:
-        scorers = [[model.edge_scorer(f.contexts[k], k + 1) for k in range(H)] for f in fcs]
+        scorers = [[f._scorer(k) for k in range(H)] for f in fcs]  # lead terms, offsets
     return RollingForecast(origins=org, z=stack("z"), feature_mean=stack("feature_mean"),
                            feature_var=stack("feature_var"), x=stack("x"),
                            edge_decoder=model.edge_decoder, edge_scorers=scorers,
@@ -234,6 +234,8 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     zs.append(z)
                     if k < H - 1:
                         z = model.next_latent(z, generator)
+                # the snapshot effect: one δ per sample and step, shared by every pair
+                offsets = [model.snapshot_offsets(S, generator) for _ in range(H)]
                 if not present:
                     out.append([None] * H)
                     continue
@@ -245,6 +247,8 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     for k in range(H):
                         logits = model.edge_scorer(DecoderContext(edges=ctx, x=None),
                                                    k + 1).logits(zs[k], pairs)  # (S, P)
+                        if offsets[k] is not None:
+                            logits = logits + offsets[k].unsqueeze(-1)
                         prob = torch.sigmoid(logits)
                         probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
                         if k < H - 1 and direct:

@@ -174,6 +174,20 @@ def _warm_start(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> N
                  "snapshots (MSE %.4g)", model.config.feature_lags, len(train), info["mse"])
 
 
+def _fit_snapshot_effect(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
+    """Fit the snapshot effect's scale on the training snapshots (validation ones excluded)."""
+    from dyngraphvae.training.lightning_module import num_validation_snapshots
+    from dyngraphvae.training.snapshot_effect import fit_snapshot_effect
+
+    train = data[: len(data) - num_validation_snapshots(len(data), config)]
+    info = fit_snapshot_effect(model, train, seed=config.seed)
+    if info is not None:
+        logging.getLogger("dyngraphvae").info(
+            "fit: snapshot effect τ = %.3f, edge offset moved by %.3f (marginal likelihood of "
+            "the %d training snapshots)", info["scale"], info["offset_shift"],
+            info["num_snapshots"])
+
+
 def _strategy(config: TrainConfig) -> Any:
     """Lightning's strategy. With windows, a window after the first never reaches the learned
     ``Z_0`` (its start is a cached state), so on a process whose windows all start later that
@@ -366,6 +380,8 @@ def fit(
         state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model = module.model.cpu().eval()
+    if getattr(model.config, "snapshot_effect", False) and isinstance(data, TemporalGraph):
+        _fit_snapshot_effect(model, data, train_config)
     meta = dict(metadata or {})
     meta.setdefault("best_val_elbo_per_step", best_score)
     meta.setdefault("epochs_completed", int(trainer.current_epoch))
