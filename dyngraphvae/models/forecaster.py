@@ -372,9 +372,10 @@ class TemporalGraphVAE(nn.Module):
         ctx = None if context is None else context.edges
         stratum = ctx.coords()[1:] if ctx is not None and ctx.batch_size == 1 else None
         return adjacency_log_likelihood(
-            scorer or self.edge_scorer(context, lead), z, graph.edges(s), c.num_nodes, c.directed,
-            method=method, num_negatives=c.num_negatives, generator=generator,
-            dense_max_nodes=c.dense_max_nodes, node_mask=mask, validate=False, stratum=stratum,
+            scorer if scorer is not None else self.edge_scorer(context, lead), z, graph.edges(s),
+            c.num_nodes, c.directed, method=method, num_negatives=c.num_negatives,
+            generator=generator, dense_max_nodes=c.dense_max_nodes, node_mask=mask,
+            validate=False, stratum=stratum,
         )
 
     def step_log_likelihood(
