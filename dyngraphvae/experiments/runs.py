@@ -26,7 +26,7 @@ def train_forecaster(
     best-epoch restore) in ``out_dir`` (a temporary folder if ``None``).
 
     Returns ``(model, info)`` with ``info = {"epochs", "best_val_elbo_per_step", "stopped_early",
-    "train_seconds"}``.
+    "train_seconds"}`` (and ``"snapshot_scale"``, the fitted ``τ``, with a snapshot effect).
     """
     from dyngraphvae.training import TrainConfig, fit
 
@@ -44,6 +44,8 @@ def train_forecaster(
         res = fit(model_config, train_config, data, out_dir)
     info = dict(epochs=res.epochs_completed, best_val_elbo_per_step=res.best_score,
                 stopped_early=res.stopped_early, train_seconds=time.perf_counter() - t0)
+    if hasattr(res.model, "snapshot_scale"):
+        info["snapshot_scale"] = float(res.model.snapshot_scale)
     return res.model.eval(), info
 
 
