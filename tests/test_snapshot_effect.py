@@ -143,3 +143,37 @@ def test_fit_sets_the_scale_from_the_training_snapshots(tmp_path):
                          tensorboard=False, save_checkpoints=False, patience=None)
         scales[name] = float(fit(cfg, tc, graph, tmp_path / name).model.snapshot_scale)
     assert scales["swinging"] > 0.6 and scales["steady"] < 0.3, scales
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.3, 2.0])
+def test_expected_sigmoid_is_the_gaussian_integral(scale):
+    from dyngraphvae.models.context import expected_sigmoid
+
+    logits = torch.tensor([-6.0, -2.0, 0.0, 1.5], dtype=torch.float64)
+    got = expected_sigmoid(logits, scale)
+    if scale == 0.0:
+        torch.testing.assert_close(got, torch.sigmoid(logits))
+        return
+    d = torch.linspace(-12 * scale, 12 * scale, 200001, dtype=torch.float64)
+    dens = torch.exp(-0.5 * (d / scale) ** 2) / (scale * math.sqrt(2 * math.pi))
+    want = torch.trapezoid(torch.sigmoid(logits.unsqueeze(1) + d) * dens, d, dim=1)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)  # 20-node quadrature
+
+
+def test_rolling_predictive_integrates_the_step_draw():
+    from dyngraphvae.models.context import expected_sigmoid
+    from dyngraphvae.models.rolling import rolling_forecast
+
+    g = _graph()
+    model = _model(g, 1.0)
+    fc = rolling_forecast(model, g, [5, 6], 2, 4, generator=torch.Generator().manual_seed(6))
+    pairs = torch.tensor([[0, 1, 2], [3, 0, 7]])
+    for i in range(2):
+        for k in range(2):
+            sc = fc.edge_scorers[i][k]
+            base = sc.scorer.logits(fc.z[:, i, k], pairs)
+            torch.testing.assert_close(fc.edge_prob(i, k, pairs),
+                                       expected_sigmoid(base, 1.0).mean(0))
+            # the drawn offsets are the ones the sampled graphs used
+            torch.testing.assert_close(sc.logits(fc.z[:, i, k], pairs),
+                                       base + sc.offsets.unsqueeze(-1))

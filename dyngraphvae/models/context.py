@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import (
@@ -483,10 +484,10 @@ class ContextScorer:
 class OffsetScorer:
     """An edge scorer with one logit offset per sample row: ``ℓ_uv + δ_b`` (the snapshot effect,
     ``ForecasterConfig.snapshot_effect``), with the scorer's ``logits`` / ``dense_logits`` /
-    ``block_logits`` interface; ``offsets (B,)``."""
+    ``block_logits`` interface; ``offsets (B,)`` drawn from ``N(0, scale²)``."""
 
-    def __init__(self, scorer: Any, offsets: Tensor) -> None:
-        self.scorer, self.offsets = scorer, offsets
+    def __init__(self, scorer: Any, offsets: Tensor, scale: float | None = None) -> None:
+        self.scorer, self.offsets, self.scale = scorer, offsets, scale
 
     def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
         return self.scorer.logits(z, pairs) + self.offsets.unsqueeze(-1)
@@ -496,6 +497,18 @@ class OffsetScorer:
 
     def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
         return self.scorer.block_logits(z, start, end) + self.offsets[:, None, None]
+
+
+def expected_sigmoid(logits: Tensor, scale: float, nodes: int = 20) -> Tensor:
+    r"""``E[σ(ℓ + δ)]``, ``δ ~ N(0, scale²)``, by Gauss–Hermite quadrature:
+    ``π^{-1/2} Σ_j w_j σ(ℓ + √2 · scale · x_j)``. The snapshot effect integrated out of a pair's
+    probability (a Rao–Blackwellised predictive: the same mean as a drawn ``δ``, less noise)."""
+    if scale <= 0:
+        return torch.sigmoid(logits)
+    x, w = np.polynomial.hermite.hermgauss(int(nodes))
+    x = torch.as_tensor(x, dtype=logits.dtype, device=logits.device)
+    w = torch.as_tensor(w / math.sqrt(math.pi), dtype=logits.dtype, device=logits.device)
+    return (torch.sigmoid(logits.unsqueeze(-1) + math.sqrt(2.0) * scale * x) * w).sum(-1)
 
 
 def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:

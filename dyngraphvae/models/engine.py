@@ -292,7 +292,7 @@ def rollout(
             scorer = model.edge_scorer(ctx, k + 1)
             off = model.snapshot_offsets(S, generator)  # one δ per sample and step
             if off is not None:
-                scorer = OffsetScorer(scorer, off)
+                scorer = OffsetScorer(scorer, off, float(model.snapshot_scale))
                 offsets.append(off)
             coords = sample_edge_coords(scorer, z, c.directed, c.deterministic,
                                         generator)  # (3, E): b, u, v

@@ -30,7 +30,13 @@ from torch import Tensor
 from dyngraphvae._checks import check_int
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models import engine
-from dyngraphvae.models.context import DecoderContext, EdgeContext, aged
+from dyngraphvae.models.context import (
+    DecoderContext,
+    EdgeContext,
+    OffsetScorer,
+    aged,
+    expected_sigmoid,
+)
 from dyngraphvae.models.results import FilterState
 
 __all__ = ["RollingForecast", "predictive_pair_probs", "rolling_forecast"]
@@ -84,7 +90,15 @@ class RollingForecast:
             return scorer.logits(self.z[:, origin_index, step], pairs.to(self.z.device))
 
     def edge_prob(self, origin_index: int, step: int, pairs: Tensor) -> Tensor:
-        r"""``(P,)`` Monte Carlo predictive ``p(A_uv = 1 | G_{1:T}) ≈ \frac1S\sum_s π_uv^{(s)}``."""
+        r"""``(P,)`` Monte Carlo predictive ``p(A_uv = 1 | G_{1:T}) ≈ \frac1S\sum_s π_uv^{(s)}``;
+        with a snapshot effect, its draw at this step is integrated out of each ``π^{(s)}``
+        (:func:`~dyngraphvae.models.context.expected_sigmoid`)."""
+        scorer = None if self.edge_scorers is None else self.edge_scorers[origin_index][step]
+        if isinstance(scorer, OffsetScorer) and scorer.scale is not None:
+            with torch.no_grad():
+                logits = scorer.scorer.logits(self.z[:, origin_index, step],
+                                              pairs.to(self.z.device))
+            return expected_sigmoid(logits, scorer.scale).mean(0)
         return torch.sigmoid(self.edge_logits(origin_index, step, pairs)).mean(0)
 
 
@@ -236,6 +250,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                         z = model.next_latent(z, generator)
                 # the snapshot effect: one δ per sample and step, shared by every pair
                 offsets = [model.snapshot_offsets(S, generator) for _ in range(H)]
+                scale = float(model.snapshot_scale) if offsets[0] is not None else 0.0
                 if not present:
                     out.append([None] * H)
                     continue
@@ -247,10 +262,13 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     for k in range(H):
                         logits = model.edge_scorer(DecoderContext(edges=ctx, x=None),
                                                    k + 1).logits(zs[k], pairs)  # (S, P)
-                        if offsets[k] is not None:
-                            logits = logits + offsets[k].unsqueeze(-1)
                         prob = torch.sigmoid(logits)
-                        probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
+                        if offsets[k] is not None:  # δ integrated out of the predictive,
+                            probs[k, a:a + pairs.size(1)] = expected_sigmoid(  # drawn for Â
+                                logits, scale).mean(0).double()
+                            prob = torch.sigmoid(logits + offsets[k].unsqueeze(-1))
+                        else:
+                            probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
                         if k < H - 1 and direct:
                             ctx = aged(ctx, decay)
                         elif k < H - 1:
