@@ -320,7 +320,8 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forec
                  else [model.context_term(k + 1) for k in range(len(ro.z))])
         extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges,
                      edge_offsets=(torch.stack(ro.edge_offsets, dim=1) if ro.edge_offsets
-                                   else None))
+                                   else None),
+                     snapshot_scale=(float(model.snapshot_scale) if ro.edge_offsets else None))
     return Forecast(z=torch.stack(ro.z, dim=1), feature_mean=stack(ro.feature_mean),
                     feature_var=stack(ro.feature_var), x=stack(ro.x), start=int(start),
                     directed=c.directed, deterministic=c.deterministic,
