@@ -106,7 +106,8 @@ def main() -> None:
                     help="TrainConfig.overshooting_shared")
     ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--show", default="both", choices=["both", "validation", "test"])
-    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
+                    help="output folder (default: benchmarks/results, wherever it is run from)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = unweighted(load_dataset(args.dataset, args.data_root))

@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=None,
                     help="truncated-BPTT window (TrainConfig.window; default whole sequence)")
     ap.add_argument("--tag", default=None, help="suffix of the output file")
-    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
+                    help="output folder (default: benchmarks/results, wherever it is run from)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     signal = load_dataset(args.dataset, args.data_root, lags=4)

@@ -56,7 +56,8 @@ def main() -> None:
     ap.add_argument("--decoder-context", default="none",
                     choices=["none", "previous", "history", "pair_history"],
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
-    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
+                    help="output folder (default: benchmarks/results, wherever it is run from)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = load_dataset(args.dataset, args.data_root)
