@@ -34,7 +34,12 @@ import torch
 from results_links import unweighted
 
 from dyngraphvae.data import load_dataset
-from dyngraphvae.experiments.links import _historical_pairs, _link_scores, _target_pairs
+from dyngraphvae.experiments.links import (
+    _historical_pairs,
+    _link_scores,
+    _target_pairs,
+    link_protocol_origins,
+)
 from dyngraphvae.experiments.runs import train_forecaster
 from dyngraphvae.models import ForecasterConfig, engine
 from dyngraphvae.models.context import DecoderContext, EdgeContext
@@ -108,8 +113,8 @@ def main() -> None:
     torch.set_num_threads(1)
     g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
     H = args.horizon
-    T0 = len(g) - H - args.num_origins + 1
-    origins = list(range(T0 - args.num_val, T0 - H + 1))
+    _, T0, origins = link_protocol_origins(g, H, num_origins=args.num_origins,
+                                           num_val=args.num_val)
     cfg = ForecasterConfig.for_graph(g, latent_dim=16, hidden_dim=32, adjacency="sparse",
                                      num_negatives=20000, decoder_context="pair_history",
                                      history_decay=0.9)

@@ -24,7 +24,12 @@ from results_links import unweighted
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.evaluation import pair_history as ph
-from dyngraphvae.experiments.links import _historical_pairs, _link_scores, _target_pairs
+from dyngraphvae.experiments.links import (
+    _historical_pairs,
+    _link_scores,
+    _target_pairs,
+    link_protocol_origins,
+)
 
 SUBSETS = {
     "all": list(range(14)),
@@ -47,9 +52,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
-    T, H = len(g), args.horizon
-    first_test = T - H - args.num_origins + 1
-    origins = list(range(first_test - args.num_val, first_test - H + 1))
+    H = args.horizon
+    _, _, origins = link_protocol_origins(g, H, num_origins=args.num_origins,
+                                          num_val=args.num_val)
     full = ph.pair_history_features
     print(f"{args.dataset}: validation origins {origins[0]}..{origins[-1]}, h = 1..{H}\n")
     print("| features | metric | " + " | ".join(f"h={k + 1}" for k in range(H)) + " |")

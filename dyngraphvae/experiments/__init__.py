@@ -13,6 +13,7 @@ from dyngraphvae.experiments.links import (
     edge_history_features,
     link_baselines_protocol,
     link_forecast_protocol,
+    link_protocol_origins,
     vgrnn_link_protocol,
 )
 from dyngraphvae.experiments.nodes import pygt_node_protocol, series_graph
@@ -23,6 +24,7 @@ __all__ = [
     "edge_history_features",
     "link_baselines_protocol",
     "link_forecast_protocol",
+    "link_protocol_origins",
     "pygt_node_protocol",
     "series_graph",
     "summarise_runs",

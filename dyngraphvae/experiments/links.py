@@ -32,6 +32,7 @@ __all__ = [
     "edge_history_features",
     "link_baselines_protocol",
     "link_forecast_protocol",
+    "link_protocol_origins",
     "vgrnn_link_protocol",
 ]
 
@@ -451,6 +452,22 @@ def _link_test_origins(graph: TemporalGraph, horizon: int, origins: Sequence[int
     return out
 
 
+def link_protocol_origins(graph: TemporalGraph, horizon: int, *, num_origins: int = 1,
+                          num_val: int = 5, origins: Sequence[int] | None = None,
+                          train_end: int | None = None) -> tuple[list[int], int, list[int]]:
+    """The split of :func:`link_forecast_protocol`: ``(test origins, T_0, validation origins)``,
+    ``T_0`` the end of the training snapshots (default: the first test origin) and the
+    validation origins those whose targets lie in its last ``num_val`` snapshots."""
+    test = _link_test_origins(graph, horizon, origins, num_origins)
+    T0 = test[0] if train_end is None else check_int(train_end,
+                                                      "link_forecast_protocol: train_end", 1)
+    if T0 > test[0]:
+        raise ValueError(f"link_forecast_protocol: train_end = {T0} is after the first test origin "
+                         f"{test[0]}: the model would train on test targets")
+    num_val = check_int(num_val, "link_forecast_protocol: num_val", 0)
+    return test, T0, list(range(max(1, T0 - num_val), T0 - horizon + 1))
+
+
 def link_baselines_protocol(
     graph: TemporalGraph,
     origins: Sequence[int],
@@ -536,14 +553,10 @@ def link_forecast_protocol(
     ``training`` and the settings.
     """
     H = check_int(horizon, "link_forecast_protocol: horizon", 1)
-    test = _link_test_origins(graph, H, origins, num_origins)
-    T0 = test[0] if train_end is None else check_int(train_end,
-                                                      "link_forecast_protocol: train_end", 1)
-    if T0 > test[0]:
-        raise ValueError(f"link_forecast_protocol: train_end = {T0} is after the first test origin "
-                         f"{test[0]}: the model would train on test targets")
-    num_val = check_int(num_val, "link_forecast_protocol: num_val", 0)
-    val = list(range(max(1, T0 - num_val), T0 - H + 1)) if score_validation else []
+    test, T0, val = link_protocol_origins(graph, H, num_origins=num_origins, num_val=num_val,
+                                          origins=origins, train_end=train_end)
+    if not score_validation:
+        val = []
     kw = dict(train_kwargs or {})
     runs, val_runs, infos = [], [], []
     score_kw = dict(num_samples=num_samples, num_mrr_negatives=num_mrr_negatives,

@@ -220,12 +220,12 @@ class ForecasterConfig(ConfigBase):
                 or self.context_leads < 1:
             raise ValueError(f"ForecasterConfig.context_leads: expected an integer >= 1, got "
                              f"{self.context_leads!r}")
-        if self.context_leads > 1 and (self.decoder_context == "none" or not self.decode_edges):
-            raise ValueError("ForecasterConfig.context_leads > 1 needs an edge context (set "
-                             "decoder_context and decode_edges=True): the leads are context terms")
-        if self.snapshot_effect and (self.decoder_context == "none" or not self.decode_edges):
-            raise ValueError("ForecasterConfig.snapshot_effect needs an edge context (set "
-                             "decoder_context and decode_edges=True)")
+        edge_context = self.decoder_context != "none" and self.decode_edges
+        for name, used in (("context_leads > 1", self.context_leads > 1),
+                           ("snapshot_effect", self.snapshot_effect)):
+            if used and not edge_context:
+                raise ValueError(f"ForecasterConfig.{name} needs an edge context (set "
+                                 "decoder_context and decode_edges=True)")
         for name in ("min_scale", "feature_min_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ForecasterConfig.{name}: must be > 0, got {getattr(self, name)}")

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.context import aged, align_rows
+from dyngraphvae.models.context import ContextScorer, aged
 from dyngraphvae.models.results import FilterState
 
 if TYPE_CHECKING:
@@ -100,24 +100,23 @@ def overshooting_edge_ll(
     return torch.stack([out[k] for k in leads], dim=-1)
 
 
-class _FixedLatentScore:
-    """The scorer ``s(z_u, z_v) + b`` (held fixed) ``+`` the lead term (trained)."""
+class _Frozen:
+    """An edge decoder whose scores ``s(z_u, z_v) + b`` carry no gradient (the lead-only
+    overshooting term trains the lead term alone)."""
 
-    def __init__(self, decoder, term, ctx) -> None:
-        self.decoder, self.term, self.ctx = decoder, term, ctx
+    def __init__(self, decoder) -> None:
+        self.decoder = decoder
 
     def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
         with torch.no_grad():
-            base = self.decoder.logits(z, pairs)
-        return base + align_rows(self.term.pair_logits(self.ctx, pairs), tuple(base.shape[:-1]))
+            return self.decoder.logits(z, pairs)
 
     def dense_logits(self, z: Tensor) -> Tensor:
         with torch.no_grad():
-            base = self.decoder.dense_logits(z)
-        return base + align_rows(self.term.dense_logits(self.ctx), tuple(base.shape[:-2]))
+            return self.decoder.dense_logits(z)
 
 
 def _lead_only_ll(model, z, graph, k, method, generator, ctx) -> Tensor:
     """``log p(A | ẑ, C, lead k)`` with the gradient reaching the lead term only."""
-    scorer = _FixedLatentScore(model.edge_decoder, model.context_term(k), ctx.edges)
+    scorer = ContextScorer(_Frozen(model.edge_decoder), model.context_term(k), ctx.edges)
     return model._edge_ll(z.detach(), graph, k - 1, method, generator, ctx, k, scorer=scorer)

@@ -248,7 +248,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     zs.append(z)
                     if k < H - 1:
                         z = model.next_latent(z, generator)
-                # the snapshot effect: one δ per sample and step, shared by every pair
+                # one δ per sample and step, shared by every pair (None without the effect)
                 offsets = [model.snapshot_offsets(S, generator) for _ in range(H)]
                 scale = float(model.snapshot_scale) if offsets[0] is not None else 0.0
                 if not present:
@@ -262,13 +262,11 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     for k in range(H):
                         logits = model.edge_scorer(DecoderContext(edges=ctx, x=None),
                                                    k + 1).logits(zs[k], pairs)  # (S, P)
-                        prob = torch.sigmoid(logits)
-                        if offsets[k] is not None:  # δ integrated out of the predictive,
-                            probs[k, a:a + pairs.size(1)] = expected_sigmoid(  # drawn for Â
-                                logits, scale).mean(0).double()
-                            prob = torch.sigmoid(logits + offsets[k].unsqueeze(-1))
-                        else:
-                            probs[k, a:a + pairs.size(1)] = prob.mean(0).double()
+                        # the snapshot effect: integrated out of the predictive, drawn for Â
+                        off = offsets[k]
+                        pred = expected_sigmoid(logits, scale)
+                        prob = pred if off is None else torch.sigmoid(logits + off.unsqueeze(-1))
+                        probs[k, a:a + pairs.size(1)] = pred.mean(0).double()
                         if k < H - 1 and direct:
                             ctx = aged(ctx, decay)
                         elif k < H - 1:

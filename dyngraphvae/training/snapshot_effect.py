@@ -74,8 +74,9 @@ def fit_snapshot_effect(model: Any, graph: Any, *, negatives: int = 20000, seed:
                         num_samples: int = 4) -> dict[str, Any] | None:
     """Fit ``τ`` and the offset shift ``b`` (module docstring) on ``graph``'s snapshots
     ``1..T−1`` and set them on ``model`` (``model.snapshot_scale = τ``, the edge decoder's offset
-    moved by ``b``). Returns ``{"scale", "offset_shift", "num_snapshots"}``, or ``None`` when the
-    model has no snapshot effect (nothing is changed then)."""
+    moved by ``b``). Returns ``{"scale", "offset_shift", "num_snapshots", "offsets"}`` (the
+    snapshots' own best offsets ``δ̂_s``), or ``None`` when the model has no snapshot effect
+    (nothing is changed then)."""
     from dyngraphvae.models import engine
 
     if not getattr(model.config, "snapshot_effect", False) or len(graph) < 3:

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.models.context import aged
-from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR
+from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["stratified_pairs", "warm_start_context", "warm_start_features"]
 
@@ -46,7 +46,7 @@ def stratified_pairs(graph: Any, s: int, stored: Tensor, negatives: int,
     (at most ``STRATUM_BUDGET_FACTOR · K``, weighted up when sub-sampled) and ``K`` uniform pairs
     weighted to stand for the rest; ``stored`` are the context's pair keys ``u·N + v``."""
     n, directed = graph.num_nodes, graph.directed
-    total = n * (n - 1) if directed else n * (n - 1) // 2
+    total = num_valid_pairs(n, directed)
     pos = graph.edges(s).cpu().long()
     pos = pos[:, pos[0] != pos[1]]
     if not directed:
