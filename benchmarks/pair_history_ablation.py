@@ -38,6 +38,7 @@ SUBSETS = {
     "ours": [3, 4, 5, 6, 7, 10],
     "ours+cn": [3, 4, 5, 6, 7, 10, 11],
     "ours+rec": [3, 4, 5, 6, 7, 10, 12, 13],
+    "ours+rec+count": [0, 3, 4, 5, 6, 7, 10, 12, 13],
 }
 
 
@@ -49,6 +50,9 @@ def main() -> None:
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--num-origins", type=int, default=20)
     ap.add_argument("--num-val", type=int, default=10)
+    ap.add_argument("--subsets", nargs="+", default=list(SUBSETS), choices=list(SUBSETS))
+    ap.add_argument("--weighting", default="balanced", choices=["balanced", "natural"],
+                    help="PairHistoryRegression.weighting (natural: the full likelihood)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
@@ -56,11 +60,13 @@ def main() -> None:
     _, _, origins = link_protocol_origins(g, H, num_origins=args.num_origins,
                                           num_val=args.num_val)
     full = ph.pair_history_features
-    print(f"{args.dataset}: validation origins {origins[0]}..{origins[-1]}, h = 1..{H}\n")
+    print(f"{args.dataset}: validation origins {origins[0]}..{origins[-1]}, h = 1..{H}, "
+          f"{args.weighting} rows\n")
     print("| features | metric | " + " | ".join(f"h={k + 1}" for k in range(H)) + " |")
     print("|---" * (H + 2) + "|")
     try:
-        for name, cols in SUBSETS.items():
+        for name in args.subsets:
+            cols = SUBSETS[name]
             ph.pair_history_features = (
                 lambda hist, pairs, rates=(0.5, 0.8, 0.95), cols=cols: full(hist, pairs,
                                                                            rates)[:, cols])
@@ -72,7 +78,8 @@ def main() -> None:
                         continue
                     req = torch.cat([tp.all_pairs(),
                                      _historical_pairs(g, t, t + k, tp.pos.size(1), 0)], 1)
-                    s = ph.PairHistoryRegression(horizon=k + 1).score_pairs(g[:t], req)
+                    s = ph.PairHistoryRegression(horizon=k + 1,
+                                                  weighting=args.weighting).score_pairs(g[:t], req)
                     rows[k].append(_link_scores(s, tp, 100))
             for label, i in (("AUC", 0), ("AUC, hist. neg.", 3), ("MRR", 2)):
                 cells = [sum(r[i] for r in v) / len(v) for v in rows]

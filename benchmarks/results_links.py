@@ -88,6 +88,8 @@ def main() -> None:
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
     ap.add_argument("--history-decay", type=float, default=0.5,
                     help="lambda of the history context H_t = A_t + lambda H_{t-1}")
+    ap.add_argument("--history-rates", type=float, nargs="+", default=None,
+                    help="ForecasterConfig.history_rates of the pair_history context")
     ap.add_argument("--val-samples", type=int, default=4,
                     help="Monte Carlo samples of the validation ELBO (early stopping)")
     ap.add_argument("--start", type=int, default=0,
@@ -117,6 +119,8 @@ def main() -> None:
                                      adjacency="sparse", num_negatives=args.negatives,
                                      decoder_context=args.decoder_context,
                                      history_decay=args.history_decay,
+                                     **({"history_rates": tuple(args.history_rates)}
+                                        if args.history_rates else {}),
                                      context_leads=args.context_leads,
                                      snapshot_effect=args.snapshot_effect)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,

@@ -4,6 +4,9 @@
     python benchmarks/results_tables.py vgrnn pygt  # some of them (vgrnn, pygt, links, drift, fork)
     python benchmarks/results_tables.py seeds links_uci_collegemsg_recipe  # one seed per file:
         # links_<...>.json, links_<...>_s1.json, ... merged (mean ± population std over files)
+    python benchmarks/results_tables.py compare links_uci_collegemsg_recipe \
+        links_uci_collegemsg_rate1
+        # the model rows of the validation origins of two link runs, and their difference
 
 Means ± population std over seeds, exactly as stored; nothing is recomputed except the
 per-seed averaging of the drift and fork summaries.
@@ -193,7 +196,31 @@ def fork() -> None:
     print()
 
 
+def compare(base: str, other: str) -> None:
+    """Validation-origin model rows of two ``results_links.py`` files (B − A per h): a design
+    choice is made here, never on the test origins."""
+    blocks = [json.loads((OUT / f"{s}.json").read_text())["validation"] for s in (base, other)]
+    H = len(blocks[0]["summary"]["model"]["auc"])
+    print(f"validation origins {blocks[0]['origins']}; A = {base}, B = {other}\n")
+    print("| metric | row | " + " | ".join(f"h={k + 1}" for k in range(H)) + " | mean |")
+    print("|---" * (H + 3) + "|")
+    for m in ("auc", "auc_hist", "mrr", "count_ratio", "count_cover"):
+        rows = [[c["mean"] for c in b["summary"]["model"][m]] for b in blocks]
+        rows.append([y - x for x, y in zip(*rows, strict=True)])
+        ref = blocks[0]["summary"].get("pair_history", {}).get(m)
+        named = list(zip(("A", "B", "B − A"), rows, strict=True))
+        if ref is not None and None not in ref:
+            named.append(("regression", [c["mean"] for c in ref]))
+        for label, r in named:
+            print(f"| {m} | {label} | " + " | ".join(f"{c:.2f}" for c in r)
+                  + f" | {sum(r) / len(r):.2f} |")
+    print()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["compare"]:
+        compare(*sys.argv[2:4])
+        return
     parts = {"vgrnn": vgrnn, "pygt": pygt, "links": links, "drift": drift, "fork": fork}
     if sys.argv[1:2] == ["seeds"]:
         for stem in sys.argv[2:]:

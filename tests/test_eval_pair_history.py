@@ -132,3 +132,52 @@ def test_too_short_a_history_falls_back_to_frequency_and_is_in_every_report():
     assert isinstance(link_baselines(3, horizon=2)["pair_history"], PairHistoryRegression)
     assert link_baselines(3, horizon=2)["pair_history"].horizon == 2
     assert math.isfinite(float(PairHistoryRegression().score_pairs(g, pairs).sum()))
+
+
+def _snapshot_nll(graph: TemporalGraph, origin: int, t: int, w: torch.Tensor, b: float) -> float:
+    """Exact Bernoulli negative log-likelihood of every ordered pair of snapshot ``t`` under the
+    logit ``x · w + b``, features from ``graph[:origin]``."""
+    n = graph.num_nodes
+    u, v = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    keep = u != v
+    pairs = torch.stack([u[keep], v[keep]])
+    y = torch.zeros(n, n, dtype=torch.float64)
+    e = graph.edges(t)
+    y[e[0], e[1]] = 1.0
+    logits = pair_history_features(graph[:origin], pairs) @ w + b
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, y[pairs[0], pairs[1]], reduction="sum"))
+
+
+def _weighted_nll(rows, w: torch.Tensor, b: float) -> float:
+    x, y, wt = rows
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(
+        x @ w + b, y, weight=wt, reduction="sum"))
+
+
+def test_natural_weighting_is_the_snapshot_likelihood():
+    """``weighting="natural"``: the weighted rows' cross-entropy is the full log-likelihood of
+    the target snapshot: exactly when every pair is drawn (a dense target), and in expectation
+    over the draws on a sparse one (known truth: the sum over all ordered pairs)."""
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(14, dtype=torch.float64, generator=gen) * 0.3
+    reg = PairHistoryRegression(weighting="natural")
+    # dense target: k = all non-edges, every seen pair drawn, so the rows are every pair once
+    snaps = [torch.randint(0, 6, (2, 8), generator=gen) for _ in range(4)]
+    snaps = [torch.unique(s[:, s[0] != s[1]], dim=1) for s in snaps]
+    full = torch.ones(6, 6).triu(1).nonzero().t()  # 15 of the 30 ordered pairs
+    g = TemporalGraph(snaps + [full], 6, directed=True)
+    rows = reg.rows(g, 4, torch.Generator().manual_seed(0))
+    assert _weighted_nll(rows, w, -1.0) == pytest.approx(_snapshot_nll(g, 4, 4, w, -1.0),
+                                                         rel=1e-9)
+    # sparse target: unbiased over the draws
+    g = _recurring(0)
+    exact = _snapshot_nll(g, 10, 10, w, -2.0)
+    est = torch.tensor([_weighted_nll(reg.rows(g, 10, torch.Generator().manual_seed(s)), w, -2.0)
+                        for s in range(300)])
+    assert abs(float(est.mean()) - exact) < 4 * float(est.std()) / math.sqrt(300)
+    # the balanced rows are not the likelihood (a third each)
+    bal = PairHistoryRegression().rows(g, 10, torch.Generator().manual_seed(0))
+    assert abs(_weighted_nll(bal, w, -2.0) - exact) > 0.5 * exact
+    with pytest.raises(ValueError, match="weighting"):
+        PairHistoryRegression(weighting="uniform").fit(g)

@@ -176,3 +176,34 @@ def test_rollout_feeds_the_sampled_graph_to_the_degrees():
         active[step0[2:].flatten()] = True
         want = torch.where(active, 1.0, c0.node_recency.expand(3, -1)[s] + 1)
         torch.testing.assert_close(c1.node_recency[s], want)
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_rate_one_is_the_regressions_undecayed_counts(directed):
+    """With ``r = 1`` the context carries the regression's undecayed features: the count of
+    snapshots with the pair (each direction; undirected: either) and the endpoints' summed
+    degrees (columns 0-2, 6, 7 of ``pair_history_features`` are log(1 + x))."""
+    from dyngraphvae.evaluation.pair_history import pair_history_features
+
+    g = _random_graph(9, 6, directed, seed=7)
+    torch.manual_seed(0)
+    cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     history_rates=(0.5, 1.0), decoder_context="pair_history")
+    model = TemporalGraphVAE(cfg)
+    term, ctx = model.context_term(), model.decoder_context(g, 6).edges
+    pairs = torch.tensor([[0, 1, 2, 3, 4, 8], [1, 5, 0, 8, 2, 7]])
+    reg = pair_history_features(g, pairs).float()
+    feats = term.pair_features(ctx, pairs)[0]  # A, H, C^r(u,v) [, C^r(v,u)], degrees, ...
+    col = 2 if cfg.context_decay is not None else 1
+    torch.testing.assert_close(feats[:, col + 1], reg[:, 1 if directed else 0])
+    if directed:
+        torch.testing.assert_close(feats[:, col + 3], reg[:, 2])
+        src = ctx.node_activity[0, :, 0, 1].log1p()
+        dst = ctx.node_activity[0, :, 1, 1].log1p()
+        torch.testing.assert_close(src[pairs[0]], reg[:, 6])
+        torch.testing.assert_close(dst[pairs[1]], reg[:, 7])
+    else:
+        deg = ctx.node_activity[0, :, 0, 1].log1p()
+        torch.testing.assert_close(deg[pairs[0]], reg[:, 8])
+    with pytest.raises(ValueError, match="history_rates"):
+        ForecasterConfig.for_graph(g, history_rates=(0.5, 1.5), decoder_context="pair_history")

@@ -24,6 +24,15 @@ the target's edges (at most ``max_positives``, sampled), as many uniform non-edg
 historical negatives (pairs seen before ``o``, absent at ``t``), the features from ``G_{0..o-1}``.
 The weights minimise the mean binary cross-entropy plus ``l2 · |w|²`` (L-BFGS, float64). With no
 usable origin the score falls back to feature 1 (edge frequency).
+
+**Weighting.** ``"balanced"`` (the default, the baseline of the issue tracker and of
+``docs/results.md``) gives the three kinds of row equal shares. That equalises the base rates of
+seen and unseen pairs (half the positives of uci recur, and there are as many historical negatives
+as positives), which is what AUC against historical negatives rewards. ``"natural"`` weights each
+stratum by its size in the target snapshot (edges ``|E_t| / p``; uniform non-edges outside the
+seen pairs ``(N_pairs − |E_t|) / k``, draws that hit a seen pair get weight 0; seen-but-absent pairs
+``|H_t| / k_h``), so the weighted cross-entropy is an unbiased estimate of the full Bernoulli
+log-likelihood of the snapshot: the objective a generative forecaster maximises.
 """
 
 from __future__ import annotations
@@ -123,11 +132,15 @@ class PairHistoryRegression:
     max_positives: int = 2000
     l2: float = 1e-3
     seed: int = 0
+    weighting: str = "balanced"
 
-    def _rows(self, graph: TemporalGraph, origin: int, gen: torch.Generator
-              ) -> tuple[Tensor, Tensor] | None:
+    def rows(self, graph: TemporalGraph, origin: int, gen: torch.Generator
+              ) -> tuple[Tensor, Tensor, Tensor] | None:
+        """The training rows of one origin (``None`` if its target is empty): features
+        ``(R, F)`` from ``graph[:origin]``, labels ``(R,)`` and weights ``(R,)`` (module
+        docstring, "Weighting")."""
         from dyngraphvae.evaluation.links import snapshot_non_edges
-        from dyngraphvae.evaluation.negatives import negative_pairs
+        from dyngraphvae.evaluation.negatives import candidate_negatives, negative_pairs
 
         t = origin + self.horizon - 1
         pos = graph.edges(t).cpu()
@@ -142,32 +155,49 @@ class PairHistoryRegression:
         if k < 1:
             return None
         rnd = snapshot_non_edges(graph, t, k, generator=gen).cpu()
-        hist = negative_pairs(graph, t, k, "historical", history_end=origin,
-                              generator=gen).cpu()
+        if self.weighting == "balanced":
+            hist = negative_pairs(graph, t, k, "historical", history_end=origin,
+                                  generator=gen).cpu()
+            w = torch.ones(p + 2 * k, dtype=torch.float64)
+        else:  # stratified estimate of the snapshot's full log-likelihood
+            n = graph.num_nodes
+            cand = candidate_negatives(graph, t, "historical", history_end=origin)
+            kh = min(k, cand.numel())
+            chosen = cand[torch.randperm(cand.numel(), generator=gen)[:kh]]
+            hist = torch.stack([chosen // n, chosen % n])
+            in_seen = torch.isin(rnd[0] * n + rnd[1], cand)
+            w = torch.cat([torch.full((p,), graph.num_edges(t) / p, dtype=torch.float64),
+                           (~in_seen).double() * (n_pairs - graph.num_edges(t)) / k,
+                           torch.full((kh,), cand.numel() / max(kh, 1), dtype=torch.float64)])
         pairs = torch.cat([pos, rnd, hist], dim=1)
-        y = torch.cat([torch.ones(p), torch.zeros(2 * k)]).double()
-        return pair_history_features(graph[:origin], pairs), y
+        y = torch.cat([torch.ones(p), torch.zeros(pairs.size(1) - p)]).double()
+        return pair_history_features(graph[:origin], pairs), y, w
 
     def fit(self, history: TemporalGraph) -> PairHistoryFit | None:
         """Fit on ``history`` alone (``None`` when it is too short to give a training row)."""
         h = int(self.horizon)
         if h < 1:
             raise ValueError(f"PairHistoryRegression: horizon must be >= 1, got {self.horizon}")
+        if self.weighting not in ("balanced", "natural"):
+            raise ValueError("PairHistoryRegression: weighting must be 'balanced' or 'natural', "
+                             f"got {self.weighting!r}")
         T = len(history)
         gen = torch.Generator().manual_seed(int(self.seed) * 1_000_003 + T * 31 + h)
-        xs, ys, used = [], [], []
+        xs, ys, ws, used = [], [], [], []
         for m in range(1, self.num_origins + 1):
             origin = T - h + 1 - m
             if origin < 2:
                 break
-            rows = self._rows(history, origin, gen)
+            rows = self.rows(history, origin, gen)
             if rows is not None:
                 xs.append(rows[0])
                 ys.append(rows[1])
+                ws.append(rows[2])
                 used.append(origin)
         if not xs:
             return None
-        X, y = torch.cat(xs), torch.cat(ys)
+        X, y, wt = torch.cat(xs), torch.cat(ys), torch.cat(ws)
+        wt = wt / wt.mean()  # the mean cross-entropy of the rows' scale (balanced: all 1)
         mean, std = X.mean(0), X.std(0, unbiased=False).clamp(min=1e-6)
         Z = (X - mean) / std
         w = torch.zeros(Z.size(1), dtype=torch.float64, requires_grad=True)
@@ -176,7 +206,7 @@ class PairHistoryRegression:
 
         def closure():
             opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(Z @ w + b, y) \
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(Z @ w + b, y, weight=wt) \
                 + self.l2 * w.pow(2).sum()
             loss.backward()
             return loss

@@ -88,7 +88,8 @@ class ForecasterConfig(ConfigBase):
         decoder_input_dropout: probability of blanking each teacher-forced context input during
             training (a previous edge / history pair is removed, a node's previous feature vector
             zeroed; word dropout, Bowman et al. 2016); never at evaluation or in forecasts.
-        history_rates: the decay rates ``r`` in ``(0, 1)`` of the ``"pair_history"`` context.
+        history_rates: the decay rates ``r`` in ``(0, 1]`` of the ``"pair_history"`` context
+            (``r = 1``: the undecayed count of snapshots with the pair, and cumulative degrees).
         feature_lags: ``L``, the lags of the autoregressive feature mean: with a decoder context
             the mean is ``μ(z_v) + Σ_{l=1..L} W_l x_{t+1-l}^v``, an AR(L) on the observed lags
             plus the latent part (so it contains the linear regression on the last ``L`` lags).
@@ -200,9 +201,9 @@ class ForecasterConfig(ConfigBase):
                 f"ForecasterConfig.history_decay: expected (0, 1), got {self.history_decay}"
             )
         self.history_rates = tuple(float(r) for r in self.history_rates)
-        if not self.history_rates or not all(0.0 < r < 1.0 for r in self.history_rates):
+        if not self.history_rates or not all(0.0 < r <= 1.0 for r in self.history_rates):
             raise ValueError("ForecasterConfig.history_rates: expected one or more rates in "
-                             f"(0, 1), got {self.history_rates}")
+                             f"(0, 1], got {self.history_rates}")
         if not 0.0 <= self.decoder_input_dropout <= 1.0:
             raise ValueError("ForecasterConfig.decoder_input_dropout: expected [0, 1], got "
                              f"{self.decoder_input_dropout}")
