@@ -33,7 +33,8 @@ from dyngraphvae.experiments import link_baselines_protocol, vgrnn_link_protocol
 RESULTS = Path(__file__).resolve().parent / "results"
 NAMES = {"persistence": "persistence A_T", "frequency": "edge frequency",
          "edgebank": "EdgeBank∞", "edgebank_tw": "EdgeBank_tw", "vgae": "static VGAE",
-         "pair_history": "pair-history regression"}
+         "pair_history": "pair-history regression",
+         "pair_history_ml": "pair-history regression, full likelihood"}
 
 
 def unweighted(g: TemporalGraph) -> TemporalGraph:
@@ -67,7 +68,8 @@ def vgrnn(name: str, root: str | None) -> tuple[dict, str]:
             "hist_link_ap"]
     lines = [f"| {name} (baselines) | link AUC | link AP | new-link AUC | new-link AP | "
              "AUC, historical neg. | AP, historical neg. |", "|---" * 7 + "|"]
-    for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history", "vgae"):
+    for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
+                "pair_history_ml", "vgae"):
         d = res["summary"][key]
         lines.append(f"| {NAMES[key]} | " + " | ".join(
             f"{d[c]['mean']:.2f} ± {d[c]['std']:.2f}" for c in cols) + " |")
@@ -96,7 +98,8 @@ def many_origins(name: str, root: str | None) -> tuple[dict, str]:
     for m, label in metrics:
         lines += [f"| {name} test {label} | " + " | ".join(f"h={k + 1}" for k in range(H))
                   + " | mean over h |", "|---" * (H + 2) + "|"]
-        for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history"):
+        for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
+                    "pair_history_ml"):
             cells = [f"{c['mean']:.2f} ± {c['std']:.2f}" for c in res["summary"][key][m]]
             o = res["summary_mean_over_h"][key][m]
             cells.append(f"{o['mean']:.2f} ± {o['std']:.2f}")

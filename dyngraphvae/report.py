@@ -360,7 +360,8 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     frequency and EdgeBank; feature CRPS next to persistence; predictive log-likelihood."""
     plt = _pyplot()
     h = metrics["horizon"]
-    link_base = ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history")
+    link_base = ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
+                 "pair_history_ml")
     panels = [
         ("AUC (higher is better)", "links/model_auc", [f"links/{b}_auc" for b in link_base]),
         ("AP (higher is better)", "links/model_ap", [f"links/{b}_ap" for b in link_base]),
@@ -372,7 +373,7 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     panels = [p for p in panels if p[1] in metrics]
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.5 * max(1, len(panels)), 3.9),
                              squeeze=False)
-    styles = ["s--", "^--", "v:", "d:", "x-."]
+    styles = ["s--", "^--", "v:", "d:", "x-.", "+-."]
     for ax, (title, model_key, base_keys) in zip(axes[0], panels, strict=False):
         series = [(model_key, "model", "o-")] + [
             (k, k.split("/")[1].rsplit("_", 1)[0], styles[i % len(styles)])
@@ -496,7 +497,7 @@ def plot_edge_counts(history_counts: list[int], counts: Tensor, path: str | Path
 
 # ---------------------------------------------------------------------------- console table
 _TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
-                "oracle")
+                "pair_history_ml", "oracle")
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
 
 
@@ -507,7 +508,7 @@ def link_table(metrics: dict[str, Any], negatives: str,
     model is below the best baseline."""
     hs = metrics["horizon"]
     lines, warns = [], []
-    head = f"{'metric':<9}{'':<13}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
+    head = f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
     lines.append(head)
     for m, label in _TABLE_LABELS.items():
         for i, name in enumerate(_TABLE_NAMES):
@@ -515,7 +516,7 @@ def link_table(metrics: dict[str, Any], negatives: str,
             if vals is None:
                 continue
             cells = "".join(f"{'n/a' if v is None else f'{100 * v:.1f}':>9}" for v in vals)
-            lines.append(f"{(label if i == 0 else ''):<9}{name:<13}{cells}")
+            lines.append(f"{(label if i == 0 else ''):<9}{name:<16}{cells}")
         model = metrics.get(f"links/model_{m}") or []
         below = []
         for k, h in enumerate(hs):
@@ -534,7 +535,7 @@ def link_table(metrics: dict[str, Any], negatives: str,
                          f"{bn} {100 * bv:.1f})")
     ece = metrics.get("links/model_ece")
     if ece:
-        lines.append(f"{'ECE':<9}{'model':<13}"
+        lines.append(f"{'ECE':<9}{'model':<16}"
                      + "".join(f"{'n/a' if v is None else f'{v:.1e}':>9}" for v in ece))
     how = "random" if mrr_negatives == "random" else "half historical, half random (TGB)"
     lines.append(f"(% ; AUC/AP against {negatives} negatives; MRR/Hits@10: each positive "

@@ -260,12 +260,16 @@ def link_baselines(edgebank_window: int, horizon: int = 1) -> dict[str, LinkBase
     snapshots after the history: persistence, edge frequency, EdgeBank with unlimited memory and
     over the last ``edgebank_window`` snapshots, and the pair-history regression fitted for that
     horizon (:class:`~dyngraphvae.evaluation.pair_history.PairHistoryRegression`, the strongest
-    of them on sparse activity data)."""
+    of them on sparse activity data) twice: on balanced rows (``pair_history``, the strongest
+    against historical negatives) and by the snapshots' full likelihood (``pair_history_ml``,
+    ``weighting="natural"``, the strongest against random negatives and on MRR)."""
     from dyngraphvae.evaluation.pair_history import PairHistoryRegression
 
+    h = int(horizon)
     return {"persistence": PersistenceLinks(), "frequency": EdgeFrequencyLinks(),
             "edgebank": EdgeBankLinks(), "edgebank_tw": EdgeBankLinks(int(edgebank_window)),
-            "pair_history": PairHistoryRegression(horizon=int(horizon))}
+            "pair_history": PairHistoryRegression(horizon=h),
+            "pair_history_ml": PairHistoryRegression(horizon=h, weighting="natural")}
 
 
 # ---------------------------------------------------------------------------- feature baselines

@@ -22,7 +22,8 @@ counts enter as ``log(1 + x)``, then all are standardised on the training rows):
 snapshot ``t = o + h − 1`` (always inside the history, so nothing after it is read); rows are
 the target's edges (at most ``max_positives``, sampled), as many uniform non-edges and as many
 historical negatives (pairs seen before ``o``, absent at ``t``), the features from ``G_{0..o-1}``.
-The weights minimise the mean binary cross-entropy plus ``l2 · |w|²`` (L-BFGS, float64). With no
+The weights minimise the (weighted) binary cross-entropy summed over the rows and divided by
+their number, plus ``l2 · |w|²`` (L-BFGS, float64). With no
 usable origin the score falls back to feature 1 (edge frequency).
 
 **Weighting.** ``"balanced"`` (the default, the baseline of the issue tracker and of
@@ -197,7 +198,9 @@ class PairHistoryRegression:
         if not xs:
             return None
         X, y, wt = torch.cat(xs), torch.cat(ys), torch.cat(ws)
-        wt = wt / wt.mean()  # the mean cross-entropy of the rows' scale (balanced: all 1)
+        # an edge row weighs 1, so the penalty is as strong against the edges' evidence under
+        # either weighting (balanced: every weight 1, the plain mean cross-entropy)
+        wt = wt / wt[y == 1].mean()
         mean, std = X.mean(0), X.std(0, unbiased=False).clamp(min=1e-6)
         Z = (X - mean) / std
         w = torch.zeros(Z.size(1), dtype=torch.float64, requires_grad=True)
@@ -206,8 +209,8 @@ class PairHistoryRegression:
 
         def closure():
             opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(Z @ w + b, y, weight=wt) \
-                + self.l2 * w.pow(2).sum()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                Z @ w + b, y, weight=wt, reduction="sum") / y.numel() + self.l2 * w.pow(2).sum()
             loss.backward()
             return loss
 

@@ -136,11 +136,11 @@ def vgrnn_link_protocol(
     fitted on the validation snapshot. Metrics are means over the test snapshots; the result holds
     per-seed values and mean ± std over seeds for the model, the stacked variant and the
     baselines (persistence, edge frequency, EdgeBank with unlimited memory and with the last
-    ``num_test`` snapshots, the pair-history regression, static VGAE trained on the last history
-    snapshot). Besides the link
-    and new-link tasks on uniform non-edges, ``hist_link_auc`` / ``hist_link_ap`` score all edges
-    of each test snapshot against as many historical negatives (pairs seen before it but absent
-    from it; Poursafaei et al. 2022), drawn from a generator seeded by ``(seed, step)``.
+    ``num_test`` snapshots, the pair-history regression on balanced rows and by the full
+    likelihood (``pair_history_ml``), static VGAE trained on the last history snapshot). Besides
+    the link and new-link tasks on uniform non-edges, ``hist_link_auc`` / ``hist_link_ap`` score
+    all edges of each test snapshot against as many historical negatives (pairs seen before it
+    but absent from it; Poursafaei et al. 2022), drawn from a generator seeded by ``(seed, step)``.
     """
     from dyngraphvae.data.splits import link_prediction_split
     from dyngraphvae.evaluation.baselines import (
@@ -174,6 +174,7 @@ def vgrnn_link_protocol(
             scorers.update(persistence=PersistenceLinks(), frequency=EdgeFrequencyLinks(),
                            edgebank=EdgeBankLinks(), edgebank_tw=EdgeBankLinks(num_test),
                            pair_history=PairHistoryRegression(),
+                           pair_history_ml=PairHistoryRegression(weighting="natural"),
                            vgae=VGAELinks(epochs=vgae_epochs, seed=int(seed)))
         if fc is not None:  # stacked variant fitted on the validation snapshots
             designs, labels = [], []
@@ -346,8 +347,9 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                         ) -> dict[str, Any]:
     r"""Score the model (unless ``model`` is ``None``), persistence, edge frequency, EdgeBank
     (unlimited memory, and the last ``edgebank_window`` snapshots, default
-    ``len(origins) + H - 1``: the test span) and the pair-history regression (fitted on each
-    origin's history for each ``h``) at every ``(origin, h)``.
+    ``len(origins) + H - 1``: the test span) and the pair-history regression on balanced rows and
+    by the full likelihood (fitted on each origin's history for each ``h``) at every
+    ``(origin, h)``.
 
     Origin ``T`` conditions on snapshots ``0..T-1``: the model through its filter, the baselines
     through ``graph[:T]`` (exactly that history; never a snapshot ``>= T``). Horizon ``h`` scores
