@@ -131,6 +131,8 @@ def test_too_short_a_history_falls_back_to_frequency_and_is_in_every_report():
     assert torch.equal(reg.score_pairs(g[:2], pairs), x[:, 0])
     assert isinstance(link_baselines(3, horizon=2)["pair_history"], PairHistoryRegression)
     assert link_baselines(3, horizon=2)["pair_history"].horizon == 2
+    ml = link_baselines(3, horizon=2)["pair_history_ml"]
+    assert (ml.horizon, ml.weighting) == (2, "natural")
     assert math.isfinite(float(PairHistoryRegression().score_pairs(g, pairs).sum()))
 
 

@@ -121,7 +121,7 @@ def test_vgrnn_protocol_on_a_tiny_graph_matches_direct_baselines():
     res = vgrnn_link_protocol(g, cfg, seeds=[0], num_samples=4, train_kwargs=FAST,
                               vgae_epochs=5)
     assert set(res["summary"]) == {"model", "model+history", "persistence", "frequency", "vgae",
-                                   "edgebank", "edgebank_tw", "pair_history"}
+                                   "edgebank", "edgebank_tw", "pair_history", "pair_history_ml"}
     split = link_prediction_split(g, seed=0)
     aucs, eb, eb_hist = [], [], []
     for ev in split.test:
@@ -182,7 +182,8 @@ def test_link_forecast_protocol_on_a_tiny_directed_graph():
     res = link_forecast_protocol(g, cfg, horizon=3, num_val=2, seeds=[0], num_samples=4,
                                  num_mrr_negatives=10, train_kwargs=FAST)
     assert res["origin"] == 9
-    for name in ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history"):
+    for name in ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
+                 "pair_history_ml"):
         for key in ("auc", "ap", "mrr", "auc_hist", "ap_hist"):
             vals = [v["mean"] for v in res["summary"][name][key]]
             assert len(vals) == 3 and all(0 <= v <= 100 for v in vals)
@@ -191,7 +192,7 @@ def test_link_forecast_protocol_on_a_tiny_directed_graph():
 
     base = link_baselines_protocol(g, res["origins"], horizon=3, seeds=[0], num_mrr_negatives=10)
     assert set(base["summary"]) == {"persistence", "frequency", "edgebank", "edgebank_tw",
-                                    "pair_history"}
+                                    "pair_history", "pair_history_ml"}
     for name in base["summary"]:
         assert base["summary"][name] == res["summary"][name]
 

@@ -32,6 +32,6 @@ def test_quickstart_runs_and_beats_the_baselines_it_prints(tmp_path, monkeypatch
     for row in rows:
         scores = dict(re.findall(r"(\w+) (0\.\d+)", row))
         assert set(scores) == {"model", "persistence", "frequency", "EdgeBank",
-                               "pair_history"}, row
+                               "pair_history", "pair_history_ml"}, row
         model = float(scores.pop("model"))
         assert all(model > float(v) for v in scores.values()), row
