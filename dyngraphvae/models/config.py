@@ -138,7 +138,7 @@ class ForecasterConfig(ConfigBase):
     decoder_context: str = "none"
     history_decay: float = 0.5
     decoder_input_dropout: float = 0.0
-    history_rates: tuple[float, ...] = (0.5, 0.8, 0.95, 1.0)
+    history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
     feature_lags: int = 1
     context_leads: int = 1
     snapshot_effect: bool = False
