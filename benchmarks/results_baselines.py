@@ -76,8 +76,9 @@ def vgrnn(name: str, root: str | None) -> tuple[dict, str]:
     return res, "\n".join(lines)
 
 
-def many_origins(name: str, root: str | None) -> tuple[dict, str]:
-    stored = json.loads((RESULTS / f"links_{name}.json").read_text())
+def many_origins(name: str, root: str | None, tag: str = "") -> tuple[dict, str]:
+    suffix = f"_{tag}" if tag else ""
+    stored = json.loads((RESULTS / f"links_{name}{suffix}.json").read_text())
     g = unweighted(load_dataset(name, root))
     start = int(stored["args"].get("start", 0) or 0)
     if start:
@@ -114,15 +115,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--datasets", nargs="+",
                     default=["vgrnn_enron10", "vgrnn_colab", "uci_collegemsg", "bitcoin_alpha"])
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--tag", default="", help="read links_<dataset>_<tag>.json (multi-origin "
+                    "datasets): the stored run whose pairs are scored")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     for name in args.datasets:
-        fn = vgrnn if name.startswith("vgrnn_") else many_origins
-        res, table = fn(name, args.data_root)
+        if name.startswith("vgrnn_"):
+            res, table = vgrnn(name, args.data_root)
+        else:
+            res, table = many_origins(name, args.data_root, args.tag)
         print(f"\n{name} ({res['wall_seconds']:.0f} s; persistence and frequency equal the "
               "stored full run: same pairs)\n")
         print(table)
-        (Path(args.out) / f"baselines_{name}.json").write_text(json.dumps(res, indent=1))
+        suffix = f"_{args.tag}" if args.tag and not name.startswith("vgrnn_") else ""
+        (Path(args.out) / f"baselines_{name}{suffix}.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":
