@@ -68,8 +68,7 @@ def vgrnn(name: str, root: str | None) -> tuple[dict, str]:
             "hist_link_ap"]
     lines = [f"| {name} (baselines) | link AUC | link AP | new-link AUC | new-link AP | "
              "AUC, historical neg. | AP, historical neg. |", "|---" * 7 + "|"]
-    for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
-                "pair_history_ml", "vgae"):
+    for key in [k for k in NAMES if k in res["summary"]]:
         d = res["summary"][key]
         lines.append(f"| {NAMES[key]} | " + " | ".join(
             f"{d[c]['mean']:.2f} ± {d[c]['std']:.2f}" for c in cols) + " |")
@@ -99,8 +98,7 @@ def many_origins(name: str, root: str | None, tag: str = "") -> tuple[dict, str]
     for m, label in metrics:
         lines += [f"| {name} test {label} | " + " | ".join(f"h={k + 1}" for k in range(H))
                   + " | mean over h |", "|---" * (H + 2) + "|"]
-        for key in ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
-                    "pair_history_ml"):
+        for key in [k for k in NAMES if k in res["summary"]]:
             cells = [f"{c['mean']:.2f} ± {c['std']:.2f}" for c in res["summary"][key][m]]
             o = res["summary_mean_over_h"][key][m]
             cells.append(f"{o['mean']:.2f} ± {o['std']:.2f}")

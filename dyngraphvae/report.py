@@ -360,8 +360,7 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     frequency and EdgeBank; feature CRPS next to persistence; predictive log-likelihood."""
     plt = _pyplot()
     h = metrics["horizon"]
-    link_base = ("persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
-                 "pair_history_ml")
+    link_base = _link_baseline_names()
     panels = [
         ("AUC (higher is better)", "links/model_auc", [f"links/{b}_auc" for b in link_base]),
         ("AP (higher is better)", "links/model_ap", [f"links/{b}_ap" for b in link_base]),
@@ -496,8 +495,14 @@ def plot_edge_counts(history_counts: list[int], counts: Tensor, path: str | Path
 
 
 # ---------------------------------------------------------------------------- console table
-_TABLE_NAMES = ("model", "persistence", "frequency", "edgebank", "edgebank_tw", "pair_history",
-                "pair_history_ml", "oracle")
+def _link_baseline_names() -> tuple[str, ...]:
+    """The keys of :func:`~dyngraphvae.evaluation.baselines.link_baselines`, in its order: the
+    one list of link baselines every table and plot shows."""
+    from dyngraphvae.evaluation.baselines import link_baselines
+
+    return tuple(link_baselines(1))
+
+
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
 
 
@@ -507,11 +512,12 @@ def link_table(metrics: dict[str, Any], negatives: str,
     :func:`~dyngraphvae.report.evaluate_forecast`'s link scores, and the warnings where the
     model is below the best baseline."""
     hs = metrics["horizon"]
+    baselines = _link_baseline_names()
     lines, warns = [], []
     head = f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
     lines.append(head)
     for m, label in _TABLE_LABELS.items():
-        for i, name in enumerate(_TABLE_NAMES):
+        for i, name in enumerate(("model", *baselines, "oracle")):
             vals = metrics.get(f"links/{name}_{m}")
             if vals is None:
                 continue
@@ -523,7 +529,7 @@ def link_table(metrics: dict[str, Any], negatives: str,
             mv = model[k] if k < len(model) else None
             if mv is None:
                 continue
-            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in _TABLE_NAMES[1:-1]
+            best = max(((metrics[f"links/{b}_{m}"][k], b) for b in baselines
                         if metrics.get(f"links/{b}_{m}") and metrics[f"links/{b}_{m}"][k]
                         is not None), default=None)
             if best is not None and mv < best[0]:

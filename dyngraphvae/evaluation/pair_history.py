@@ -140,6 +140,7 @@ class PairHistoryRegression:
         """The training rows of one origin (``None`` if its target is empty): features
         ``(R, F)`` from ``graph[:origin]``, labels ``(R,)`` and weights ``(R,)`` (module
         docstring, "Weighting")."""
+        from dyngraphvae.data.splits import _pair_keys
         from dyngraphvae.evaluation.links import snapshot_non_edges
         from dyngraphvae.evaluation.negatives import candidate_negatives, negative_pairs
 
@@ -166,7 +167,7 @@ class PairHistoryRegression:
             kh = min(k, cand.numel())
             chosen = cand[torch.randperm(cand.numel(), generator=gen)[:kh]]
             hist = torch.stack([chosen // n, chosen % n])
-            in_seen = torch.isin(rnd[0] * n + rnd[1], cand)
+            in_seen = torch.isin(_pair_keys(rnd, n, graph.directed), cand)
             w = torch.cat([torch.full((p,), graph.num_edges(t) / p, dtype=torch.float64),
                            (~in_seen).double() * (n_pairs - graph.num_edges(t)) / k,
                            torch.full((kh,), cand.numel() / max(kh, 1), dtype=torch.float64)])

@@ -143,15 +143,9 @@ def vgrnn_link_protocol(
     but absent from it; Poursafaei et al. 2022), drawn from a generator seeded by ``(seed, step)``.
     """
     from dyngraphvae.data.splits import link_prediction_split
-    from dyngraphvae.evaluation.baselines import (
-        EdgeBankLinks,
-        EdgeFrequencyLinks,
-        PersistenceLinks,
-        VGAELinks,
-    )
+    from dyngraphvae.evaluation.baselines import VGAELinks, link_baselines
     from dyngraphvae.evaluation.links import link_metrics
     from dyngraphvae.evaluation.negatives import negative_pairs
-    from dyngraphvae.evaluation.pair_history import PairHistoryRegression
 
     kw = dict(train_kwargs or {})
     rows: dict[str, list[dict[str, float]]] = {}
@@ -171,10 +165,7 @@ def vgrnn_link_protocol(
             info["forecast_seconds"] = time.perf_counter() - t0
         scorers: dict[str, Any] = {}
         if baselines:
-            scorers.update(persistence=PersistenceLinks(), frequency=EdgeFrequencyLinks(),
-                           edgebank=EdgeBankLinks(), edgebank_tw=EdgeBankLinks(num_test),
-                           pair_history=PairHistoryRegression(),
-                           pair_history_ml=PairHistoryRegression(weighting="natural"),
+            scorers.update(link_baselines(num_test),  # EdgeBank_tw over the test span
                            vgae=VGAELinks(epochs=vgae_epochs, seed=int(seed)))
         if fc is not None:  # stacked variant fitted on the validation snapshots
             designs, labels = [], []
