@@ -105,6 +105,15 @@ class ForecasterConfig(ConfigBase):
             snapshot, so that forecast edge counts carry the snapshot-to-snapshot swings of real
             activity; ``τ`` (with a shift of the edge offset) is fitted by marginal likelihood on
             the training snapshots after the ELBO (:mod:`dyngraphvae.training.snapshot_effect`).
+        context_refit: ``W``, the per-origin refit of the edge context term (needs an edge
+            context; ``0``: off). At every forecast origin the term of each lead ``k`` is
+            re-estimated by maximum a posteriori on the last ``W`` observed snapshots, the latent
+            score held as an offset, with a Gaussian prior of scale ``context_refit_prior`` at
+            the trained weights; the forecast is then direct (step ``k`` reads the origin's
+            observed context aged ``k − 1`` snapshots, never a sample). It contains the
+            likelihood-fitted pair-history regression as fitted (:mod:`dyngraphvae.models.refit`).
+        context_refit_prior: ``σ > 0``, the prior scale of the refitted weights.
+        context_refit_leads: the leads refitted (later leads reuse the last one's term).
     """
 
     num_nodes: int
@@ -142,6 +151,9 @@ class ForecasterConfig(ConfigBase):
     feature_lags: int = 1
     context_leads: int = 1
     snapshot_effect: bool = False
+    context_refit: int = 0
+    context_refit_prior: float = 1.0
+    context_refit_leads: int = 5
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -221,9 +233,18 @@ class ForecasterConfig(ConfigBase):
                 or self.context_leads < 1:
             raise ValueError(f"ForecasterConfig.context_leads: expected an integer >= 1, got "
                              f"{self.context_leads!r}")
+        for name, low in (("context_refit", 0), ("context_refit_leads", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"ForecasterConfig.{name}: expected an integer >= {low}, got "
+                                 f"{v!r}")
+        if not float(self.context_refit_prior) > 0:
+            raise ValueError("ForecasterConfig.context_refit_prior: expected a scale > 0, got "
+                             f"{self.context_refit_prior!r}")
         edge_context = self.decoder_context != "none" and self.decode_edges
         for name, used in (("context_leads > 1", self.context_leads > 1),
-                           ("snapshot_effect", self.snapshot_effect)):
+                           ("snapshot_effect", self.snapshot_effect),
+                           ("context_refit > 0", self.context_refit > 0)):
             if used and not edge_context:
                 raise ValueError(f"ForecasterConfig.{name} needs an edge context (set "
                                  "decoder_context and decode_edges=True)")

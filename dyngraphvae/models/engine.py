@@ -36,8 +36,10 @@ from torch.distributions import Distribution
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models.context import (
+    ContextScorer,
     DecoderContext,
     EdgeContext,
+    EdgeContextTerm,
     OffsetScorer,
     aged,
     push_lag,
@@ -221,6 +223,28 @@ def window_inputs(model: TemporalGraphVAE, graph: TemporalGraph, start: FilterSt
     return out
 
 
+def filter_state(model: TemporalGraphVAE, graph: TemporalGraph, num_samples: int,
+                 generator: torch.Generator | None = None) -> FilterState:
+    """:meth:`TemporalGraphVAE.filter`: the posterior chain over ``graph`` and, with
+    ``config.context_refit``, the refitted lead terms of a forecast from its end."""
+    c = model.config
+    refit = model.autoregressive and c.context_refit > 0 and model.edge_context is not None
+    tr = posterior_chain(model, graph, num_samples, generator=generator, likelihood=False,
+                         divergences=False, keep_states=refit)
+    q = None if c.deterministic else tr.q_last
+    ctx = terms = None
+    if model.autoregressive:
+        contexts = model.decoder_contexts(graph, len(graph))
+        ctx = contexts[-1]
+        if refit:
+            from dyngraphvae.models.refit import refit_lead_terms
+
+            terms = refit_lead_terms(model, graph, len(graph), c.context_refit_leads, tr.states,
+                                     contexts, generator=generator)
+    return FilterState(z=tr.z_last, posterior=q, summary=tr.summary_last,
+                       num_snapshots=len(graph), context=ctx, lead_terms=terms)
+
+
 def latent_path(model: TemporalGraphVAE, z: Tensor, horizon: int,
                 generator: torch.Generator | None = None) -> list[Tensor]:
     """``[Ẑ_T, …, Ẑ_{T+H-1}]`` from ``Ẑ_T = z`` by the transition alone."""
@@ -253,6 +277,7 @@ def rollout(
     *,
     context: DecoderContext | None = None,
     generator: torch.Generator | None = None,
+    terms: list[EdgeContextTerm] | None = None,
 ) -> Rollout:
     r"""Roll the generative model ``H`` steps forward from ``Ẑ_T = z`` (module docstring).
 
@@ -262,6 +287,9 @@ def rollout(
     back as the next context. With ``context_leads > 1`` (the direct multi-horizon decoder) the
     edges are sampled the same way but not fed back: step ``k`` reads the observed history aged
     ``k`` snapshots (:func:`~dyngraphvae.models.context.aged`) through the term of lead ``k + 1``.
+    ``terms``: one edge context term per lead (refitted at the origin,
+    :func:`~dyngraphvae.models.refit.refit_lead_terms`; later steps use the last), read the same
+    direct way instead of the model's own.
     """
     c = model.config
     zs, means, vars_, xs = [], [], [], []
@@ -277,7 +305,7 @@ def rollout(
     S, n = z.size(0), c.num_nodes
     ctx = context
     decay = c.context_decay
-    direct = c.context_leads > 1
+    direct = c.context_leads > 1 or terms is not None
     ctxs, edges, offsets = [], [], []
     for k in range(int(horizon)):
         zs.append(z)
@@ -289,7 +317,8 @@ def rollout(
                 acc.append(v)
             x_next = push_lag(xs[-1], ctx.x)
         if model.edge_decoder is not None:
-            scorer = model.edge_scorer(ctx, k + 1)
+            scorer = (model.edge_scorer(ctx, k + 1) if terms is None else ContextScorer(
+                model.edge_decoder, terms[min(k, len(terms) - 1)], ctx.edges))
             off = model.snapshot_offsets(S, generator)  # one δ per sample and step
             if off is not None:
                 scorer = OffsetScorer(scorer, off, float(model.snapshot_scale))
@@ -306,9 +335,11 @@ def rollout(
                    edge_offsets=offsets or None)
 
 
-def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
+def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout,
+                      terms: list[EdgeContextTerm] | None = None) -> Forecast:
     """Stack a rollout's per-step lists along the horizon dim into a :class:`Forecast` of the
-    ``T = start`` observed snapshots (per-step context terms for the direct decoder)."""
+    ``T = start`` observed snapshots (per-step context terms for the direct decoder, or the
+    rollout's refitted ``terms``)."""
     c = model.config
 
     def stack(v: list[Tensor]) -> Tensor | None:
@@ -316,8 +347,12 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forec
 
     extra: dict[str, Any] = {}
     if model.autoregressive:
-        terms = (model.edge_context if model.lead_terms is None
-                 else [model.context_term(k + 1) for k in range(len(ro.z))])
+        if terms is not None:
+            terms = [terms[min(k, len(terms) - 1)] for k in range(len(ro.z))]
+        elif model.lead_terms is None:
+            terms = model.edge_context
+        else:
+            terms = [model.context_term(k + 1) for k in range(len(ro.z))]
         extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges,
                      edge_offsets=(torch.stack(ro.edge_offsets, dim=1) if ro.edge_offsets
                                    else None),

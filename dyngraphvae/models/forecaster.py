@@ -590,12 +590,7 @@ class TemporalGraphVAE(nn.Module):
         ``q(Z_T | Z_{T-1}^{(s)}, G_{1:T})`` (see :class:`FilterState`)."""
         graph = self._prepare(graph, "filter")
         check_int(num_samples, "filter: num_samples")
-        tr = engine.posterior_chain(self, graph, int(num_samples), generator=generator,
-                                    likelihood=False, divergences=False)
-        q = None if self.config.deterministic else tr.q_last
-        ctx = self.decoder_contexts(graph, len(graph))[-1] if self.autoregressive else None
-        return FilterState(z=tr.z_last, posterior=q, summary=tr.summary_last,
-                           num_snapshots=len(graph), context=ctx)
+        return engine.filter_state(self, graph, int(num_samples), generator)
 
     def filter_states(
         self,
@@ -663,8 +658,10 @@ class TemporalGraphVAE(nn.Module):
                             "has no decoder context; build the state with model.filter(graph) "
                             "(or pass the graph)")
                     ctx = self._empty_context()
-            ro = engine.rollout(self, z, int(horizon), context=ctx, generator=generator)
-            return engine.assemble_forecast(self, state.num_snapshots, ro)
+            terms = state.lead_terms
+            ro = engine.rollout(self, z, int(horizon), context=ctx, generator=generator,
+                                terms=terms)
+            return engine.assemble_forecast(self, state.num_snapshots, ro, terms)
 
     def next_latent(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One rollout step ``Ẑ_{t+1} ~ p(Z | Ẑ_t)`` (its mean for the deterministic ablation),

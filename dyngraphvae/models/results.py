@@ -30,6 +30,9 @@ class FilterState:
         context: for an autoregressive decoder (``decoder_context != "none"``), the
             :class:`DecoderContext` of snapshot index ``T`` (``A_T``, ``H_T``, ``x_T`` of the
             observed history, shared by the samples); ``None`` otherwise.
+        lead_terms: with ``ForecasterConfig.context_refit``, the edge context terms of leads
+            ``1..K`` refitted at this origin (:mod:`dyngraphvae.models.refit`); forecasts from
+            the state read them; ``None`` otherwise.
     """
 
     z: Tensor
@@ -37,6 +40,7 @@ class FilterState:
     summary: Tensor | None
     num_snapshots: int
     context: DecoderContext | None = None
+    lead_terms: list | None = None
 
     @property
     def num_samples(self) -> int:

@@ -31,6 +31,7 @@ from dyngraphvae._checks import check_int
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models import engine
 from dyngraphvae.models.context import (
+    ContextScorer,
     DecoderContext,
     EdgeContext,
     OffsetScorer,
@@ -178,10 +179,12 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
             t_max = int(org.max())
             states = engine.filtered_states(model, graph, t_max, S, generator)
             contexts = model.decoder_contexts(graph, t_max)  # entry T: context of G_{≤T}
-            fcs = []
+            fcs, cache = [], {}
             for t in org.tolist():
                 state = FilterState(z=states[t], posterior=None, summary=None,
-                                    num_snapshots=int(t), context=contexts[t])
+                                    num_snapshots=int(t), context=contexts[t],
+                                    lead_terms=_refit(model, graph, t, H, states, contexts,
+                                                      generator, cache))
                 fcs.append(model.forecast(state, H, S, generator=generator))
     finally:
         model.train(was_training)
@@ -199,6 +202,25 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
                            sampled_edges=[f.sampled_edges for f in fcs])
 
 
+
+
+def _refits(model: Any) -> bool:
+    """Whether forecasts refit the edge context term at each origin (``context_refit``)."""
+    return (getattr(model, "autoregressive", False) and model.edge_context is not None
+            and getattr(model.config, "context_refit", 0) > 0)
+
+
+def _refit(model: Any, graph: TemporalGraph, origin: int, horizon: int, states: list[Tensor],
+           contexts: list[DecoderContext], generator: torch.Generator | None,
+           cache: dict) -> list | None:
+    """The refitted lead terms of ``origin`` (``None`` without ``context_refit``)."""
+    if not _refits(model):
+        return None
+    from dyngraphvae.models.refit import refit_lead_terms
+
+    leads = min(int(horizon), model.config.context_refit_leads)
+    return refit_lead_terms(model, graph, origin, leads, states, contexts, generator=generator,
+                            cache=cache)
 
 
 def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
@@ -231,7 +253,8 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
     c = model.config
     det = bool(c.deterministic)
     decay = c.context_decay
-    direct = c.context_leads > 1  # the aged observed history, no feedback (engine.rollout)
+    refit = _refits(model)
+    direct = c.context_leads > 1 or refit  # the aged observed history, no feedback
     n, S, H = c.num_nodes, num_samples, horizon
     out: list[list[Tensor | None]] = []
     was_training = model.training
@@ -241,6 +264,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
             t_max = max(int(t) for t in origins)
             states = engine.filtered_states(model, graph, t_max, S, generator)
             contexts = model.decoder_contexts(graph, t_max)
+            cache: dict = {}
             for i, t in enumerate(origins):
                 present = [r for r in requests[i] if r is not None]
                 zs, z = [], states[int(t)]
@@ -254,14 +278,17 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                 if not present:
                     out.append([None] * H)
                     continue
+                terms = _refit(model, graph, int(t), H, states, contexts, generator, cache)
                 union, inv = _unique_pairs(torch.cat(present, dim=1), n, c.directed)
                 probs = torch.empty(H, union.size(1), dtype=torch.float64)
                 for a in range(0, union.size(1), max_pairs):
                     pairs = union[:, a:a + max_pairs]
                     ctx = contexts[int(t)].edges
                     for k in range(H):
-                        logits = model.edge_scorer(DecoderContext(edges=ctx, x=None),
-                                                   k + 1).logits(zs[k], pairs)  # (S, P)
+                        scorer = (model.edge_scorer(DecoderContext(edges=ctx, x=None), k + 1)
+                                  if terms is None else ContextScorer(
+                                      model.edge_decoder, terms[min(k, len(terms) - 1)], ctx))
+                        logits = scorer.logits(zs[k], pairs)  # (S, P)
                         # the snapshot effect: integrated out of the predictive, drawn for Â
                         off = offsets[k]
                         pred = expected_sigmoid(logits, scale)
@@ -304,7 +331,7 @@ def predictive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[in
     (:attr:`RollingForecast.sampled_edges`) are appended to it, in the order of ``origins``."""
     cfg = getattr(model, "config", None)
     reads_degrees = bool(getattr(cfg, "context_rates", ()))
-    direct = getattr(cfg, "context_leads", 1) > 1 and futures is None
+    direct = (getattr(cfg, "context_leads", 1) > 1 or _refits(model)) and futures is None
     if getattr(model, "autoregressive", False) and (horizon == 1 or not reads_degrees or direct):
         return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
                                           generator)

@@ -34,45 +34,9 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.models.context import aged
-from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
+from dyngraphvae.models.refit import stratified_pairs
 
 __all__ = ["stratified_pairs", "warm_start_context", "warm_start_features"]
-
-
-def stratified_pairs(graph: Any, s: int, stored: Tensor, negatives: int,
-                     generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """The pairs ``(2, P)``, labels and weights of the stratified estimate of snapshot ``s``'s
-    Bernoulli log-likelihood (module docstring): its edges, the stored (seen-before) non-edges
-    (at most ``STRATUM_BUDGET_FACTOR · K``, weighted up when sub-sampled) and ``K`` uniform pairs
-    weighted to stand for the rest; ``stored`` are the context's pair keys ``u·N + v``."""
-    n, directed = graph.num_nodes, graph.directed
-    total = num_valid_pairs(n, directed)
-    pos = graph.edges(s).cpu().long()
-    pos = pos[:, pos[0] != pos[1]]
-    if not directed:
-        pos = torch.unique(torch.stack([pos.min(0).values, pos.max(0).values]), dim=1)
-    e = pos.size(1)
-    k = max(negatives, 10 * e)
-    u = torch.randint(0, n, (k,), generator=generator)
-    v = torch.randint(0, n - 1, (k,), generator=generator)
-    v = v + (v >= u).long()  # uniform over u != v
-    if not directed:
-        u, v = torch.minimum(u, v), torch.maximum(u, v)
-    neg = torch.stack([u, v])
-    keys = pos[0] * n + pos[1]
-    neg_keys = neg[0] * n + neg[1]
-    skip = torch.isin(neg_keys, keys) | torch.isin(neg_keys, stored)
-    seen = stored[~torch.isin(stored, keys)]
-    w_seen, budget = 1.0, STRATUM_BUDGET_FACTOR * k
-    if seen.numel() > budget:
-        w_seen = seen.numel() / budget
-        seen = seen[torch.randint(0, seen.numel(), (budget,), generator=generator)]
-    seen = torch.stack([seen // n, seen % n])
-    c = seen.size(1)
-    y = torch.cat([torch.ones(e), torch.zeros(c + k)]).double()
-    w = torch.cat([torch.ones(e), torch.full((c,), w_seen),
-                   torch.where(skip, 0.0, total / k)]).double()
-    return torch.cat([pos, seen, neg], 1), y, w
 
 
 def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator, lead: int = 1
