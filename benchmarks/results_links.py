@@ -104,6 +104,11 @@ def main() -> None:
                     help="TrainConfig.overshooting (weight of the lead terms' training)")
     ap.add_argument("--snapshot-effect", action="store_true",
                     help="ForecasterConfig.snapshot_effect (a random intercept per snapshot)")
+    ap.add_argument("--context-refit", type=int, default=0,
+                    help="ForecasterConfig.context_refit (W: refit the context term at every "
+                         "origin on the last W snapshots; 0: off)")
+    ap.add_argument("--refit-prior", type=float, default=1.0,
+                    help="ForecasterConfig.context_refit_prior (the prior scale)")
     ap.add_argument("--overshooting-shared", action="store_true",
                     help="TrainConfig.overshooting_shared")
     ap.add_argument("--tag", default="", help="suffix of the output file")
@@ -122,7 +127,9 @@ def main() -> None:
                                      **({"history_rates": tuple(args.history_rates)}
                                         if args.history_rates else {}),
                                      context_leads=args.context_leads,
-                                     snapshot_effect=args.snapshot_effect)
+                                     snapshot_effect=args.snapshot_effect,
+                                     context_refit=args.context_refit,
+                                     context_refit_prior=args.refit_prior)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
               overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)
