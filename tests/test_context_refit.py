@@ -200,3 +200,21 @@ def test_pair_only_predictive_equals_the_full_rollout():
     one = model.forecast(model.filter(g[:5], 2, generator=torch.Generator().manual_seed(4)), H)
     torch.testing.assert_close(fc.edge_prob(0, 2, pairs), torch.sigmoid(
         one.edge_logits(pairs)[:, 2]).mean(0))
+
+
+@pytest.mark.parametrize("context", ["previous", "history"])
+def test_refit_of_the_simpler_contexts(context):
+    """The ``previous`` / ``history`` terms refit the same way (their columns and an intercept)."""
+    g = _graph(directed=False)
+    torch.manual_seed(0)
+    cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context=context, context_refit=4)
+    model = TemporalGraphVAE(cfg).eval()
+    state = model.filter(g[:8], 2, generator=torch.Generator().manual_seed(0))
+    width = 2 + (context == "history")  # A_t [, H_t], intercept
+    assert [t.weight_vector().numel() for t in state.lead_terms] == [width] * 5
+    fc = model.forecast(state, 3, generator=torch.Generator().manual_seed(1))
+    pairs = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    want = model.edge_decoder.logits(fc.z[:, 1], pairs) + state.lead_terms[1].pair_logits(
+        aged(model.decoder_contexts(g, 8)[8].edges, cfg.context_decay), pairs)[0]
+    torch.testing.assert_close(fc.edge_logits(pairs)[:, 1], want)
