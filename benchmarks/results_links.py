@@ -104,9 +104,10 @@ def main() -> None:
                     help="TrainConfig.overshooting (weight of the lead terms' training)")
     ap.add_argument("--snapshot-effect", action="store_true",
                     help="ForecasterConfig.snapshot_effect (a random intercept per snapshot)")
-    ap.add_argument("--context-refit", type=int, default=0,
+    ap.add_argument("--context-refit", default="0",
                     help="ForecasterConfig.context_refit (W: refit the context term at every "
-                         "origin on the last W snapshots; 0: off)")
+                         "origin on the last W snapshots; 0: off; 'auto': choose 0 or 10 per "
+                         "seed on the validation origins by the pairwise log score)")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
     ap.add_argument("--overshooting-shared", action="store_true",
@@ -128,7 +129,8 @@ def main() -> None:
                                         if args.history_rates else {}),
                                      context_leads=args.context_leads,
                                      snapshot_effect=args.snapshot_effect,
-                                     context_refit=args.context_refit,
+                                     context_refit=(0 if args.context_refit == "auto"
+                                                    else int(args.context_refit)),
                                      context_refit_prior=args.refit_prior)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
@@ -136,7 +138,8 @@ def main() -> None:
     t0 = time.perf_counter()
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, num_origins=args.num_origins,
-                                 num_val=args.num_val, train_kwargs=tk)
+                                 num_val=args.num_val, train_kwargs=tk,
+                                 refit_windows=(0, 10) if args.context_refit == "auto" else None)
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     res["edge_weights"] = "dropped (unweighted graph)"

@@ -228,3 +228,20 @@ def test_protocol_reports_sampled_futures_of_full_rollouts():
                 assert out["scores"]["model"][m][i][k] is not None
     assert out["scores"]["persistence"]["mmd_degree"][0][0] is not None
     assert out["scores"]["frequency"]["mmd_degree"][0][0] is None
+
+
+def test_protocol_chooses_the_refit_on_validation_origins_per_seed():
+    g = _shifted_graph(num_nodes=20, num_snapshots=16)
+    cfg = ForecasterConfig.for_graph(g, **dict(TINY, decoder_context="pair_history"))
+    res = link_forecast_protocol(g, cfg, horizon=2, num_val=4, seeds=[0, 1], num_samples=3,
+                                 num_mrr_negatives=K, num_origins=2, refit_windows=(0, 3),
+                                 train_kwargs=dict(epochs=2, patience=None))
+    for info in res["training"]:
+        assert set(info["refit_scores"]) == {"0", "3"}
+        best = max((0, 3), key=lambda w: (info["refit_scores"][str(w)], -w))
+        assert info["context_refit"] == best
+    assert cfg.context_refit == 0  # the choice is each model's own, the shared config is untouched
+    with pytest.raises(ValueError, match="validation origins"):
+        link_forecast_protocol(g, cfg, horizon=2, num_val=4, seeds=[0], num_origins=2,
+                               refit_windows=(0, 3), score_validation=False,
+                               train_kwargs=dict(epochs=1, patience=None))

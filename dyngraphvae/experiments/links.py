@@ -13,6 +13,7 @@ r"""Link-forecast study runners.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -500,6 +501,7 @@ def link_forecast_protocol(
     num_origins: int = 1,
     train_end: int | None = None,
     score_validation: bool = True,
+    refit_windows: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     r"""Link forecasting at horizons ``1..H`` from one or many origins, next to persistence,
     edge frequency and EdgeBank (unlimited memory, ``edgebank``, and the test span's window,
@@ -513,7 +515,11 @@ def link_forecast_protocol(
     snapshots are its validation block (early stopping and best-epoch restore on the validation
     ELBO). With ``score_validation`` the origins whose targets lie inside the validation block,
     ``T ∈ [T_0 − num_val, T_0 − H]``, are scored the same way and reported under
-    ``"validation"``: choose settings on those, never on the test origins.
+    ``"validation"``: choose settings on those, never on the test origins. With
+    ``refit_windows`` (e.g. ``(0, 10)``) each trained model's ``context_refit`` is chosen among
+    them on those validation origins by the pairwise log score
+    (:func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`), before any origin is
+    scored; ``training`` records the choice and the scores.
 
     **Forecast.** One filtering pass gives every origin (:func:`rolling_forecast`; for an
     autoregressive decoder, :func:`_autoregressive_pair_probs`, the same law at the scored pairs
@@ -550,6 +556,9 @@ def link_forecast_protocol(
                                           origins=origins, train_end=train_end)
     if not score_validation:
         val = []
+    if refit_windows is not None and not val:
+        raise ValueError("link_forecast_protocol: refit_windows needs validation origins "
+                         "(score_validation=True and num_val > horizon)")
     kw = dict(train_kwargs or {})
     runs, val_runs, infos = [], [], []
     score_kw = dict(num_samples=num_samples, num_mrr_negatives=num_mrr_negatives,
@@ -559,6 +568,14 @@ def link_forecast_protocol(
                                        **dict(kw, seed=int(seed), val_snapshots=num_val))
         gen = torch.Generator().manual_seed(30_000 + int(seed))
         t0 = time.perf_counter()
+        if refit_windows is not None:
+            from dyngraphvae.evaluation.forecast_choice import choose_context_refit
+
+            model.config = dataclasses.replace(model.config)  # the choice is this model's own
+            best, scores = choose_context_refit(model, graph, val, H, tuple(refit_windows),
+                                                num_samples=num_samples, seed=int(seed))
+            info.update(context_refit=best, refit_scores={str(w): v for w, v in scores.items()},
+                        refit_choice_seconds=time.perf_counter() - t0)
         runs.append(_score_link_origins(model, graph, test, H, seed=int(seed), generator=gen,
                                         **score_kw))
         if val:

@@ -1,0 +1,107 @@
+r"""Automatic choice of the per-origin refit (``ForecasterConfig.context_refit``) on validation
+origins, by a proper score of the forecast edge probabilities.
+
+The refit changes forecasts only (``dyngraphvae.models.refit``), so one trained model is scored
+with each candidate window ``W`` (``0``: the trained weights, iterated) on the **validation**
+origins, and the best is kept. The score of a forecast from origin ``T`` at horizon ``h`` is the
+pairwise log score of its marginal edge probabilities ``p̂_uv`` on the target snapshot
+``s = T + h − 1``,
+
+.. math::
+    \ell_s = \sum_{u \ne v} A_s(u, v) \log p̂_{uv} + (1 - A_s(u, v)) \log(1 - p̂_{uv}),
+
+estimated without bias from the stratified pairs of
+:func:`~dyngraphvae.models.refit.stratified_pairs`
+(every edge of ``s``, the pairs seen before ``T``, uniform pairs weighted to stand for the rest;
+the same pairs for every candidate), divided by the number of edges of ``s`` and averaged over
+``(T, h)``. It is a proper scoring rule of the pairwise marginals: it rewards the ranking of the
+pairs and the level of the probabilities (the expected edge count) at once, the two sides of the
+trade-off measured in ``docs/results.md`` (section 3i).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.models.refit import stratified_pairs
+from dyngraphvae.models.rolling import predictive_pair_probs
+
+__all__ = ["choose_context_refit", "pair_log_score"]
+
+
+def _score_pairs(graph: TemporalGraph, origins: Sequence[int], horizon: int, model: Any,
+                 negatives: int, seed: int) -> list[list[tuple | None]]:
+    """The stratified pairs ``(pairs, y, w)`` of every ``(origin, h)`` (``None``: no edge)."""
+    contexts = model.decoder_contexts(graph, max(origins))
+    out = []
+    for t in origins:
+        row = []
+        for k in range(horizon):
+            s = t + k
+            if s >= len(graph) or graph.num_edges(s) == 0:
+                row.append(None)
+                continue
+            gen = torch.Generator().manual_seed(7_919 * (int(seed) + 1) + 104_729 * s + int(t))
+            row.append(stratified_pairs(graph, s, contexts[t].edges.keys.cpu(), negatives, gen))
+        out.append(row)
+    return out
+
+
+def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int, *,
+                   num_samples: int = 20, seed: int = 0, negatives: int | None = None,
+                   pairs: list[list[tuple | None]] | None = None) -> float:
+    """Mean over the ``(origin, h)`` of the estimated pairwise log score per edge of the target
+    (module docstring) of ``model``'s forecasts; higher is better. ``pairs``: precomputed
+    :func:`_score_pairs` rows (so that candidates share them)."""
+    if pairs is None:
+        c = model.config
+        negatives = negatives or c.num_negatives or max(2000, c.num_nodes)
+        pairs = _score_pairs(graph, origins, horizon, model, negatives, seed)
+    requests = [[None if r is None else r[0] for r in row] for row in pairs]
+    probs = predictive_pair_probs(model, graph, list(origins), horizon, num_samples, requests,
+                                  torch.Generator().manual_seed(int(seed)))
+    scores = []
+    for row, prow in zip(pairs, probs, strict=True):
+        for r, p in zip(row, prow, strict=True):
+            if r is None:
+                continue
+            _, y, w = r
+            p = p.double().clamp(1e-12, 1 - 1e-12)
+            ll = (w * (y * p.log() + (1 - y) * (1 - p).log())).sum()
+            scores.append(float(ll / y.sum()))
+    if not scores:
+        raise ValueError("pair_log_score: no (origin, h) has a target with an edge")
+    return sum(scores) / len(scores)
+
+
+def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
+                         horizon: int, windows: Sequence[int] = (0, 10), *,
+                         num_samples: int = 20, seed: int = 0) -> tuple[int, dict[int, float]]:
+    """Score ``model``'s forecasts from the validation ``origins`` with each refit window in
+    ``windows`` (:func:`pair_log_score`, the same pairs for all) and set
+    ``model.config.context_refit`` to the best (ties: the earlier window). Returns ``(best,
+    {window: score})``. A model without an edge context keeps ``context_refit = 0``."""
+    c = model.config
+    if getattr(model, "edge_context", None) is None or not origins:
+        return int(c.context_refit), {}
+    bad = [w for w in windows if isinstance(w, bool) or not isinstance(w, int) or w < 0]
+    if bad or not windows:
+        raise ValueError(f"choose_context_refit: windows must be integers >= 0, got {windows!r}")
+    negatives = c.num_negatives or max(2000, c.num_nodes)
+    pairs = _score_pairs(graph, origins, horizon, model, negatives, seed)
+    scores: dict[int, float] = {}
+    was = c.context_refit
+    try:
+        for w in windows:
+            c.context_refit = int(w)
+            scores[int(w)] = pair_log_score(model, graph, origins, horizon,
+                                            num_samples=num_samples, seed=seed, pairs=pairs)
+    finally:
+        c.context_refit = was
+    best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
+    c.context_refit = best
+    return best, scores
