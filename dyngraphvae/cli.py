@@ -146,11 +146,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(err, ValueError) and "checkpoint" not in str(err):
                 raise
             raise CLIError(str(err)) from err
+    if "context_refit" not in settings and args.resume is None:
+        from dyngraphvae.selection import select_context_refit
+
+        refit = select_context_refit(res.model, history, train_config, args.out)
+        if refit is not None:
+            print(_refit_line(refit))
     print(f"trained {res.epochs_completed} epochs; best val ELBO/step "
           f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {args.out}")
     print(f"next: dyngraphvae evaluate --model {args.out}   |   "
           f"dyngraphvae forecast --model {args.out}")
     return 0
+
+
+def _refit_line(record: dict[str, Any]) -> str:
+    """One line saying which refit window the validation origins chose, and the scores."""
+    table = ", ".join(f"W={w} {v:.3f}" for w, v in record["scores"].items())
+    return (f"context refit chosen on {len(record['origins'])} validation origins, h = 1.."
+            f"{record['horizon']} (pairwise log score per edge: {table}): W={record['chosen']}")
 
 
 def _selection_line(record: dict[str, Any]) -> str:

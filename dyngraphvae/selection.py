@@ -30,7 +30,10 @@ from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
-__all__ = ["fit_and_select", "validation_link_auc"]
+__all__ = ["fit_and_select", "select_context_refit", "validation_link_auc"]
+
+#: refit windows ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off)
+REFIT_WINDOWS = (0, 10)
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,
@@ -103,3 +106,39 @@ def fit_and_select(
     data.setdefault("metadata", {})["selection"] = record
     manifest.write_text(json.dumps(data, indent=2, sort_keys=True))
     return results[best], record
+
+
+def select_context_refit(model: Any, history: TemporalGraph, train_config: TrainConfig,
+                         out_dir: str | Path, *, windows: Sequence[int] = REFIT_WINDOWS,
+                         horizon: int = 5, num_samples: int = 20) -> dict[str, Any] | None:
+    """Choose the model's per-origin refit window (``ForecasterConfig.context_refit``) on the
+    validation snapshots of ``history`` and record it in the model folder ``out_dir``
+    (``config.json``; ``manifest.json`` under ``"refit_selection"``). The refit changes forecasts
+    only, so the trained model is scored as it is with each window:
+    :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, the pairwise log score
+    of forecasts from the origins whose targets lie in the validation block, at horizons
+    ``1..min(horizon, num_val)``. Returns the record, or ``None`` (nothing changed) when the model
+    has no edge context or there are no validation snapshots."""
+    from dyngraphvae.evaluation.forecast_choice import choose_context_refit
+    from dyngraphvae.training.io import CONFIG_FILE
+
+    if getattr(model, "edge_context", None) is None:
+        return None
+    num_val = num_validation_snapshots(len(history), train_config)
+    if num_val == 0:
+        return None
+    h = min(int(horizon), num_val)
+    origins = [t for t in range(len(history) - num_val, len(history) - h + 1)]
+    best, scores = choose_context_refit(model.eval(), history, origins, h, tuple(windows),
+                                        num_samples=num_samples, seed=train_config.seed)
+    record = {"chosen": best, "by": "pairwise log score per target edge of the forecasts from "
+              "the validation origins", "origins": origins, "horizon": h,
+              "scores": {str(w): v for w, v in scores.items()}}
+    out_dir = Path(out_dir)
+    (out_dir / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=2,
+                                                  sort_keys=True))
+    manifest = out_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data.setdefault("metadata", {})["refit_selection"] = record
+    manifest.write_text(json.dumps(data, indent=2, sort_keys=True))
+    return record

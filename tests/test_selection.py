@@ -67,3 +67,25 @@ def test_no_validation_no_choice(tmp_path):
     cands = {"none": ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8)}
     with pytest.raises(ValueError, match="made on validation snapshots"):
         selection.fit_and_select(cands, TrainConfig(epochs=1, val_fraction=0.0), g, tmp_path)
+
+
+def test_the_refit_window_chosen_on_validation_goes_into_the_model_folder(tmp_path):
+    from dyngraphvae.training import fit
+
+    g = _graph()
+    cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history")
+    tc = TrainConfig(epochs=1, val_snapshots=3, progress_bar=False, tensorboard=False)
+    res = fit(cfg, tc, g, tmp_path / "run")
+    with torch.no_grad():  # a level ~100x too low: the refit re-estimates it
+        res.model.edge_decoder.bias.fill_(-8.0)
+    record = selection.select_context_refit(res.model, g, tc, tmp_path / "run", windows=(0, 4),
+                                            num_samples=2)
+    assert record["origins"] == [6] and record["horizon"] == 3  # targets 6..8, the val block
+    assert record["scores"]["4"] > record["scores"]["0"] and record["chosen"] == 4
+    assert load_saved(tmp_path / "run").model.config.context_refit == 4
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["metadata"]["refit_selection"]["chosen"] == 4
+    plain = fit(ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4),
+                tc, g, tmp_path / "plain")
+    assert selection.select_context_refit(plain.model, g, tc, tmp_path / "plain") is None
