@@ -4,6 +4,9 @@
     python benchmarks/results_tables.py vgrnn pygt  # some of them (vgrnn, pygt, links, drift, fork)
     python benchmarks/results_tables.py seeds links_uci_collegemsg_recipe  # one seed per file:
         # links_<...>.json, links_<...>_s1.json, ... merged (mean ± population std over files)
+    python benchmarks/results_tables.py chosen refit_choice_uci_collegemsg.json \
+        links_uci_collegemsg_recipe links_uci_collegemsg_refit10
+        # the rows of the refit window chosen per seed (benchmarks/refit_choice.py)
     python benchmarks/results_tables.py compare links_uci_collegemsg_recipe \
         links_uci_collegemsg_rate1
         # the model rows of the validation origins of two link runs, and their difference
@@ -96,11 +99,28 @@ def seeds(stem: str) -> None:
     """Merge the one-seed files ``<stem>.json``, ``<stem>_s1.json``, … of ``results_links.py``:
     per metric and method, mean ± population std over the files of the per-seed means."""
     paths = [OUT / f"{stem}.json", *sorted(OUT.glob(f"{stem}_s[0-9]*.json"))]
-    runs = [json.loads(p.read_text()) for p in paths if p.is_file()]
+    _merge(stem, [p for p in paths if p.is_file()])
+
+
+def chosen(choice: str, *stems: str) -> None:
+    """The rows of the refit window chosen per seed: ``choice`` is a ``refit_choice.py`` JSON
+    (``runs[i]["chosen"]`` for seed ``i``), ``stems`` the one-seed files of each window in the
+    order of its ``--windows`` (seed 0 ``<stem>.json``, seed ``i`` ``<stem>_s<i>.json``)."""
+    rec = json.loads((OUT / choice).read_text())
+    windows = sorted({int(w) for r in rec["runs"] for w in r["scores"]})
+    paths = []
+    for r in rec["runs"]:
+        stem = stems[windows.index(int(r["chosen"]))]
+        paths.append(OUT / (f"{stem}.json" if r["seed"] == 0 else f"{stem}_s{r['seed']}.json"))
+    _merge(f"chosen per seed by {choice}: " + ", ".join(p.stem for p in paths), paths)
+
+
+def _merge(title: str, paths: list[Path]) -> None:
+    runs = [json.loads(p.read_text()) for p in paths]
     if not runs:
-        raise SystemExit(f"no file {stem}.json in {OUT}")
+        raise SystemExit(f"no file for {title} in {OUT}")
     H = runs[0]["horizon"]
-    print(f"### {stem}: {len(runs)} seeds ({', '.join(p.name for p in paths if p.is_file())})\n")
+    print(f"### {title}: {len(runs)} seeds ({', '.join(p.name for p in paths)})\n")
     for metric, label in SEED_METRICS:
         scale = 1000.0 if metric in ("mmd_degree", "ece") else 1.0  # ece is stored in %
         print(f"| {label} | " + " | ".join(f"h={h + 1}" for h in range(H)) + " | mean over h |")
@@ -222,6 +242,9 @@ def main() -> None:
         compare(*sys.argv[2:4])
         return
     parts = {"vgrnn": vgrnn, "pygt": pygt, "links": links, "drift": drift, "fork": fork}
+    if sys.argv[1:2] == ["chosen"]:
+        chosen(*sys.argv[2:])
+        return
     if sys.argv[1:2] == ["seeds"]:
         for stem in sys.argv[2:]:
             seeds(stem)
