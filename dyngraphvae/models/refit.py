@@ -148,9 +148,9 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     snapshot ``s`` at lead ``k``, which do not depend on the origin.
     A lead with no observed target in the window keeps the prior mean (the trained weights).
     ``negatives``: uniform pairs per snapshot (default: the sparse ELBO's ``num_negatives``, or
-    ``max(2000, N)``; on bitcoin_alpha's validation origins 2,000 draws let the fit inflate the
-    pairs among active nodes, which few uniform draws reach: forecast edge counts 2.9–5.6× the
-    truth against 1.3–3.7× with 20,000)."""
+    ``max(2000, N)``. In a scratch run of one bitcoin_alpha model on its validation origins,
+    2,000 draws let the fit inflate the pairs among active nodes, which few uniform draws reach:
+    forecast edge counts 2.9–5.6× the truth, against 1.3–3.7× with 20,000)."""
     c = model.config
     if negatives is None:
         negatives = c.num_negatives or max(2000, c.num_nodes)
