@@ -372,6 +372,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         res = fit(next(iter(candidates.values())), train_config, graph[:start], out / "model",
                   metadata=meta)
+    from dyngraphvae.selection import select_context_refit
+
+    refit = select_context_refit(res.model, graph[:start], train_config, out / "model")
+    if refit is not None:  # as train does, for a decoder with an edge context
+        print(_refit_line(refit))
     model_config = res.model.config
     fit_s = time.perf_counter() - t_fit
     model = res.model
