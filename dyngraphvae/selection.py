@@ -101,11 +101,16 @@ def fit_and_select(
             shutil.copytree(entry, dst, dirs_exist_ok=True)
         else:
             shutil.copy2(entry, dst)
+    _record(out_dir, "selection", record)
+    return results[best], record
+
+
+def _record(out_dir: Path, key: str, record: dict[str, Any]) -> None:
+    """Add ``record`` under ``metadata[key]`` of the model folder's ``manifest.json``."""
     manifest = out_dir / "manifest.json"
     data = json.loads(manifest.read_text())
-    data.setdefault("metadata", {})["selection"] = record
+    data.setdefault("metadata", {})[key] = record
     manifest.write_text(json.dumps(data, indent=2, sort_keys=True))
-    return results[best], record
 
 
 def select_context_refit(model: Any, history: TemporalGraph, train_config: TrainConfig,
@@ -128,17 +133,13 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
     if num_val == 0:
         return None
     h = min(int(horizon), num_val)
-    origins = [t for t in range(len(history) - num_val, len(history) - h + 1)]
+    origins = list(range(len(history) - num_val, len(history) - h + 1))
     best, scores = choose_context_refit(model.eval(), history, origins, h, tuple(windows),
                                         num_samples=num_samples, seed=train_config.seed)
     record = {"chosen": best, "by": "pairwise log score per target edge of the forecasts from "
               "the validation origins", "origins": origins, "horizon": h,
               "scores": {str(w): v for w, v in scores.items()}}
     out_dir = Path(out_dir)
-    (out_dir / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=2,
-                                                  sort_keys=True))
-    manifest = out_dir / "manifest.json"
-    data = json.loads(manifest.read_text())
-    data.setdefault("metadata", {})["refit_selection"] = record
-    manifest.write_text(json.dumps(data, indent=2, sort_keys=True))
+    model.config.save(out_dir / CONFIG_FILE)
+    _record(out_dir, "refit_selection", record)
     return record

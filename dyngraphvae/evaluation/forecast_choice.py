@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.refit import stratified_pairs
+from dyngraphvae.models.refit import refit_negatives, stratified_pairs
 from dyngraphvae.models.rolling import predictive_pair_probs
 
 __all__ = ["choose_context_refit", "pair_log_score"]
@@ -58,9 +58,8 @@ def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], hor
     (module docstring) of ``model``'s forecasts; higher is better. ``pairs``: precomputed
     :func:`_score_pairs` rows (so that candidates share them)."""
     if pairs is None:
-        c = model.config
-        negatives = negatives or c.num_negatives or max(2000, c.num_nodes)
-        pairs = _score_pairs(graph, origins, horizon, model, negatives, seed)
+        pairs = _score_pairs(graph, origins, horizon, model,
+                             negatives or refit_negatives(model.config), seed)
     requests = [[None if r is None else r[0] for r in row] for row in pairs]
     probs = predictive_pair_probs(model, graph, list(origins), horizon, num_samples, requests,
                                   torch.Generator().manual_seed(int(seed)))
@@ -91,8 +90,7 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
     bad = [w for w in windows if isinstance(w, bool) or not isinstance(w, int) or w < 0]
     if bad or not windows:
         raise ValueError(f"choose_context_refit: windows must be integers >= 0, got {windows!r}")
-    negatives = c.num_negatives or max(2000, c.num_nodes)
-    pairs = _score_pairs(graph, origins, horizon, model, negatives, seed)
+    pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
     scores: dict[int, float] = {}
     was = c.context_refit
     try:

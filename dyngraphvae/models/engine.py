@@ -228,7 +228,7 @@ def filter_state(model: TemporalGraphVAE, graph: TemporalGraph, num_samples: int
     """:meth:`TemporalGraphVAE.filter`: the posterior chain over ``graph`` and, with
     ``config.context_refit``, the refitted lead terms of a forecast from its end."""
     c = model.config
-    refit = model.autoregressive and c.context_refit > 0 and model.edge_context is not None
+    refit = c.context_refit > 0  # the config allows it only with an edge context
     tr = posterior_chain(model, graph, num_samples, generator=generator, likelihood=False,
                          divergences=False, keep_states=refit)
     q = None if c.deterministic else tr.q_last
@@ -259,7 +259,8 @@ class Rollout:
     """Per-step lists of one rollout (``k = 0..H-1``): latents ``Ẑ_{T+k}``, the feature
     predictive's mean/variance/sample, the decoder contexts read, and the sampled edges
     ``(4, E)`` rows ``(sample, k, u, v)`` (autoregressive decoder), and the snapshot effect's
-    ``(S,)`` draws per step (``snapshot_effect``)."""
+    ``(S,)`` draws per step (``snapshot_effect``), and the refitted context term read at each
+    step (``context_refit``)."""
 
     z: list[Tensor]
     feature_mean: list[Tensor]
@@ -268,6 +269,7 @@ class Rollout:
     contexts: list[DecoderContext] | None = None
     sampled_edges: Tensor | None = None
     edge_offsets: list[Tensor] | None = None
+    edge_terms: list[EdgeContextTerm] | None = None
 
 
 def rollout(
@@ -306,6 +308,8 @@ def rollout(
     ctx = context
     decay = c.context_decay
     direct = c.context_leads > 1 or terms is not None
+    if terms is not None:  # one term per step; steps beyond the refitted leads use the last
+        terms = [terms[min(k, len(terms) - 1)] for k in range(int(horizon))]
     ctxs, edges, offsets = [], [], []
     for k in range(int(horizon)):
         zs.append(z)
@@ -317,8 +321,8 @@ def rollout(
                 acc.append(v)
             x_next = push_lag(xs[-1], ctx.x)
         if model.edge_decoder is not None:
-            scorer = (model.edge_scorer(ctx, k + 1) if terms is None else ContextScorer(
-                model.edge_decoder, terms[min(k, len(terms) - 1)], ctx.edges))
+            scorer = (model.edge_scorer(ctx, k + 1) if terms is None
+                      else ContextScorer(model.edge_decoder, terms[k], ctx.edges))
             off = model.snapshot_offsets(S, generator)  # one δ per sample and step
             if off is not None:
                 scorer = OffsetScorer(scorer, off, float(model.snapshot_scale))
@@ -332,14 +336,13 @@ def rollout(
         z = model.next_latent(z, generator)
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
                    sampled_edges=torch.cat(edges, dim=1) if edges else None,
-                   edge_offsets=offsets or None)
+                   edge_offsets=offsets or None, edge_terms=terms)
 
 
-def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout,
-                      terms: list[EdgeContextTerm] | None = None) -> Forecast:
+def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
     """Stack a rollout's per-step lists along the horizon dim into a :class:`Forecast` of the
     ``T = start`` observed snapshots (per-step context terms for the direct decoder, or the
-    rollout's refitted ``terms``)."""
+    rollout's refitted ones)."""
     c = model.config
 
     def stack(v: list[Tensor]) -> Tensor | None:
@@ -347,8 +350,8 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout,
 
     extra: dict[str, Any] = {}
     if model.autoregressive:
-        if terms is not None:
-            terms = [terms[min(k, len(terms) - 1)] for k in range(len(ro.z))]
+        if ro.edge_terms is not None:
+            terms = ro.edge_terms
         elif model.lead_terms is None:
             terms = model.edge_context
         else:

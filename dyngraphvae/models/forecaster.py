@@ -658,10 +658,9 @@ class TemporalGraphVAE(nn.Module):
                             "has no decoder context; build the state with model.filter(graph) "
                             "(or pass the graph)")
                     ctx = self._empty_context()
-            terms = state.lead_terms
             ro = engine.rollout(self, z, int(horizon), context=ctx, generator=generator,
-                                terms=terms)
-            return engine.assemble_forecast(self, state.num_snapshots, ro, terms)
+                                terms=state.lead_terms)
+            return engine.assemble_forecast(self, state.num_snapshots, ro)
 
     def next_latent(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One rollout step ``Ẑ_{t+1} ~ p(Z | Ẑ_t)`` (its mean for the deterministic ablation),

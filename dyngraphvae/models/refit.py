@@ -41,7 +41,7 @@ from torch import Tensor
 from dyngraphvae.models.context import EdgeContextTerm, aged
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
-__all__ = ["map_logistic", "refit_lead_terms", "stratified_pairs"]
+__all__ = ["map_logistic", "refit_lead_terms", "refit_negatives", "stratified_pairs"]
 
 
 def stratified_pairs(graph: Any, s: int, stored: Tensor, negatives: int,
@@ -122,6 +122,12 @@ def map_logistic(x: Tensor, y: Tensor, w: Tensor, offset: Tensor, prior_mean: Te
     return theta
 
 
+def refit_negatives(config: Any) -> int:
+    """Uniform pairs per snapshot of the refit's (and its choice's) stratified likelihood: the
+    sparse ELBO's ``num_negatives``, or ``max(2000, N)``."""
+    return config.num_negatives or max(2000, config.num_nodes)
+
+
 def _prior_mean(term: EdgeContextTerm) -> Tensor:
     w = term.weight_vector().detach().double().cpu()
     return w if term.offset is not None else torch.cat([w, w.new_zeros(1)])
@@ -147,13 +153,13 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     rolling evaluation: ``cache["rows"][(s, k)]`` holds the rows ``(φ, y, w, o)`` of target
     snapshot ``s`` at lead ``k``, which do not depend on the origin.
     A lead with no observed target in the window keeps the prior mean (the trained weights).
-    ``negatives``: uniform pairs per snapshot (default: the sparse ELBO's ``num_negatives``, or
-    ``max(2000, N)``. In a scratch run of one bitcoin_alpha model on its validation origins,
-    2,000 draws let the fit inflate the pairs among active nodes, which few uniform draws reach:
-    forecast edge counts 2.9–5.6× the truth, against 1.3–3.7× with 20,000)."""
+    ``negatives``: uniform pairs per snapshot (default: :func:`refit_negatives`). In a scratch
+    run of one bitcoin_alpha model on its validation origins, 2,000 draws let the fit inflate
+    the pairs among active nodes, which few uniform draws reach: forecast edge counts 2.9–5.6×
+    the truth, against 1.3–3.7× with 20,000."""
     c = model.config
     if negatives is None:
-        negatives = c.num_negatives or max(2000, c.num_nodes)
+        negatives = refit_negatives(c)
     window, scale = int(c.context_refit), float(c.context_refit_prior)
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation

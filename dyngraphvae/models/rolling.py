@@ -205,22 +205,24 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
 
 
 def _refits(model: Any) -> bool:
-    """Whether forecasts refit the edge context term at each origin (``context_refit``)."""
-    return (getattr(model, "autoregressive", False) and model.edge_context is not None
-            and getattr(model.config, "context_refit", 0) > 0)
+    """Whether forecasts refit the edge context term at each origin (``context_refit > 0``,
+    which the config only allows with an edge context)."""
+    return getattr(getattr(model, "config", None), "context_refit", 0) > 0
 
 
 def _refit(model: Any, graph: TemporalGraph, origin: int, horizon: int, states: list[Tensor],
            contexts: list[DecoderContext], generator: torch.Generator | None,
            cache: dict) -> list | None:
-    """The refitted lead terms of ``origin`` (``None`` without ``context_refit``)."""
+    """The refitted term of every step ``0..horizon-1`` from ``origin`` (steps beyond
+    ``context_refit_leads`` share the last lead's), or ``None`` without ``context_refit``."""
     if not _refits(model):
         return None
     from dyngraphvae.models.refit import refit_lead_terms
 
     leads = min(int(horizon), model.config.context_refit_leads)
-    return refit_lead_terms(model, graph, origin, leads, states, contexts, generator=generator,
-                            cache=cache)
+    terms = refit_lead_terms(model, graph, origin, leads, states, contexts, generator=generator,
+                             cache=cache)
+    return [terms[min(k, leads - 1)] for k in range(int(horizon))]
 
 
 def _unique_pairs(pairs: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, Tensor]:
@@ -286,8 +288,8 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     ctx = contexts[int(t)].edges
                     for k in range(H):
                         scorer = (model.edge_scorer(DecoderContext(edges=ctx, x=None), k + 1)
-                                  if terms is None else ContextScorer(
-                                      model.edge_decoder, terms[min(k, len(terms) - 1)], ctx))
+                                  if terms is None else ContextScorer(model.edge_decoder,
+                                                                     terms[k], ctx))
                         logits = scorer.logits(zs[k], pairs)  # (S, P)
                         # the snapshot effect: integrated out of the predictive, drawn for Â
                         off = offsets[k]
