@@ -110,6 +110,9 @@ def main() -> None:
                          "seed on the validation origins by the pairwise log score)")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
+    ap.add_argument("--refit-effect", action="store_true",
+                    help="ForecasterConfig.context_refit_effect (a snapshot effect per lead, "
+                         "refitted with the term)")
     ap.add_argument("--overshooting-shared", action="store_true",
                     help="TrainConfig.overshooting_shared")
     ap.add_argument("--tag", default="", help="suffix of the output file")
@@ -131,7 +134,8 @@ def main() -> None:
                                      snapshot_effect=args.snapshot_effect,
                                      context_refit=(0 if args.context_refit == "auto"
                                                     else int(args.context_refit)),
-                                     context_refit_prior=args.refit_prior)
+                                     context_refit_prior=args.refit_prior,
+                                     context_refit_effect=args.refit_effect)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
               overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)

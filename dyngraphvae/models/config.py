@@ -114,6 +114,10 @@ class ForecasterConfig(ConfigBase):
             likelihood-fitted pair-history regression as fitted (:mod:`dyngraphvae.models.refit`).
         context_refit_prior: ``σ > 0``, the prior scale of the refitted weights.
         context_refit_leads: the leads refitted (later leads reuse the last one's term).
+        context_refit_effect: with the refit (``context_refit > 0``; without it, no effect), a
+            snapshot effect per lead refitted with the term: ``δ ~ N(0, τ_k²)`` added to every
+            logit of a forecast snapshot, ``τ_k`` (and an intercept shift) the random-effects fit
+            of the window snapshots' own offsets; it replaces the trained ``snapshot_effect``.
     """
 
     num_nodes: int
@@ -154,6 +158,7 @@ class ForecasterConfig(ConfigBase):
     context_refit: int = 0
     context_refit_prior: float = 1.0
     context_refit_leads: int = 5
+    context_refit_effect: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

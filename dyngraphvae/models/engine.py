@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Rollout", "assemble_forecast", "filter_states", "filtered_states", "latent_path",
-    "posterior_chain", "rollout", "window_inputs",
+    "posterior_chain", "rollout", "step_effect", "window_inputs",
 ]
 
 Propose = Callable[[int, Tensor], tuple[Distribution, Tensor]]
@@ -245,6 +245,21 @@ def filter_state(model: TemporalGraphVAE, graph: TemporalGraph, num_samples: int
                        num_snapshots=len(graph), context=ctx, lead_terms=terms)
 
 
+def step_effect(model: TemporalGraphVAE, term: EdgeContextTerm | None, num_samples: int,
+                generator: torch.Generator | None = None) -> tuple[Tensor | None, float]:
+    """One forecast step's snapshot effect: ``(S,)`` draws of ``δ`` (one per sampled future,
+    shared by its pairs) and their scale ``τ``, or ``(None, 0)`` without an effect. A refitted
+    lead term with its own effect (:class:`~dyngraphvae.models.refit.RefitTerm`,
+    ``context_refit_effect``) sets ``τ``; otherwise the model's trained effect does."""
+    tau = getattr(term, "snapshot_scale", None)
+    if tau is None:
+        off = model.snapshot_offsets(num_samples, generator)
+        return off, (0.0 if off is None else float(model.snapshot_scale))
+    if model.config.deterministic:  # the ablation's mode, as the trained effect's
+        return None, 0.0
+    return torch.randn(num_samples, generator=generator, device=model.device) * tau, float(tau)
+
+
 def latent_path(model: TemporalGraphVAE, z: Tensor, horizon: int,
                 generator: torch.Generator | None = None) -> list[Tensor]:
     """``[Ẑ_T, …, Ẑ_{T+H-1}]`` from ``Ẑ_T = z`` by the transition alone."""
@@ -259,7 +274,8 @@ class Rollout:
     """Per-step lists of one rollout (``k = 0..H-1``): latents ``Ẑ_{T+k}``, the feature
     predictive's mean/variance/sample, the decoder contexts read, and the sampled edges
     ``(4, E)`` rows ``(sample, k, u, v)`` (autoregressive decoder), and the snapshot effect's
-    ``(S,)`` draws per step (``snapshot_effect``), and the refitted context term read at each
+    ``(S,)`` draws per step and its scale (``snapshot_effect``, ``context_refit_effect``), and the
+    refitted context term read at each
     step (``context_refit``)."""
 
     z: list[Tensor]
@@ -269,6 +285,7 @@ class Rollout:
     contexts: list[DecoderContext] | None = None
     sampled_edges: Tensor | None = None
     edge_offsets: list[Tensor] | None = None
+    edge_scales: list[float] | None = None
     edge_terms: list[EdgeContextTerm] | None = None
 
 
@@ -310,7 +327,7 @@ def rollout(
     direct = c.context_leads > 1 or terms is not None
     if terms is not None:  # one term per step; steps beyond the refitted leads use the last
         terms = [terms[min(k, len(terms) - 1)] for k in range(int(horizon))]
-    ctxs, edges, offsets = [], [], []
+    ctxs, edges, offsets, scales = [], [], [], []
     for k in range(int(horizon)):
         zs.append(z)
         ctxs.append(ctx)
@@ -323,10 +340,11 @@ def rollout(
         if model.edge_decoder is not None:
             scorer = (model.edge_scorer(ctx, k + 1) if terms is None
                       else ContextScorer(model.edge_decoder, terms[k], ctx.edges))
-            off = model.snapshot_offsets(S, generator)  # one δ per sample and step
+            off, tau = step_effect(model, None if terms is None else terms[k], S, generator)
             if off is not None:
-                scorer = OffsetScorer(scorer, off, float(model.snapshot_scale))
+                scorer = OffsetScorer(scorer, off, tau)
                 offsets.append(off)
+                scales.append(tau)
             coords = sample_edge_coords(scorer, z, c.directed, c.deterministic,
                                         generator)  # (3, E): b, u, v
             edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
@@ -336,7 +354,7 @@ def rollout(
         z = model.next_latent(z, generator)
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
                    sampled_edges=torch.cat(edges, dim=1) if edges else None,
-                   edge_offsets=offsets or None, edge_terms=terms)
+                   edge_offsets=offsets or None, edge_scales=scales or None, edge_terms=terms)
 
 
 def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
@@ -359,7 +377,7 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forec
         extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges,
                      edge_offsets=(torch.stack(ro.edge_offsets, dim=1) if ro.edge_offsets
                                    else None),
-                     snapshot_scale=(float(model.snapshot_scale) if ro.edge_offsets else None))
+                     snapshot_scale=tuple(ro.edge_scales) if ro.edge_offsets else None)
     return Forecast(z=torch.stack(ro.z, dim=1), feature_mean=stack(ro.feature_mean),
                     feature_var=stack(ro.feature_var), x=stack(ro.x), start=int(start),
                     directed=c.directed, deterministic=c.deterministic,

@@ -125,7 +125,7 @@ class Forecast:
             rollout (each feeds the next step), so :meth:`sample_adjacency` returns them.
         edge_offsets: ``(S, H)`` draws of the snapshot effect ``δ`` added to every logit of
             sample ``s`` at step ``k`` (``ForecasterConfig.snapshot_effect``), or ``None``.
-        snapshot_scale: the effect's ``τ`` (with ``edge_offsets``).
+        snapshot_scale: the effect's ``τ`` of each step (with ``edge_offsets``).
     """
 
     z: Tensor
@@ -141,7 +141,7 @@ class Forecast:
     contexts: list[DecoderContext] | None = None
     sampled_edges: Tensor | None = None
     edge_offsets: Tensor | None = None
-    snapshot_scale: float | None = None
+    snapshot_scale: tuple[float, ...] | None = None
 
     @property
     def autoregressive(self) -> bool:
@@ -180,7 +180,7 @@ class Forecast:
         scorer = ContextScorer(dec, term, self.contexts[k].edges)
         if self.edge_offsets is None:
             return scorer
-        return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale)
+        return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k])
 
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
         """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None).

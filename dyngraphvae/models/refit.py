@@ -24,6 +24,14 @@ The problem is concave in ``θ`` and solved by Newton's method. A forecast with 
 direct: step ``k`` reads the observed context aged ``k − 1`` snapshots, never a sample, so its
 edge probabilities are the exact marginals of its sampled graphs.
 
+With ``context_refit_effect`` the refitted lead also carries a snapshot effect: the edges of a
+forecast snapshot are ``Bernoulli(σ(ℓ^{(k)}_{uv} + δ))``, one ``δ ~ N(0, τ_k²)`` per sampled
+future and step, shared by all pairs. ``τ_k`` and a shift of the intercept are the
+random-effects fit (:mod:`dyngraphvae.models.random_effect`) of the window snapshots' own best
+offsets under the refitted logits: how far the level of a snapshot ``k`` steps ahead strays from
+what its aged context predicts. Without it the sampled edge counts have the near-binomial spread
+of independent pairs, far narrower than real activity's.
+
 Why. The likelihood-fitted pair-history regression, refitted on the last 10 origins for each
 horizon, was ahead of the model on uci_collegemsg at every horizon (``docs/results.md``, 3h): it
 follows the level of recent activity and never feeds its own samples back. With the latent score
@@ -39,9 +47,22 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.models.context import EdgeContextTerm, aged
+from dyngraphvae.models.random_effect import offset_estimates, random_effect_fit
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
-__all__ = ["map_logistic", "refit_lead_terms", "refit_negatives", "stratified_pairs"]
+__all__ = ["RefitTerm", "map_logistic", "refit_lead_terms", "refit_negatives",
+           "stratified_pairs"]
+
+
+class RefitTerm(EdgeContextTerm):
+    """A refitted lead term (an :class:`EdgeContextTerm` with an intercept) and the scale ``τ_k``
+    of its snapshot effect ``δ ~ N(0, τ_k²)`` (``ForecasterConfig.context_refit_effect``), which
+    the forecast draws once per sample and step and adds to every logit; ``None`` without it
+    (the model's trained effect, if any, applies)."""
+
+    def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None) -> None:
+        super().__init__(term.history_weight is not None, term.rates, term.directed, offset=True)
+        self.snapshot_scale = None if snapshot_scale is None else float(snapshot_scale)
 
 
 def stratified_pairs(graph: Any, s: int, stored: Tensor, negatives: int,
@@ -140,12 +161,30 @@ def _features(term: EdgeContextTerm, ctx: Any, pairs: Tensor) -> Tensor:
     return x
 
 
+def _level_effect(theta: Tensor, rows: list[tuple]) -> tuple[Tensor, float]:
+    r"""The snapshot effect of a refitted lead: each window snapshot's own best offset
+    ``δ̂_s`` from the refitted logits, and the random-effects fit ``(b, τ)`` of them
+    (:mod:`dyngraphvae.models.random_effect`); ``b`` moves the intercept (the last weight) and
+    ``τ`` is returned. Snapshots with no edge (``δ̂ = −∞``) are left out; with fewer than 2
+    left the effect is ``τ = 0``."""
+    rows = [r for r in rows if float(r[1].sum()) > 0]
+    if len(rows) < 2:
+        return theta, 0.0
+    d_hat, curv = offset_estimates([r[3] + r[0] @ theta for r in rows],
+                                   [r[1] for r in rows], [r[2] for r in rows])
+    b, tau = random_effect_fit(d_hat, 1.0 / curv)
+    theta = theta.clone()
+    theta[-1] += b
+    return theta, tau
+
+
 def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: list[Tensor],
                      contexts: list[Any], *, generator: torch.Generator | None = None,
                      cache: dict | None = None, negatives: int | None = None
-                     ) -> list[EdgeContextTerm]:
+                     ) -> list[RefitTerm]:
     r"""The refitted context terms of leads ``1..leads`` for a forecast from ``origin`` (module
-    docstring): fresh :class:`EdgeContextTerm` modules with an intercept (``offset=True``).
+    docstring): fresh :class:`RefitTerm` modules (an intercept, and with
+    ``config.context_refit_effect`` the scale of the lead's snapshot effect).
 
     ``states[o]`` are the filtered latents ``(S, N, d)`` and ``contexts[o]`` the decoder contexts
     of every ``o ≤ origin`` (:func:`~dyngraphvae.models.engine.filtered_states`,
@@ -192,8 +231,10 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
         mean = _prior_mean(term)
         theta = mean if not rows else map_logistic(
             *(torch.cat([r[i] for r in rows]) for i in range(4)), mean, scale)
-        new = EdgeContextTerm(term.history_weight is not None, term.rates, term.directed,
-                              offset=True).to(term.previous_weight.device)
+        tau = None
+        if c.context_refit_effect:
+            theta, tau = _level_effect(theta, rows)
+        new = RefitTerm(term, tau).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
         new.requires_grad_(False)
         out.append(new)

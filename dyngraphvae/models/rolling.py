@@ -276,11 +276,15 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                         z = model.next_latent(z, generator)
                 # one δ per sample and step, shared by every pair (None without the effect)
                 offsets = [model.snapshot_offsets(S, generator) for _ in range(H)]
-                scale = float(model.snapshot_scale) if offsets[0] is not None else 0.0
+                scales = [0.0 if o is None else float(model.snapshot_scale) for o in offsets]
                 if not present:
                     out.append([None] * H)
                     continue
                 terms = _refit(model, graph, int(t), H, states, contexts, generator, cache)
+                if terms is not None and getattr(terms[0], "snapshot_scale", None) is not None:
+                    # the refit's own effect replaces the trained one
+                    offsets, scales = zip(*(engine.step_effect(model, terms[k], S, generator)
+                                            for k in range(H)), strict=True)
                 union, inv = _unique_pairs(torch.cat(present, dim=1), n, c.directed)
                 probs = torch.empty(H, union.size(1), dtype=torch.float64)
                 for a in range(0, union.size(1), max_pairs):
@@ -293,7 +297,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                         logits = scorer.logits(zs[k], pairs)  # (S, P)
                         # the snapshot effect: integrated out of the predictive, drawn for Â
                         off = offsets[k]
-                        pred = expected_sigmoid(logits, scale)
+                        pred = expected_sigmoid(logits, scales[k])
                         prob = pred if off is None else torch.sigmoid(logits + off.unsqueeze(-1))
                         probs[k, a:a + pairs.size(1)] = pred.mean(0).double()
                         if k < H - 1 and direct:

@@ -16,10 +16,9 @@ with hundreds of edges per snapshot it is close to quadratic, and Laplace's meth
     log ∫ … ≈ L_s(δ̂_s) + ½ log(2π / c_s) + log N(δ̂_s; b, τ² + 1/c_s)
 
 with ``δ̂_s`` the snapshot's own best offset. So ``(b, τ)`` is the maximum-likelihood
-random-effects fit of the estimates ``δ̂_s`` with variances ``1 / c_s`` (the model of
-DerSimonian & Laird, "Meta-analysis in clinical trials", 1986): ``b̂(τ)`` is their
-precision-weighted mean and ``τ`` is found on a grid. ``L_s`` is the stratified sparse estimate
-of the ELBO (:func:`~dyngraphvae.training.warm_start.stratified_pairs`).
+random-effects fit of the estimates ``δ̂_s`` with variances ``1 / c_s``
+(:mod:`dyngraphvae.models.random_effect`). ``L_s`` is the stratified sparse estimate
+of the ELBO (:func:`~dyngraphvae.models.refit.stratified_pairs`).
 """
 
 from __future__ import annotations
@@ -27,47 +26,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
 
-from dyngraphvae.training.warm_start import stratified_pairs
+from dyngraphvae.models.random_effect import offset_estimates, random_effect_fit
+from dyngraphvae.models.refit import stratified_pairs
 
 __all__ = ["fit_snapshot_effect", "offset_estimates", "random_effect_fit"]
-
-
-def offset_estimates(logits: list[Tensor], labels: list[Tensor], weights: list[Tensor],
-                     iters: int = 50) -> tuple[Tensor, Tensor]:
-    """Per snapshot, ``δ̂ = argmax_δ Σ w [y (ℓ + δ) − softplus(ℓ + δ)]`` (Newton, float64) and
-    the curvature ``c = Σ w σ(ℓ + δ̂)(1 − σ(ℓ + δ̂))`` there: two ``(T,)`` tensors."""
-    d_hat, curv = [], []
-    for lg, y, w in zip(logits, labels, weights, strict=True):
-        lg, y, w = lg.double(), y.double(), w.double()
-        d = torch.zeros((), dtype=torch.float64)
-        for _ in range(iters):
-            p = torch.sigmoid(lg + d)
-            g = (w * (y - p)).sum()
-            h = (w * p * (1 - p)).sum().clamp_min(1e-12)
-            step = (g / h).clamp(-2.0, 2.0)
-            d = d + step
-            if abs(float(step)) < 1e-10:
-                break
-        p = torch.sigmoid(lg + d)
-        d_hat.append(d)
-        curv.append((w * p * (1 - p)).sum())
-    return torch.stack(d_hat), torch.stack(curv)
-
-
-def random_effect_fit(estimates: Tensor, variances: Tensor, max_scale: float = 5.0,
-                      grid: int = 5001) -> tuple[float, float]:
-    """``(b, τ)`` maximising ``Σ_s log N(δ̂_s; b, τ² + v_s)`` (``b`` profiled out as the
-    precision-weighted mean; ``τ`` on a grid of ``[0, max_scale]``)."""
-    e, v = estimates.double(), variances.double()
-    tau = torch.linspace(0.0, float(max_scale), int(grid), dtype=torch.float64)
-    var = tau.pow(2).unsqueeze(1) + v  # (G, T)
-    prec = 1.0 / var
-    b = (prec * e).sum(1) / prec.sum(1)
-    ll = -0.5 * (var.log() + (e - b.unsqueeze(1)).pow(2) * prec).sum(1)
-    i = int(ll.argmax())
-    return float(b[i]), float(tau[i])
 
 
 def fit_snapshot_effect(model: Any, graph: Any, *, negatives: int = 20000, seed: int = 0,

@@ -1,0 +1,147 @@
+"""The refit's snapshot effect (``ForecasterConfig.context_refit_effect``).
+
+Known truth: on snapshots whose level strays by ``δ_s ~ N(0, τ²)`` the effect's fit recovers
+``τ`` (and finds none when there is none), and after its intercept shift the window's own
+offsets are centred; a snapshot with no edge is left out. A forecast adds one draw per sample and
+step with the scale of that step's refitted lead to every logit, and only the intercept differs
+from the refit without the effect. The pair-only predictive integrates the effect out: its
+probabilities are ``E_δ σ(ℓ + b + δ)`` of the effect-free ones, one ``(b, τ)`` per step.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE
+from dyngraphvae.models.context import aged
+from dyngraphvae.models.random_effect import offset_estimates, random_effect_fit
+from dyngraphvae.models.refit import _level_effect, map_logistic
+from dyngraphvae.models.rolling import predictive_pair_probs
+
+torch.set_num_threads(1)
+
+
+def _rows(tau: float, num: int, pairs: int, seed: int) -> tuple[list[tuple], torch.Tensor]:
+    """Rows ``(x, y, w, o)`` of ``num`` snapshots: two features and an intercept column, a
+    per-snapshot level ``δ_s ~ N(0, τ²)``."""
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.tensor([0.8, -0.5, -3.0], dtype=torch.float64)
+    delta = tau * torch.randn(num, generator=g, dtype=torch.float64)
+    rows = []
+    for d in delta:
+        x = torch.cat([torch.randn(pairs, 2, generator=g, dtype=torch.float64),
+                       torch.ones(pairs, 1, dtype=torch.float64)], 1)
+        o = 0.3 * torch.randn(pairs, generator=g, dtype=torch.float64)
+        y = (torch.rand(pairs, generator=g, dtype=torch.float64)
+             < torch.sigmoid(o + x @ theta + d)).double()
+        rows.append((x, y, torch.ones(pairs, dtype=torch.float64), o))
+    return rows, delta
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.6])
+def test_the_level_effect_recovers_the_scale_of_the_window_levels(tau):
+    rows, _ = _rows(tau, 40, 5000, seed=3)
+    x, y, w, o = (torch.cat([r[i] for r in rows]) for i in range(4))
+    theta = map_logistic(x, y, w, o, torch.zeros(3, dtype=torch.float64), 1e6)
+    shifted, got = _level_effect(theta, rows)
+    assert abs(got - tau) < 0.15
+    # only the intercept moves, and by the random-effects centre: the window's offsets under
+    # the shifted weights are centred at 0
+    torch.testing.assert_close(shifted[:-1], theta[:-1])
+    d_hat, curv = offset_estimates([r[3] + r[0] @ shifted for r in rows],
+                                   [r[1] for r in rows], [r[2] for r in rows])
+    b, _ = random_effect_fit(d_hat, 1.0 / curv)
+    assert abs(b) < 1e-3
+    # a snapshot with no edge (its own offset is -inf) is left out, not fitted
+    empty = (rows[0][0], torch.zeros_like(rows[0][1]), rows[0][2], rows[0][3])
+    again, tau_again = _level_effect(theta, rows + [empty])
+    assert tau_again == got
+    torch.testing.assert_close(again, shifted)
+    assert _level_effect(theta, rows[:1]) == (theta, 0.0)
+
+
+def _swinging(n: int = 14, t: int = 12, seed: int = 0) -> TemporalGraph:
+    """Snapshots whose density swings between 0.05 and 0.35: a level the features cannot
+    predict."""
+    g = torch.Generator().manual_seed(seed)
+    snaps = []
+    for s in range(t):
+        a = torch.rand(n, n, generator=g) < (0.35 if s % 3 == 0 else 0.05)
+        a.fill_diagonal_(False)
+        snaps.append(a.nonzero().t())
+    return TemporalGraph(snaps, n, directed=True)
+
+
+def _model(graph: TemporalGraph, effect: bool, **kw) -> TemporalGraphVAE:
+    torch.manual_seed(0)
+    cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history", history_rates=(0.5, 0.9),
+                                     history_decay=0.7, context_refit=8,
+                                     context_refit_effect=effect, **kw)
+    return TemporalGraphVAE(cfg).eval()
+
+
+def test_a_forecast_draws_the_refitted_effect_of_each_step():
+    g = _swinging()
+    T, H, S = 11, 3, 200
+    on = _model(g, True, context_refit_leads=2)
+    off = _model(g, False, context_refit_leads=2)
+    state = on.filter(g[:T], S, generator=torch.Generator().manual_seed(1))
+    plain = off.filter(g[:T], S, generator=torch.Generator().manual_seed(1))
+    scales = [t.snapshot_scale for t in state.lead_terms]
+    assert all(s > 0.3 for s in scales)  # the swings are far beyond binomial noise
+    assert all(t.snapshot_scale is None for t in plain.lead_terms)
+    for a, b in zip(state.lead_terms, plain.lead_terms, strict=True):
+        torch.testing.assert_close(a.weight_vector()[:-1], b.weight_vector()[:-1])
+        assert float(a.weight_vector()[-1]) != float(b.weight_vector()[-1])
+    fc = on.forecast(state, H, generator=torch.Generator().manual_seed(2))
+    assert fc.snapshot_scale == (scales[0], scales[1], scales[1])
+    assert off.forecast(plain, H).edge_offsets is None
+    ctx = on.decoder_contexts(g, T)[T].edges
+    pairs = torch.tensor([[0, 1, 2, 3, 4, 7], [1, 0, 5, 9, 2, 3]])
+    for k in range(H):
+        term = state.lead_terms[min(k, 1)]
+        want = (on.edge_decoder.logits(fc.z[:, k], pairs) + term.pair_logits(ctx, pairs)[0]
+                + fc.edge_offsets[:, k, None])
+        torch.testing.assert_close(fc.edge_logits(pairs)[:, k], want)
+        assert abs(float(fc.edge_offsets[:, k].std()) / fc.snapshot_scale[k] - 1) < 0.2
+        ctx = aged(ctx, 0.7)
+
+
+def test_the_pair_predictive_integrates_the_refitted_effect_out():
+    g = _swinging(seed=1)
+    H = 2
+    pairs = torch.randint(0, 14, (2, 60), generator=torch.Generator().manual_seed(2))
+    pairs = pairs[:, pairs[0] != pairs[1]]
+    taus = torch.linspace(0.0, 3.0, 301, dtype=torch.float64)
+    eps = torch.linspace(-8.0, 8.0, 201, dtype=torch.float64)
+    phi = torch.exp(-eps**2 / 2)
+    phi = phi / phi.sum()  # the trapezoid rule on N(0, 1) (its tails are negligible)
+
+    def integral(logits, tau):  # E σ(ℓ + τ ε), ε ~ N(0, 1), by numerical integration
+        return (torch.sigmoid(logits.unsqueeze(-1) + tau.unsqueeze(-1) * eps) * phi).sum(-1)
+
+    for origin in (9, 11):  # one origin per call: the effect's draws move later origins' latents
+        reqs = [[pairs for _ in range(H)]]
+        # one latent sample: the effect-free probability is σ(ℓ) of one logit per pair
+        p_on = predictive_pair_probs(_model(g, True), g, [origin], H, 1, reqs,
+                                     torch.Generator().manual_seed(4))[0]
+        p_off = predictive_pair_probs(_model(g, False), g, [origin], H, 1, reqs,
+                                      torch.Generator().manual_seed(4))[0]
+        for k in range(H):
+            logit, want = torch.logit(p_off[k].double()), p_on[k].double()
+            assert not torch.allclose(want, p_off[k].double())
+            # every pair's probability is E σ(ℓ + b + δ), δ ~ N(0, τ²), with one (b, τ):
+            # for each τ, b from the first pair by bisection; the other pairs must follow
+            lo = torch.full_like(taus, -20.0)
+            hi = torch.full_like(taus, 20.0)
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                below = integral(logit[0] + mid, taus) < want[0]
+                lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+            fit = integral(logit[None, :] + lo[:, None], taus[:, None])
+            err = (fit - want).abs().amax(1)
+            assert float(err.min()) < 2e-3
+            assert float(taus[err.argmin()]) > 0.3  # the swings: an effect, not a shift alone
