@@ -110,9 +110,9 @@ def main() -> None:
                          "seed on the validation origins by the pairwise log score)")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
-    ap.add_argument("--refit-effect", action="store_true",
-                    help="ForecasterConfig.context_refit_effect (a snapshot effect per lead, "
-                         "refitted with the term)")
+    ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
+                    help="ForecasterConfig.context_refit_effect=False (the refit without its "
+                         "snapshot effect per lead)")
     ap.add_argument("--overshooting-shared", action="store_true",
                     help="TrainConfig.overshooting_shared")
     ap.add_argument("--tag", default="", help="suffix of the output file")

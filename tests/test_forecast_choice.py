@@ -111,7 +111,8 @@ def test_the_refit_wins_where_the_trained_level_is_off():
 
 def test_a_refit_held_at_the_trained_weights_ties_and_keeps_the_earlier_window():
     g = _graph()
-    model = _model(g, context_refit_prior=1e-7)  # the prior pins the refit to the trained weights
+    # the prior pins the refit to the trained weights (and no effect moves its intercept)
+    model = _model(g, context_refit_prior=1e-7, context_refit_effect=False)
     # at h = 1 the direct forecast with the trained weights is the iterated one (they differ in
     # law from h = 2, where the iterated one reads its samples): a tie keeps window 0
     best1, scores1 = choose_context_refit(model, g, [8, 9, 10], 1, (0, 4), num_samples=3)
