@@ -121,6 +121,10 @@ class ForecasterConfig(ConfigBase):
             On by default: on the validation origins it widened the edge-count intervals
             (coverage 37 → 73 % on uci_collegemsg, 23 → 43 % on bitcoin_alpha) at equal ranking
             (``docs/results.md``, section 3j).
+        context_refit_degrees: with the refit, columns the trained term lacks: the endpoints'
+            cumulative (undecayed) out-, in- and total degrees over the origin's whole history,
+            ``log(1 + ·)``, refitted with prior mean 0 (a fit made once extrapolates them badly,
+            section 3h; refitted at every origin they follow the growing history).
     """
 
     num_nodes: int
@@ -162,6 +166,7 @@ class ForecasterConfig(ConfigBase):
     context_refit_prior: float = 1.0
     context_refit_leads: int = 5
     context_refit_effect: bool = True
+    context_refit_degrees: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

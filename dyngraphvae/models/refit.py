@@ -32,6 +32,12 @@ offsets under the refitted logits: how far the level of a snapshot ``k`` steps a
 what its aged context predicts. Without it the sampled edge counts have the near-binomial spread
 of independent pairs, far narrower than real activity's.
 
+With ``context_refit_degrees`` the refit also fits columns the trained term lacks: the
+endpoints' cumulative out-, in- and total degrees over all of ``G_{<T}`` (``log(1 + ·)``, the
+pair-history regression's degree features, prior mean 0). Fitted once, undecayed features
+extrapolate badly as the history grows (``docs/results.md``, section 3h); refitted at every
+origin, each row reads the degrees of its own origin and the forecast those of ``T``.
+
 Why. The likelihood-fitted pair-history regression, refitted on the last 10 origins for each
 horizon, was ahead of the model on uci_collegemsg at every horizon (``docs/results.md``, 3h): it
 follows the level of recent activity and never feeds its own samples back. With the latent score
@@ -50,19 +56,121 @@ from dyngraphvae.models.context import EdgeContextTerm, aged
 from dyngraphvae.models.random_effect import offset_estimates, random_effect_fit
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
-__all__ = ["RefitTerm", "map_logistic", "refit_lead_terms", "refit_negatives",
-           "stratified_pairs"]
+__all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
+           "refit_lead_terms", "refit_negatives", "stratified_pairs"]
 
 
 class RefitTerm(EdgeContextTerm):
-    """A refitted lead term (an :class:`EdgeContextTerm` with an intercept) and the scale ``τ_k``
-    of its snapshot effect ``δ ~ N(0, τ_k²)`` (``ForecasterConfig.context_refit_effect``), which
-    the forecast draws once per sample and step and adds to every logit; ``None`` without it
-    (the model's trained effect, if any, applies)."""
+    r"""A refitted lead term: an :class:`EdgeContextTerm` with an intercept, optionally the
+    endpoints' cumulative degrees in the origin's history (``degrees``, ``(N, 2)`` out- and
+    in-degree summed over every observed snapshot; ``context_refit_degrees``), and the scale
+    ``τ_k`` of its snapshot effect ``δ ~ N(0, τ_k²)`` (``context_refit_effect``), which the
+    forecast draws once per sample and step and adds to every logit; ``snapshot_scale = None``
+    without it (the model's trained effect, if any, applies). With degrees the term is
+    ``EdgeContextTerm + d(u) + e(v)``, ``d``, ``e`` linear in :func:`degree_columns`; their weights
+    sit before the intercept in :meth:`weight_vector`."""
 
-    def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None) -> None:
+    def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None,
+                 degrees: Tensor | None = None) -> None:
         super().__init__(term.history_weight is not None, term.rates, term.directed, offset=True)
         self.snapshot_scale = None if snapshot_scale is None else float(snapshot_scale)
+        self.degree_weight = None
+        self.register_buffer("degrees", None if degrees is None else degrees.float())
+        if degrees is not None:
+            self.degree_weight = torch.nn.Parameter(torch.zeros(4 if term.directed else 1))
+
+    def _weights(self) -> list[torch.nn.Parameter]:
+        out = super()._weights()
+        if self.degree_weight is not None:
+            out.insert(len(out) - 1, self.degree_weight)  # before the intercept
+        return out
+
+    def _node_degree_terms(self) -> tuple[Tensor, Tensor]:
+        """``(N,)`` degree terms of each node as a source and as a target."""
+        f = degree_node_features(self.degrees, self.directed)  # (N, 2 or 1) per slot
+        w = self.degree_weight.to(f[0].dtype)
+        if self.directed:  # columns: out(u), in(v), total(u), total(v)
+            return f[0] @ w[[0, 2]], f[1] @ w[[1, 3]]
+        return f[0] @ w, f[1] @ w
+
+    def pair_features(self, ctx: Any, pairs: Tensor) -> Tensor:
+        x = super().pair_features(ctx, pairs)
+        if self.degree_weight is None:
+            return x
+        d = degree_columns(self.degrees, pairs, self.directed).to(x.dtype)
+        d = d.unsqueeze(0).expand(x.size(0), -1, -1)
+        return torch.cat([x[..., :-1], d, x[..., -1:]], -1)
+
+    def pair_logits(self, ctx: Any, pairs: Tensor) -> Tensor:
+        out = super().pair_logits(ctx, pairs)
+        if self.degree_weight is None:
+            return out
+        src, dst = self._node_degree_terms()
+        pairs = pairs.to(src.device).long()
+        return out + (src[pairs[0]] + dst[pairs[1]]).to(out.dtype)
+
+    def block_logits(self, ctx: Any, start: int, end: int) -> Tensor:
+        out = super().block_logits(ctx, start, end)
+        if self.degree_weight is None:
+            return out
+        src, dst = self._node_degree_terms()
+        return out + (src[start:end, None] + dst[None, :]).to(out.dtype)
+
+
+def snapshot_degrees(graph: Any, s: int) -> Tensor:
+    """``(N, 2)`` out- and in-degree of snapshot ``s`` (distinct pairs, self-loops skipped;
+    undirected: the degree in both slots)."""
+    n = graph.num_nodes
+    e = graph.edges(s).cpu().long()
+    e = e[:, e[0] != e[1]]
+    if not graph.directed:
+        e = torch.stack([e.min(0).values, e.max(0).values])
+    e = torch.unique(e, dim=1) if e.numel() else e
+    out = torch.bincount(e[0], minlength=n).double()
+    inn = torch.bincount(e[1], minlength=n).double()
+    if not graph.directed:
+        out = inn = out + inn
+    return torch.stack([out, inn], 1)
+
+
+def cumulative_degrees(graph: Any, origin: int, cache: dict | None = None) -> Tensor:
+    """``(N, 2)`` out- and in-degrees summed over snapshots ``0..origin−1`` (the history a
+    forecast from ``origin`` reads). ``cache``: computed origins, continued from the nearest
+    earlier one."""
+    store = {} if cache is None else cache.setdefault("degrees", {})
+    if origin in store:
+        return store[origin]
+    base = max((o for o in store if o <= origin), default=None)
+    d = store[base].clone() if base is not None else torch.zeros(graph.num_nodes, 2,
+                                                                dtype=torch.float64)
+    for t in range(0 if base is None else base, int(origin)):
+        d += snapshot_degrees(graph, t)
+    store[int(origin)] = d
+    return d
+
+
+def degree_node_features(degrees: Tensor, directed: bool) -> tuple[Tensor, Tensor]:
+    """The log-degree features of each node as a source and as a target: directed
+    ``[log(1 + out), log(1 + total)]`` and ``[log(1 + in), log(1 + total)]``; undirected
+    ``[log(1 + degree)]`` in both."""
+    out, inn = torch.log1p(degrees[:, 0]), torch.log1p(degrees[:, 1])
+    if not directed:
+        return out.unsqueeze(1), out.unsqueeze(1)
+    tot = torch.log1p(degrees.sum(1))
+    return torch.stack([out, tot], 1), torch.stack([inn, tot], 1)
+
+
+def degree_columns(degrees: Tensor, pairs: Tensor, directed: bool) -> Tensor:
+    """``(P, 4)`` (directed: ``log(1 + out(u))``, ``log(1 + in(v))``, ``log(1 + total(u))``,
+    ``log(1 + total(v))``) or ``(P, 1)`` (undirected: ``log(1 + d(u)) + log(1 + d(v))``)
+    columns of the cumulative degrees for ``pairs (2, P)``: the pair-history regression's
+    degree features (:mod:`dyngraphvae.evaluation.pair_history`)."""
+    src, dst = degree_node_features(degrees, directed)
+    pairs = pairs.to(src.device).long()
+    su, tv = src[pairs[0]], dst[pairs[1]]
+    if not directed:
+        return su + tv
+    return torch.stack([su[:, 0], tv[:, 0], su[:, 1], tv[:, 1]], 1)
 
 
 def stratified_pairs(graph: Any, s: int, stored: Tensor, negatives: int,
@@ -183,8 +291,9 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                      cache: dict | None = None, negatives: int | None = None
                      ) -> list[RefitTerm]:
     r"""The refitted context terms of leads ``1..leads`` for a forecast from ``origin`` (module
-    docstring): fresh :class:`RefitTerm` modules (an intercept, and with
-    ``config.context_refit_effect`` the scale of the lead's snapshot effect).
+    docstring): fresh :class:`RefitTerm` modules (an intercept; with
+    ``config.context_refit_degrees`` the cumulative degree columns of each row's origin, prior
+    mean 0; with ``config.context_refit_effect`` the scale of the lead's snapshot effect).
 
     ``states[o]`` are the filtered latents ``(S, N, d)`` and ``contexts[o]`` the decoder contexts
     of every ``o ≤ origin`` (:func:`~dyngraphvae.models.engine.filtered_states`,
@@ -200,6 +309,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     if negatives is None:
         negatives = refit_negatives(c)
     window, scale = int(c.context_refit), float(c.context_refit_prior)
+    degrees = bool(c.context_refit_degrees)
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation
         cache["generator"] = torch.Generator().manual_seed(
@@ -226,15 +336,23 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                 pairs, y, w = stratified_pairs(graph, s, ctx.keys.cpu(), negatives, gen)
                 with torch.no_grad():
                     off = dec.logits(zs[k - 1], pairs).mean(0).double().cpu()
-                    cached[key] = (_features(term, ctx, pairs), y, w, off)
+                    x = _features(term, ctx, pairs)
+                    if degrees:  # the history of the target's origin o, before the intercept
+                        d = degree_columns(cumulative_degrees(graph, o, cache), pairs,
+                                           c.directed)
+                        x = torch.cat([x[:, :-1], d, x[:, -1:]], 1)
+                    cached[key] = (x, y, w, off)
             rows.append(cached[key])
         mean = _prior_mean(term)
+        if degrees:  # prior mean 0: the trained model has no such weights
+            mean = torch.cat([mean[:-1], mean.new_zeros(4 if c.directed else 1), mean[-1:]])
         theta = mean if not rows else map_logistic(
             *(torch.cat([r[i] for r in rows]) for i in range(4)), mean, scale)
         tau = None
         if c.context_refit_effect:
             theta, tau = _level_effect(theta, rows)
-        new = RefitTerm(term, tau).to(term.previous_weight.device)
+        new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
+                        if degrees else None).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
         new.requires_grad_(False)
         out.append(new)

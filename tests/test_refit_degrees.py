@@ -1,0 +1,119 @@
+"""The refit's cumulative degree columns (``ForecasterConfig.context_refit_degrees``).
+
+Checked against independent computations: the columns equal the pair-history regression's degree
+features of the same history (``evaluation.pair_history``, its own loop); with a constant latent
+score and a flat prior the refit with degrees is the maximum-likelihood logistic regression of the
+window's rows (an independent L-BFGS fit), and each row's degree columns are those of its own
+origin; the term's dense blocks agree with its pair logits, and a forecast reads the degrees of
+the origin's history.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dyngraphvae.evaluation.pair_history import pair_history_features
+from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE, engine
+from dyngraphvae.models.refit import cumulative_degrees, degree_columns, refit_lead_terms
+from tests.test_context_refit import _graph, _lbfgs_logistic
+
+torch.set_num_threads(1)
+
+
+def _model(graph, **kw) -> TemporalGraphVAE:
+    torch.manual_seed(0)
+    cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history", history_rates=(0.5, 0.9),
+                                     history_decay=0.7, context_refit_degrees=True,
+                                     context_refit_effect=False, **kw)
+    model = TemporalGraphVAE(cfg)
+    with torch.no_grad():
+        w = model.edge_context.weight_vector()
+        model.edge_context.load_weight_vector(torch.linspace(-0.5, 0.5, w.numel()))
+    return model.eval()
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_degree_columns_are_the_regressions_degree_features(directed):
+    g = _graph(n=15, t=9, directed=directed)
+    pairs = torch.randint(0, 15, (2, 80), generator=torch.Generator().manual_seed(1))
+    pairs = pairs[:, pairs[0] != pairs[1]]
+    cache: dict = {}
+    for origin in (7, 3, 9, 5):  # any order: the cache continues from an earlier origin
+        got = degree_columns(cumulative_degrees(g, origin, cache), pairs, directed)
+        torch.testing.assert_close(cumulative_degrees(g, origin), cache["degrees"][origin])
+        ref = pair_history_features(g[:origin], pairs)  # log(1 + ·) of its 14 features
+        if directed:  # out(u), in(v), total(u), total(v)
+            torch.testing.assert_close(got, ref[:, [6, 7, 8, 9]])
+        else:
+            torch.testing.assert_close(got[:, 0], ref[:, 8] + ref[:, 9])
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_with_a_constant_latent_score_the_refit_with_degrees_is_the_likelihood_regression(
+        directed):
+    g = _graph(directed=directed)
+    model = _model(g, context_refit=5, context_refit_prior=1e6, edge_decoder="bilinear")
+    with torch.no_grad():
+        for p in model.edge_decoder.parameters():
+            p.zero_()
+        model.edge_decoder.bias.fill_(-1.3)
+    T, leads = 9, 2
+    gen = torch.Generator().manual_seed(3)
+    states = engine.filtered_states(model, g, T, 2, gen)
+    cache: dict = {}
+    terms = refit_lead_terms(model, g, T, leads, states, model.decoder_contexts(g, T),
+                             generator=gen, cache=cache)
+    for k in range(1, leads + 1):
+        window = range(max(k, T - 5), T)
+        rows = [cache["rows"][(s, k)] for s in window]
+        for s, (x, *_rest) in zip(window, rows, strict=True):
+            assert x.size(1) == terms[k - 1].weight_vector().numel()
+            if directed:  # each row's (out(u), total(u)) is a node's at its own origin s - k + 1
+                def node_set(origin):
+                    d = torch.log1p(cumulative_degrees(g, origin))
+                    return {(round(float(a), 6), round(float(a2), 6))
+                            for a, a2 in zip(d[:, 0], torch.log1p(d.exp().sum(1) - 2),
+                                             strict=True)}
+                seen = {(round(float(a), 6), round(float(b), 6)) for a, b in x[:, [-5, -3]]}
+                assert seen <= node_set(s - k + 1)
+                assert not seen <= node_set(s - k + 2)  # the check tells origins apart
+        x, y, w, o = (torch.cat([r[i] for r in rows]) for i in range(4))
+        theta = _lbfgs_logistic(x, y, w, o)
+        got = terms[k - 1].weight_vector().double()
+        used = x.abs().amax(0) > 0
+        torch.testing.assert_close(got[used], theta[used], atol=2e-3, rtol=2e-3)
+        assert terms[k - 1].degree_weight.abs().sum() > 0
+
+
+def test_the_term_reads_the_origins_degrees_in_blocks_pairs_and_forecasts():
+    g = _graph(n=11, t=9)
+    model = _model(g, context_refit=4, context_refit_leads=2)
+    T = 8
+    state = model.filter(g[:T], 3, generator=torch.Generator().manual_seed(1))
+    term = state.lead_terms[0]
+    torch.testing.assert_close(term.degrees, cumulative_degrees(g, T).float())
+    ctx = state.context.edges
+    n = g.num_nodes
+    grid = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).reshape(
+        2, -1)
+    dense = term.block_logits(ctx, 0, n)[0].reshape(-1)
+    off = ~torch.eye(n, dtype=torch.bool).reshape(-1)
+    torch.testing.assert_close(dense[off], term.pair_logits(ctx, grid)[0][off])
+    # the term is linear in its features, degree columns included
+    torch.testing.assert_close(term.pair_features(ctx, grid)[0] @ term.weight_vector(),
+                               term.pair_logits(ctx, grid)[0])
+    # without the degree weights the logits drop by exactly the degree part
+    w = term.degree_weight.clone()
+    with torch.no_grad():
+        term.degree_weight.zero_()
+    plain = term.pair_logits(ctx, grid)[0]
+    with torch.no_grad():
+        term.degree_weight.copy_(w)
+    cols = degree_columns(cumulative_degrees(g, T), grid, True).float()
+    torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, cols @ w)
+    fc = model.forecast(state, 2, generator=torch.Generator().manual_seed(2))
+    pairs = grid[:, off][:, :40]
+    want = model.edge_decoder.logits(fc.z[:, 0], pairs) + term.pair_logits(ctx, pairs)[0]
+    torch.testing.assert_close(fc.edge_logits(pairs)[:, 0], want)
