@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--windows", type=int, nargs="+", default=[0, 10])
     ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument("--refit-degrees", action="store_true",
+                    help="ForecasterConfig.context_refit_degrees (cumulative degree columns)")
     ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
                     help="ForecasterConfig.context_refit_effect=False")
     ap.add_argument("--out", default=None, help="write the choices as JSON here")
@@ -52,7 +54,8 @@ def main() -> None:
         cfg = ForecasterConfig.for_graph(g, latent_dim=16, hidden_dim=32, adjacency="sparse",
                                          num_negatives=20000, decoder_context="pair_history",
                                          history_decay=0.9,
-                                         context_refit_effect=args.refit_effect)
+                                         context_refit_effect=args.refit_effect,
+                                         context_refit_degrees=args.refit_degrees)
         tk = dict(epochs=100, replicas=1, lr=0.01, patience=20, free_bits=0.0, val_samples=4,
                   window=2, overshooting=1.0, overshooting_shared=False)
         model, info = train_forecaster(cfg, g[:T0], seed=seed, val_snapshots=10, **tk)
@@ -67,7 +70,8 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"dataset": args.dataset, "validation_origins": val,
-                       "context_refit_effect": args.refit_effect, "runs": out}, f, indent=1)
+                       "context_refit_effect": args.refit_effect,
+                       "context_refit_degrees": args.refit_degrees, "runs": out}, f, indent=1)
 
 
 if __name__ == "__main__":

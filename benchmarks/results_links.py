@@ -110,6 +110,8 @@ def main() -> None:
                          "seed on the validation origins by the pairwise log score)")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
+    ap.add_argument("--refit-degrees", action="store_true",
+                    help="ForecasterConfig.context_refit_degrees (cumulative degree columns)")
     ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
                     help="ForecasterConfig.context_refit_effect=False (the refit without its "
                          "snapshot effect per lead)")
@@ -135,7 +137,8 @@ def main() -> None:
                                      context_refit=(0 if args.context_refit == "auto"
                                                     else int(args.context_refit)),
                                      context_refit_prior=args.refit_prior,
-                                     context_refit_effect=args.refit_effect)
+                                     context_refit_effect=args.refit_effect,
+                                     context_refit_degrees=args.refit_degrees)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
               overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)
