@@ -37,7 +37,8 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--horizon", type=int, default=5)
-    ap.add_argument("--windows", type=int, nargs="+", default=[0, 10])
+    ap.add_argument("--windows", nargs="+", default=["0", "10"],
+                    help="refit candidates: a window W or 'W+degrees' (refit_settings)")
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--refit-degrees", action="store_true",
                     help="ForecasterConfig.context_refit_degrees (cumulative degree columns)")
@@ -49,6 +50,7 @@ def main() -> None:
     g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
     H = args.horizon
     _, T0, val = link_protocol_origins(g, H, num_origins=20, num_val=10)
+    candidates = tuple(int(w) if w.isdigit() else w for w in args.windows)
     out = []
     for seed in args.seeds:
         cfg = ForecasterConfig.for_graph(g, latent_dim=16, hidden_dim=32, adjacency="sparse",
@@ -60,7 +62,7 @@ def main() -> None:
                   window=2, overshooting=1.0, overshooting_shared=False)
         model, info = train_forecaster(cfg, g[:T0], seed=seed, val_snapshots=10, **tk)
         t0 = time.perf_counter()
-        best, scores = choose_context_refit(model, g, val, H, tuple(args.windows),
+        best, scores = choose_context_refit(model, g, val, H, candidates,
                                             num_samples=args.samples, seed=seed)
         row = {"seed": seed, "best_val_elbo_per_step": info["best_val_elbo_per_step"],
                "epochs": info["epochs"], "scores": scores, "chosen": best,

@@ -108,6 +108,8 @@ def main() -> None:
                     help="ForecasterConfig.context_refit (W: refit the context term at every "
                          "origin on the last W snapshots; 0: off; 'auto': choose 0 or 10 per "
                          "seed on the validation origins by the pairwise log score)")
+    ap.add_argument("--refit-candidates", nargs="+", default=["0", "10"],
+                    help="with --context-refit auto: the candidates (W or 'W+degrees')")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
     ap.add_argument("--refit-degrees", action="store_true",
@@ -146,7 +148,9 @@ def main() -> None:
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, num_origins=args.num_origins,
                                  num_val=args.num_val, train_kwargs=tk,
-                                 refit_windows=(0, 10) if args.context_refit == "auto" else None)
+                                 refit_windows=(tuple(int(w) if w.isdigit() else w
+                                                      for w in args.refit_candidates)
+                                                if args.context_refit == "auto" else None))
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     res["edge_weights"] = "dropped (unweighted graph)"

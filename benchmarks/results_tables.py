@@ -103,14 +103,14 @@ def seeds(stem: str) -> None:
 
 
 def chosen(choice: str, *stems: str) -> None:
-    """The rows of the refit window chosen per seed: ``choice`` is a ``refit_choice.py`` JSON
-    (``runs[i]["chosen"]`` for seed ``i``), ``stems`` the one-seed files of each window in the
+    """The rows of the refit candidate chosen per seed: ``choice`` is a ``refit_choice.py`` JSON
+    (``runs[i]["chosen"]`` for seed ``i``), ``stems`` the one-seed files of each candidate in the
     order of its ``--windows`` (seed 0 ``<stem>.json``, seed ``i`` ``<stem>_s<i>.json``)."""
     rec = json.loads((OUT / choice).read_text())
-    windows = sorted({int(w) for r in rec["runs"] for w in r["scores"]})
+    windows = list(rec["runs"][0]["scores"])  # the candidates, in the order they were scored
     paths = []
     for r in rec["runs"]:
-        stem = stems[windows.index(int(r["chosen"]))]
+        stem = stems[windows.index(str(r["chosen"]))]
         paths.append(OUT / (f"{stem}.json" if r["seed"] == 0 else f"{stem}_s{r['seed']}.json"))
     _merge(f"chosen per seed by {choice}: " + ", ".join(p.stem for p in paths), paths)
 

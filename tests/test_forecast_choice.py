@@ -123,5 +123,32 @@ def test_choice_checks_and_models_without_a_context():
     g = _graph()
     plain = TemporalGraphVAE(ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8)).eval()
     assert choose_context_refit(plain, g, [8], 2) == (0, {})
-    with pytest.raises(ValueError, match="windows"):
-        choose_context_refit(_model(g), g, [8], 2, (0, -1))
+    for bad in ((0, -1), (0, "0+degrees"), (0, "10+counts"), (0, "x"), (0, True), ()):
+        with pytest.raises(ValueError, match="candidate"):
+            choose_context_refit(_model(g), g, [8], 2, bad)
+
+
+def _propensity_graph(n: int = 40, t: int = 16, seed: int = 0) -> TemporalGraph:
+    """Edges ``Bernoulli(σ(−4.5 + 1.5 (log q_u + log q_v)))`` with fixed node propensities
+    ``q ~ LogNormal(0, 1)``: the whole history's degrees estimate ``q`` best."""
+    g = torch.Generator().manual_seed(seed)
+    log_q = torch.randn(n, generator=g)
+    logit = -4.5 + 1.5 * (log_q[:, None] + log_q[None, :])
+    snaps = []
+    for _ in range(t):
+        a = torch.rand(n, n, generator=g) < torch.sigmoid(logit)
+        a.fill_diagonal_(False)
+        snaps.append(a.nonzero().t())
+    return TemporalGraph(snaps, n, directed=True)
+
+
+def test_the_degree_columns_win_where_node_propensities_are_fixed():
+    g = _propensity_graph()
+    model = _model(g, context_refit_prior=3.0)
+    best, scores = choose_context_refit(model, g, [13, 14], 2, (10, "10+degrees"),
+                                        num_samples=3)
+    assert best == "10+degrees" and scores["10+degrees"] > scores[10]
+    assert model.config.context_refit == 10 and model.config.context_refit_degrees
+    # the settings of a candidate are set in full: a plain window turns the degrees off
+    choose_context_refit(model, g, [13], 1, (10,), num_samples=3)
+    assert not model.config.context_refit_degrees

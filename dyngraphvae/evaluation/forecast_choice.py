@@ -30,7 +30,7 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models.refit import refit_negatives, stratified_pairs
 from dyngraphvae.models.rolling import predictive_pair_probs
 
-__all__ = ["choose_context_refit", "pair_log_score"]
+__all__ = ["choose_context_refit", "pair_log_score", "refit_settings"]
 
 
 def _score_pairs(graph: TemporalGraph, origins: Sequence[int], horizon: int, model: Any,
@@ -77,29 +77,52 @@ def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], hor
     return sum(scores) / len(scores)
 
 
+def refit_settings(candidate: int | str) -> dict[str, Any]:
+    """The forecast settings of a refit candidate: ``W`` (an integer ``>= 0``; ``0``: the trained
+    weights, iterated) or ``"W+degrees"`` (the refit with the cumulative degree columns,
+    ``context_refit_degrees``)."""
+    spec, degrees = candidate, False
+    if isinstance(candidate, str):
+        spec, _, rest = candidate.partition("+")
+        degrees = rest == "degrees"
+        if rest not in ("", "degrees") or not spec.strip().isdigit():
+            spec = None
+        else:
+            spec = int(spec)
+    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (degrees and spec == 0):
+        raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0 or "
+                         f"'W+degrees' with W > 0, got {candidate!r}")
+    return {"context_refit": spec, "context_refit_degrees": degrees}
+
+
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
-                         horizon: int, windows: Sequence[int] = (0, 10), *,
-                         num_samples: int = 20, seed: int = 0) -> tuple[int, dict[int, float]]:
-    """Score ``model``'s forecasts from the validation ``origins`` with each refit window in
-    ``windows`` (:func:`pair_log_score`, the same pairs for all) and set
-    ``model.config.context_refit`` to the best (ties: the earlier window). Returns ``(best,
-    {window: score})``. A model without an edge context keeps ``context_refit = 0``."""
+                         horizon: int, windows: Sequence[int | str] = (0, 10), *,
+                         num_samples: int = 20, seed: int = 0
+                         ) -> tuple[int | str, dict[int | str, float]]:
+    """Score ``model``'s forecasts from the validation ``origins`` with each refit candidate in
+    ``windows`` (:func:`refit_settings`: a window ``W`` or ``"W+degrees"``;
+    :func:`pair_log_score`, the same pairs for all) and set the best's settings on
+    ``model.config`` (ties: the earlier candidate). Returns ``(best, {candidate: score})``. A
+    model without an edge context keeps its settings and returns ``(context_refit, {})``."""
     c = model.config
     if getattr(model, "edge_context", None) is None or not origins:
         return int(c.context_refit), {}
-    bad = [w for w in windows if isinstance(w, bool) or not isinstance(w, int) or w < 0]
-    if bad or not windows:
-        raise ValueError(f"choose_context_refit: windows must be integers >= 0, got {windows!r}")
+    if not windows:
+        raise ValueError("choose_context_refit: no candidate windows")
+    settings = {w: refit_settings(w) for w in windows}
     pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
-    scores: dict[int, float] = {}
-    was = c.context_refit
+    scores: dict[int | str, float] = {}
+    was = {k: getattr(c, k) for k in settings[windows[0]]}
     try:
         for w in windows:
-            c.context_refit = int(w)
-            scores[int(w)] = pair_log_score(model, graph, origins, horizon,
-                                            num_samples=num_samples, seed=seed, pairs=pairs)
+            for k, v in settings[w].items():
+                setattr(c, k, v)
+            scores[w] = pair_log_score(model, graph, origins, horizon,
+                                       num_samples=num_samples, seed=seed, pairs=pairs)
     finally:
-        c.context_refit = was
+        for k, v in was.items():
+            setattr(c, k, v)
     best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
-    c.context_refit = best
+    for k, v in settings[best].items():
+        setattr(c, k, v)
     return best, scores
