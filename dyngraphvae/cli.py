@@ -146,7 +146,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(err, ValueError) and "checkpoint" not in str(err):
                 raise
             raise CLIError(str(err)) from err
-    if "context_refit" not in settings and args.resume is None:
+    if not {"context_refit", "context_refit_degrees"} & set(settings) and args.resume is None:
         from dyngraphvae.selection import select_context_refit
 
         refit = select_context_refit(res.model, history, train_config, args.out)

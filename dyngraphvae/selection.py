@@ -32,8 +32,9 @@ from dyngraphvae.training.lightning_module import num_validation_snapshots
 
 __all__ = ["fit_and_select", "select_context_refit", "validation_link_auc"]
 
-#: refit windows ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off)
-REFIT_WINDOWS = (0, 10)
+#: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
+#: ``"10+degrees"``: with ``context_refit_degrees``; ``docs/results.md``, sections 3i and 3j)
+REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees")
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,
@@ -114,10 +115,11 @@ def _record(out_dir: Path, key: str, record: dict[str, Any]) -> None:
 
 
 def select_context_refit(model: Any, history: TemporalGraph, train_config: TrainConfig,
-                         out_dir: str | Path, *, windows: Sequence[int] = REFIT_WINDOWS,
+                         out_dir: str | Path, *, windows: Sequence[int | str] = REFIT_WINDOWS,
                          horizon: int = 5, num_samples: int = 20) -> dict[str, Any] | None:
-    """Choose the model's per-origin refit window (``ForecasterConfig.context_refit``) on the
-    validation snapshots of ``history`` and record it in the model folder ``out_dir``
+    """Choose the model's per-origin refit (``ForecasterConfig.context_refit`` and
+    ``context_refit_degrees``, :func:`~dyngraphvae.evaluation.forecast_choice.refit_settings`) on
+    the validation snapshots of ``history`` and record it in the model folder ``out_dir``
     (``config.json``; ``manifest.json`` under ``"refit_selection"``). The refit changes forecasts
     only, so the trained model is scored as it is with each window:
     :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, the pairwise log score
