@@ -1,17 +1,23 @@
 """The automatic choice of the per-origin refit on the validation origins, per seed.
 
     export DYNGRAPHVAE_DATA=../shared/datasets
-    python benchmarks/refit_choice.py --dataset uci_collegemsg --seeds 0 1 2
-    python benchmarks/refit_choice.py --dataset bitcoin_alpha --start 60 --seeds 0 1 2
+    python benchmarks/refit_choice.py --dataset uci_collegemsg --seeds 0 1 2 \
+        --windows 0 10 10+degrees --out benchmarks/results/refit_choice_uci_collegemsg_effect.json
+    python benchmarks/refit_choice.py --dataset bitcoin_alpha --start 60 --seeds 0 1 2 \
+        --windows 0 10 10+degrees --out benchmarks/results/refit_choice_bitcoin_alpha_effect.json
 
 Trains the default link recipe exactly as ``results_links.py`` does (``--decoder-context
 pair_history --history-decay 0.9 --epochs 100 --replicas 1 --patience 20 --window 2
 --val-samples 4``; the printed validation ELBO identifies the model with the stored runs') and
 runs :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit` on the protocol's
-validation origins with the windows ``0`` (the trained weights, iterated) and ``10``: the
-pairwise log score per target edge of each, and the choice. ``results_links.py --context-refit
-auto`` makes the same choice inside the protocol and then scores every origin with it; since the
-refit changes forecasts only, its rows equal those of the stored run of the chosen window.
+validation origins with the candidates of ``--windows`` (``0``: the trained weights, iterated;
+``10``: the refit on 10 snapshots, with its snapshot effect unless ``--no-refit-effect``;
+``10+degrees``: with the degree columns; ``dyngraphvae train`` uses all three): the pairwise log
+score per target edge of each, and the choice. A candidate's score does not depend on the others
+(each is scored on the same seeded pairs with a fresh seeded generator).
+``results_links.py --context-refit auto`` makes the same choice inside the protocol and then
+scores every origin with it; since the refit changes forecasts only, its rows equal those of the
+stored run of the chosen candidate.
 """
 
 from __future__ import annotations

@@ -106,8 +106,9 @@ def main() -> None:
                     help="ForecasterConfig.snapshot_effect (a random intercept per snapshot)")
     ap.add_argument("--context-refit", default="0",
                     help="ForecasterConfig.context_refit (W: refit the context term at every "
-                         "origin on the last W snapshots; 0: off; 'auto': choose 0 or 10 per "
-                         "seed on the validation origins by the pairwise log score)")
+                         "origin on the last W snapshots; 0: off; 'auto': choose among "
+                         "--refit-candidates per seed on the validation origins by the pairwise "
+                         "log score)")
     ap.add_argument("--refit-candidates", nargs="+", default=["0", "10"],
                     help="with --context-refit auto: the candidates (W or 'W+degrees')")
     ap.add_argument("--refit-prior", type=float, default=1.0,
