@@ -27,7 +27,7 @@ import json
 import time
 
 import torch
-from results_links import unweighted
+from results_links import refit_candidates, unweighted
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.evaluation.forecast_choice import choose_context_refit
@@ -56,7 +56,7 @@ def main() -> None:
     g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
     H = args.horizon
     _, T0, val = link_protocol_origins(g, H, num_origins=20, num_val=10)
-    candidates = tuple(int(w) if w.isdigit() else w for w in args.windows)
+    candidates = refit_candidates(args.windows)
     out = []
     for seed in args.seeds:
         cfg = ForecasterConfig.for_graph(g, latent_dim=16, hidden_dim=32, adjacency="sparse",

@@ -43,6 +43,12 @@ def unweighted(g: TemporalGraph) -> TemporalGraph:
                          name=g.name)
 
 
+def refit_candidates(values: list[str]) -> tuple[int | str, ...]:
+    """Command-line refit candidates: ``"10"`` → ``10``, ``"10+degrees"`` as given
+    (:func:`~dyngraphvae.evaluation.forecast_choice.refit_settings`)."""
+    return tuple(int(w) if w.isdigit() else w for w in values)
+
+
 def markdown(block: dict, label: str) -> str:
     """One table per metric: rows = methods, columns = h = 1..H and the mean over h."""
     H = len(next(iter(block["summary"].values()))["auc"])
@@ -149,8 +155,7 @@ def main() -> None:
     res = link_forecast_protocol(g, cfg, horizon=args.horizon, seeds=args.seeds,
                                  num_samples=args.samples, num_origins=args.num_origins,
                                  num_val=args.num_val, train_kwargs=tk,
-                                 refit_windows=(tuple(int(w) if w.isdigit() else w
-                                                      for w in args.refit_candidates)
+                                 refit_windows=(refit_candidates(args.refit_candidates)
                                                 if args.context_refit == "auto" else None))
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset

@@ -83,12 +83,9 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
     ``context_refit_degrees``)."""
     spec, degrees = candidate, False
     if isinstance(candidate, str):
-        spec, _, rest = candidate.partition("+")
-        degrees = rest == "degrees"
-        if rest not in ("", "degrees") or not spec.strip().isdigit():
-            spec = None
-        else:
-            spec = int(spec)
+        window, _, rest = candidate.partition("+")
+        ok = window.strip().isdigit() and rest in ("", "degrees")
+        spec, degrees = (int(window), rest == "degrees") if ok else (None, False)
     if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (degrees and spec == 0):
         raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0 or "
                          f"'W+degrees' with W > 0, got {candidate!r}")

@@ -351,6 +351,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
         tau = None
         if c.context_refit_effect:
             theta, tau = _level_effect(theta, rows)
+        # the origin's degrees continue the rows' (cached, so computed once per origin)
         new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
                         if degrees else None).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
