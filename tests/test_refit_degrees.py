@@ -1,7 +1,8 @@
-"""The refit's cumulative degree columns (``ForecasterConfig.context_refit_degrees``).
+"""The refit's degree-rate columns (``ForecasterConfig.context_refit_degrees``).
 
 Checked against independent computations: the columns equal the pair-history regression's degree
-features of the same history (``evaluation.pair_history``, its own loop); with a constant latent
+features of the same history (``evaluation.pair_history``, its own loop) less ``log T``, and on a
+graph that repeats one snapshot they are the closed form ``log(1/T + d₁)``; with a constant latent
 score and a flat prior the refit with degrees is the maximum-likelihood logistic regression of the
 window's rows (an independent L-BFGS fit), and each row's degree columns are those of its own
 origin; the term's dense blocks agree with its pair logits, and a forecast reads the degrees of
@@ -10,9 +11,12 @@ the origin's history.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
+from dyngraphvae.data import TemporalGraph
 from dyngraphvae.evaluation.pair_history import pair_history_features
 from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE, engine
 from dyngraphvae.models.refit import cumulative_degrees, degree_columns, refit_lead_terms
@@ -41,13 +45,39 @@ def test_degree_columns_are_the_regressions_degree_features(directed):
     pairs = pairs[:, pairs[0] != pairs[1]]
     cache: dict = {}
     for origin in (7, 3, 9, 5):  # any order: the cache continues from an earlier origin
-        got = degree_columns(cumulative_degrees(g, origin, cache), pairs, directed)
+        got = degree_columns(cumulative_degrees(g, origin, cache), pairs, directed, origin)
         torch.testing.assert_close(cumulative_degrees(g, origin), cache["degrees"][origin])
         ref = pair_history_features(g[:origin], pairs)  # log(1 + ·) of its 14 features
+        shift = math.log(origin)
         if directed:  # out(u), in(v), total(u), total(v)
-            torch.testing.assert_close(got, ref[:, [6, 7, 8, 9]])
+            torch.testing.assert_close(got, ref[:, [6, 7, 8, 9]] - shift)
         else:
-            torch.testing.assert_close(got[:, 0], ref[:, 8] + ref[:, 9])
+            torch.testing.assert_close(got[:, 0], ref[:, 8] + ref[:, 9] - 2 * shift)
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_on_a_repeated_snapshot_the_columns_are_log_rates(directed):
+    """Every snapshot the same graph: ``d = T d₁``, so ``log(1 + d) − log T = log(1/T + d₁)``,
+    which tends to ``log d₁`` as the history grows (the columns keep one scale)."""
+    g0 = _graph(n=12, t=1, directed=directed)
+    g = TemporalGraph([g0.edges(0)] * 9, 12, directed=directed)
+    one = cumulative_degrees(g, 1)  # d₁: (out, in) of the one snapshot
+    pairs = torch.tensor([[0, 3, 5, 7], [1, 2, 9, 4]])
+    for T in (1, 4, 9):
+        got = degree_columns(cumulative_degrees(g, T), pairs, directed, T)
+        r = torch.log(1.0 / T + one)  # per node, (out, in)
+        r_tot = torch.log(1.0 / T + one.sum(1))
+        u, v = pairs
+        if directed:
+            want = torch.stack([r[u, 0], r[v, 1], r_tot[u], r_tot[v]], 1)
+        else:
+            want = (r[u, 0] + r[v, 0]).unsqueeze(1)
+        torch.testing.assert_close(got, want)
+
+
+def test_degree_columns_need_a_history():
+    with pytest.raises(ValueError, match="at least one history snapshot"):
+        degree_columns(torch.ones(3, 2), torch.tensor([[0], [1]]), True, 0)
 
 
 @pytest.mark.parametrize("directed", [True, False])
@@ -72,9 +102,10 @@ def test_with_a_constant_latent_score_the_refit_with_degrees_is_the_likelihood_r
             assert x.size(1) == terms[k - 1].weight_vector().numel()
             if directed:  # each row's (out(u), total(u)) is a node's at its own origin s - k + 1
                 def node_set(origin):
-                    d = torch.log1p(cumulative_degrees(g, origin))
-                    return {(round(float(a), 6), round(float(a2), 6))
-                            for a, a2 in zip(d[:, 0], torch.log1p(d.exp().sum(1) - 2),
+                    d = cumulative_degrees(g, origin)
+                    sh = math.log(origin)
+                    return {(round(float(a) - sh, 6), round(float(a2) - sh, 6))
+                            for a, a2 in zip(torch.log1p(d[:, 0]), torch.log1p(d.sum(1)),
                                              strict=True)}
                 seen = {(round(float(a), 6), round(float(b), 6)) for a, b in x[:, [-5, -3]]}
                 assert seen <= node_set(s - k + 1)
@@ -94,6 +125,7 @@ def test_the_term_reads_the_origins_degrees_in_blocks_pairs_and_forecasts():
     state = model.filter(g[:T], 3, generator=torch.Generator().manual_seed(1))
     term = state.lead_terms[0]
     torch.testing.assert_close(term.degrees, cumulative_degrees(g, T).float())
+    assert term.history == T
     ctx = state.context.edges
     n = g.num_nodes
     grid = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).reshape(
@@ -111,7 +143,7 @@ def test_the_term_reads_the_origins_degrees_in_blocks_pairs_and_forecasts():
     plain = term.pair_logits(ctx, grid)[0]
     with torch.no_grad():
         term.degree_weight.copy_(w)
-    cols = degree_columns(cumulative_degrees(g, T), grid, True).float()
+    cols = degree_columns(cumulative_degrees(g, T), grid, True, T).float()
     torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, cols @ w)
     fc = model.forecast(state, 2, generator=torch.Generator().manual_seed(2))
     pairs = grid[:, off][:, :40]
