@@ -2,9 +2,9 @@
 
     export DYNGRAPHVAE_DATA=../shared/datasets
     python benchmarks/refit_choice.py --dataset uci_collegemsg --seeds 0 1 2 \
-        --windows 0 10 10+degrees --out benchmarks/results/refit_choice_uci_collegemsg_effect.json
+        --windows 0 10 10+degrees 10+rates --out benchmarks/results/refit_choice_uci_collegemsg_four.json
     python benchmarks/refit_choice.py --dataset bitcoin_alpha --start 60 --seeds 0 1 2 \
-        --windows 0 10 10+degrees --out benchmarks/results/refit_choice_bitcoin_alpha_effect.json
+        --windows 0 10 10+degrees 10+rates --out benchmarks/results/refit_choice_bitcoin_alpha_four.json
 
 Trains the default link recipe exactly as ``results_links.py`` does (``--decoder-context
 pair_history --history-decay 0.9 --epochs 100 --replicas 1 --patience 20 --window 2
@@ -12,7 +12,8 @@ pair_history --history-decay 0.9 --epochs 100 --replicas 1 --patience 20 --windo
 runs :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit` on the protocol's
 validation origins with the candidates of ``--windows`` (``0``: the trained weights, iterated;
 ``10``: the refit on 10 snapshots, with its snapshot effect unless ``--no-refit-effect``;
-``10+degrees``: with the degree columns; ``dyngraphvae train`` uses all three): the pairwise log
+``10+degrees`` / ``10+rates``: with the degree columns, cumulative / as log rates;
+``dyngraphvae train`` uses all four): the pairwise log
 score per target edge of each, and the choice. A candidate's score does not depend on the others
 (each is scored on the same seeded pairs with a fresh seeded generator).
 ``results_links.py --context-refit auto`` makes the same choice inside the protocol and then
@@ -44,10 +45,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--windows", nargs="+", default=["0", "10"],
-                    help="refit candidates: a window W or 'W+degrees' (refit_settings)")
+                    help="refit candidates: a window W, 'W+degrees' or 'W+rates' "
+                         "(refit_settings)")
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--refit-degrees", action="store_true",
-                    help="ForecasterConfig.context_refit_degrees (cumulative degree columns)")
+                    help="ForecasterConfig.context_refit_degrees (cumulative degree columns; "
+                         "a candidate's own settings replace it)")
     ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
                     help="ForecasterConfig.context_refit_effect=False")
     ap.add_argument("--out", default=None, help="write the choices as JSON here")

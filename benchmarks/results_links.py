@@ -44,7 +44,7 @@ def unweighted(g: TemporalGraph) -> TemporalGraph:
 
 
 def refit_candidates(values: list[str]) -> tuple[int | str, ...]:
-    """Command-line refit candidates: ``"10"`` → ``10``, ``"10+degrees"`` as given
+    """Command-line refit candidates: ``"10"`` → ``10``, ``"10+degrees"``, ``"10+rates"`` as given
     (:func:`~dyngraphvae.evaluation.forecast_choice.refit_settings`)."""
     return tuple(int(w) if w.isdigit() else w for w in values)
 
@@ -116,11 +116,14 @@ def main() -> None:
                          "--refit-candidates per seed on the validation origins by the pairwise "
                          "log score)")
     ap.add_argument("--refit-candidates", nargs="+", default=["0", "10"],
-                    help="with --context-refit auto: the candidates (W or 'W+degrees')")
+                    help="with --context-refit auto: the candidates (W, 'W+degrees' or "
+                         "'W+rates')")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
     ap.add_argument("--refit-degrees", action="store_true",
-                    help="ForecasterConfig.context_refit_degrees (cumulative degree columns)")
+                    help="ForecasterConfig.context_refit_degrees (degree columns)")
+    ap.add_argument("--refit-degree-form", default="cumulative", choices=["cumulative", "rate"],
+                    help="ForecasterConfig.context_refit_degree_form (log(1 + d), or less log T)")
     ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
                     help="ForecasterConfig.context_refit_effect=False (the refit without its "
                          "snapshot effect per lead)")
@@ -147,7 +150,8 @@ def main() -> None:
                                                     else int(args.context_refit)),
                                      context_refit_prior=args.refit_prior,
                                      context_refit_effect=args.refit_effect,
-                                     context_refit_degrees=args.refit_degrees)
+                                     context_refit_degrees=args.refit_degrees,
+                                     context_refit_degree_form=args.refit_degree_form)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
               overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)

@@ -146,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(err, ValueError) and "checkpoint" not in str(err):
                 raise
             raise CLIError(str(err)) from err
-    if not {"context_refit", "context_refit_degrees"} & set(settings) and args.resume is None:
+    refit_keys = {"context_refit", "context_refit_degrees", "context_refit_degree_form"}
+    if not refit_keys & set(settings) and args.resume is None:
         from dyngraphvae.selection import select_context_refit
 
         refit = select_context_refit(res.model, history, train_config, args.out)

@@ -33,8 +33,9 @@ from dyngraphvae.training.lightning_module import num_validation_snapshots
 __all__ = ["fit_and_select", "select_context_refit", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
-#: ``"10+degrees"``: with ``context_refit_degrees``; ``docs/results.md``, sections 3i and 3j)
-REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees")
+#: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
+#: ``docs/results.md``, sections 3i, 3j and 3k)
+REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates")
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,

@@ -123,7 +123,8 @@ def test_choice_checks_and_models_without_a_context():
     g = _graph()
     plain = TemporalGraphVAE(ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8)).eval()
     assert choose_context_refit(plain, g, [8], 2) == (0, {})
-    for bad in ((0, -1), (0, "0+degrees"), (0, "10+counts"), (0, "x"), (0, True), ()):
+    for bad in ((0, -1), (0, "0+degrees"), (0, "0+rates"), (0, "10+counts"), (0, "x"),
+                (0, True), ()):
         with pytest.raises(ValueError, match="candidate"):
             choose_context_refit(_model(g), g, [8], 2, bad)
 
@@ -152,3 +153,20 @@ def test_the_degree_columns_win_where_node_propensities_are_fixed():
     # the settings of a candidate are set in full: a plain window turns the degrees off
     choose_context_refit(model, g, [13], 1, (10,), num_samples=3)
     assert not model.config.context_refit_degrees
+
+
+def test_degree_rates_win_over_cumulative_degrees_while_the_history_grows():
+    """Fixed propensities: a node's cumulative degree after ``T`` snapshots is about ``T q``, so
+    the rows of a window whose origins span 3..13 snapshots of history see ``log(1 + d)`` grow
+    with ``log T`` at a common intercept, a misfit that the log rate ``log(1 + d) − log T``
+    removes (it estimates ``log q`` at every origin)."""
+    g = _propensity_graph()
+    model = _model(g, context_refit_prior=3.0)
+    best, scores = choose_context_refit(model, g, [13, 14], 2, ("10+degrees", "10+rates"),
+                                        num_samples=3)
+    assert best == "10+rates" and scores["10+rates"] > scores["10+degrees"]
+    c = model.config
+    assert (c.context_refit, c.context_refit_degrees, c.context_refit_degree_form) == (
+        10, True, "rate")
+    choose_context_refit(model, g, [13], 1, ("10+degrees",), num_samples=3)
+    assert model.config.context_refit_degree_form == "cumulative"

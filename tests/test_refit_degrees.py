@@ -1,8 +1,10 @@
-"""The refit's degree-rate columns (``ForecasterConfig.context_refit_degrees``).
+"""The refit's degree columns (``ForecasterConfig.context_refit_degrees``), cumulative and as
+log rates (``context_refit_degree_form``).
 
 Checked against independent computations: the columns equal the pair-history regression's degree
-features of the same history (``evaluation.pair_history``, its own loop) less ``log T``, and on a
-graph that repeats one snapshot they are the closed form ``log(1/T + d₁)``; with a constant latent
+features of the same history (``evaluation.pair_history``, its own loop), less ``log T`` for the
+rates, and on a graph that repeats one snapshot the rates are the closed form
+``log(1/T + d₁)``; with a constant latent
 score and a flat prior the refit with degrees is the maximum-likelihood logistic regression of the
 window's rows (an independent L-BFGS fit), and each row's degree columns are those of its own
 origin; the term's dense blocks agree with its pair logits, and a forecast reads the degrees of
@@ -38,17 +40,19 @@ def _model(graph, **kw) -> TemporalGraphVAE:
     return model.eval()
 
 
+@pytest.mark.parametrize("rate", [False, True])
 @pytest.mark.parametrize("directed", [True, False])
-def test_degree_columns_are_the_regressions_degree_features(directed):
+def test_degree_columns_are_the_regressions_degree_features(directed, rate):
     g = _graph(n=15, t=9, directed=directed)
     pairs = torch.randint(0, 15, (2, 80), generator=torch.Generator().manual_seed(1))
     pairs = pairs[:, pairs[0] != pairs[1]]
     cache: dict = {}
     for origin in (7, 3, 9, 5):  # any order: the cache continues from an earlier origin
-        got = degree_columns(cumulative_degrees(g, origin, cache), pairs, directed, origin)
+        got = degree_columns(cumulative_degrees(g, origin, cache), pairs, directed,
+                             origin if rate else None)
         torch.testing.assert_close(cumulative_degrees(g, origin), cache["degrees"][origin])
         ref = pair_history_features(g[:origin], pairs)  # log(1 + ·) of its 14 features
-        shift = math.log(origin)
+        shift = math.log(origin) if rate else 0.0
         if directed:  # out(u), in(v), total(u), total(v)
             torch.testing.assert_close(got, ref[:, [6, 7, 8, 9]] - shift)
         else:
@@ -80,11 +84,13 @@ def test_degree_columns_need_a_history():
         degree_columns(torch.ones(3, 2), torch.tensor([[0], [1]]), True, 0)
 
 
+@pytest.mark.parametrize("form", ["cumulative", "rate"])
 @pytest.mark.parametrize("directed", [True, False])
 def test_with_a_constant_latent_score_the_refit_with_degrees_is_the_likelihood_regression(
-        directed):
+        directed, form):
     g = _graph(directed=directed)
-    model = _model(g, context_refit=5, context_refit_prior=1e6, edge_decoder="bilinear")
+    model = _model(g, context_refit=5, context_refit_prior=1e6, edge_decoder="bilinear",
+                   context_refit_degree_form=form)
     with torch.no_grad():
         for p in model.edge_decoder.parameters():
             p.zero_()
@@ -103,7 +109,7 @@ def test_with_a_constant_latent_score_the_refit_with_degrees_is_the_likelihood_r
             if directed:  # each row's (out(u), total(u)) is a node's at its own origin s - k + 1
                 def node_set(origin):
                     d = cumulative_degrees(g, origin)
-                    sh = math.log(origin)
+                    sh = math.log(origin) if form == "rate" else 0.0
                     return {(round(float(a) - sh, 6), round(float(a2) - sh, 6))
                             for a, a2 in zip(torch.log1p(d[:, 0]), torch.log1p(d.sum(1)),
                                              strict=True)}
@@ -118,14 +124,16 @@ def test_with_a_constant_latent_score_the_refit_with_degrees_is_the_likelihood_r
         assert terms[k - 1].degree_weight.abs().sum() > 0
 
 
-def test_the_term_reads_the_origins_degrees_in_blocks_pairs_and_forecasts():
+@pytest.mark.parametrize("form", ["cumulative", "rate"])
+def test_the_term_reads_the_origins_degrees_in_blocks_pairs_and_forecasts(form):
     g = _graph(n=11, t=9)
-    model = _model(g, context_refit=4, context_refit_leads=2)
+    model = _model(g, context_refit=4, context_refit_leads=2, context_refit_degree_form=form)
     T = 8
     state = model.filter(g[:T], 3, generator=torch.Generator().manual_seed(1))
     term = state.lead_terms[0]
     torch.testing.assert_close(term.degrees, cumulative_degrees(g, T).float())
-    assert term.history == T
+    history = T if form == "rate" else None
+    assert term.history == history
     ctx = state.context.edges
     n = g.num_nodes
     grid = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).reshape(
@@ -143,7 +151,7 @@ def test_the_term_reads_the_origins_degrees_in_blocks_pairs_and_forecasts():
     plain = term.pair_logits(ctx, grid)[0]
     with torch.no_grad():
         term.degree_weight.copy_(w)
-    cols = degree_columns(cumulative_degrees(g, T), grid, True, T).float()
+    cols = degree_columns(cumulative_degrees(g, T), grid, True, history).float()
     torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, cols @ w)
     fc = model.forecast(state, 2, generator=torch.Generator().manual_seed(2))
     pairs = grid[:, off][:, :40]

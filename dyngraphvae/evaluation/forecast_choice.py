@@ -79,17 +79,19 @@ def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], hor
 
 def refit_settings(candidate: int | str) -> dict[str, Any]:
     """The forecast settings of a refit candidate: ``W`` (an integer ``>= 0``; ``0``: the trained
-    weights, iterated) or ``"W+degrees"`` (the refit with the cumulative degree columns,
-    ``context_refit_degrees``)."""
-    spec, degrees = candidate, False
+    weights, iterated), ``"W+degrees"`` (the refit with the cumulative degree columns,
+    ``context_refit_degrees``) or ``"W+rates"`` (with the degree columns as log rates,
+    ``context_refit_degree_form="rate"``)."""
+    spec, rest = candidate, ""
     if isinstance(candidate, str):
         window, _, rest = candidate.partition("+")
-        ok = window.strip().isdigit() and rest in ("", "degrees")
-        spec, degrees = (int(window), rest == "degrees") if ok else (None, False)
-    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (degrees and spec == 0):
-        raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0 or "
-                         f"'W+degrees' with W > 0, got {candidate!r}")
-    return {"context_refit": spec, "context_refit_degrees": degrees}
+        ok = window.strip().isdigit() and rest in ("", "degrees", "rates")
+        spec = int(window) if ok else None
+    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (rest and spec == 0):
+        raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0, "
+                         f"'W+degrees' or 'W+rates' with W > 0, got {candidate!r}")
+    return {"context_refit": spec, "context_refit_degrees": bool(rest),
+            "context_refit_degree_form": "rate" if rest == "rates" else "cumulative"}
 
 
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
@@ -97,7 +99,7 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
                          num_samples: int = 20, seed: int = 0
                          ) -> tuple[int | str, dict[int | str, float]]:
     """Score ``model``'s forecasts from the validation ``origins`` with each refit candidate in
-    ``windows`` (:func:`refit_settings`: a window ``W`` or ``"W+degrees"``;
+    ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"`` or ``"W+rates"``;
     :func:`pair_log_score`, the same pairs for all) and set the best's settings on
     ``model.config`` (ties: the earlier candidate). Returns ``(best, {candidate: score})``. A
     model without an edge context keeps its settings and returns ``(context_refit, {})``."""

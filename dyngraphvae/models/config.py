@@ -20,6 +20,7 @@ _CHOICES: dict[str, tuple] = {
     "divergence": ("kl", "cs"),
     "initial_state": ("learned", "zero"),
     "decoder_context": ("none", "previous", "history", "pair_history"),
+    "context_refit_degree_form": ("cumulative", "rate"),
 }
 
 
@@ -123,8 +124,11 @@ class ForecasterConfig(ConfigBase):
             (``docs/results.md``, section 3j).
         context_refit_degrees: with the refit, columns the trained term lacks: the endpoints'
             cumulative (undecayed) out-, in- and total degrees over the origin's whole history,
-            ``log(1 + ·)``, refitted with prior mean 0 (a fit made once extrapolates them badly,
-            section 3h; refitted at every origin they follow the growing history).
+            refitted with prior mean 0 (a fit made once extrapolates them badly, section 3h;
+            refitted at every origin they follow the growing history).
+        context_refit_degree_form: those columns as ``"cumulative"`` ``log(1 + d)`` (the
+            pair-history regression's features) or ``"rate"`` ``log(1 + d) − log T``, ``T`` the
+            snapshots of the history (one scale as the history grows; section 3k).
     """
 
     num_nodes: int
@@ -167,6 +171,7 @@ class ForecasterConfig(ConfigBase):
     context_refit_leads: int = 5
     context_refit_effect: bool = True
     context_refit_degrees: bool = False
+    context_refit_degree_form: str = "cumulative"
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

@@ -33,13 +33,15 @@ what its aged context predicts. Without it the sampled edge counts have the near
 of independent pairs, far narrower than real activity's.
 
 With ``context_refit_degrees`` the refit also fits columns the trained term lacks: the
-endpoints' out-, in- and total degrees over all of ``G_{<T}`` as log rates per observed
-snapshot, ``log(1 + d) − log T`` (prior mean 0). Each row reads the degrees of its own origin
-and the forecast those of ``T``. The ``− log T`` keeps the columns on one scale as the history
-grows: with the pair-history regression's ``log(1 + d)`` the forecast's degrees exceed every
-window row's, so the fitted weights extrapolate and lift the level (uci_collegemsg validation:
-0.89 → 0.78× the true edge count; ``docs/results.md``, section 3j); plain rates
-``log(1 + d / T)`` keep the level but are nearly linear in ``d`` and lose the ranking gain.
+endpoints' out-, in- and total degrees over all of ``G_{<T}`` (prior mean 0), each row reading
+the degrees of its own origin and the forecast those of ``T``. Two forms
+(``context_refit_degree_form``): ``"cumulative"``, ``log(1 + d)``, the pair-history regression's
+degree features; and ``"rate"``, ``log(1 + d) − log T``, a log rate per observed snapshot. With
+the cumulative form the forecast's degrees exceed every window row's, so the fitted weights
+extrapolate and move the level (uci_collegemsg validation: 0.89 → 0.78× the true edge count;
+``docs/results.md``, section 3j); the ``− log T`` keeps the columns on one scale as the history
+grows. Plain rates ``log(1 + d / T)`` keep the level but are nearly linear in ``d`` and lost the
+ranking gain in a scratch run.
 
 Why. The likelihood-fitted pair-history regression, refitted on the last 10 origins for each
 horizon, was ahead of the model on uci_collegemsg at every horizon (``docs/results.md``, 3h): it
@@ -67,8 +69,9 @@ __all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
 class RefitTerm(EdgeContextTerm):
     r"""A refitted lead term: an :class:`EdgeContextTerm` with an intercept, optionally the
     endpoints' cumulative degrees in the origin's history (``degrees``, ``(N, 2)`` out- and
-    in-degree summed over the ``history`` observed snapshots; ``context_refit_degrees``), and
-    the scale
+    in-degree summed over every observed snapshot; ``context_refit_degrees``; ``history``: the
+    number ``T`` of those snapshots for the ``"rate"`` form, ``None`` for the cumulative one),
+    and the scale
     ``τ_k`` of its snapshot effect ``δ ~ N(0, τ_k²)`` (``context_refit_effect``), which the
     forecast draws once per sample and step and adds to every logit; ``snapshot_scale = None``
     without it (the model's trained effect, if any, applies). With degrees the term is
@@ -80,9 +83,7 @@ class RefitTerm(EdgeContextTerm):
         super().__init__(term.history_weight is not None, term.rates, term.directed, offset=True)
         self.snapshot_scale = None if snapshot_scale is None else float(snapshot_scale)
         self.degree_weight = None
-        if degrees is not None and history is None:
-            raise ValueError("RefitTerm: degrees need the number of history snapshots")
-        self.history = None if degrees is None else int(history)
+        self.history = None if degrees is None or history is None else int(history)
         self.register_buffer("degrees", None if degrees is None else degrees.float())
         if degrees is not None:
             self.degree_weight = torch.nn.Parameter(torch.zeros(4 if term.directed else 1))
@@ -157,14 +158,15 @@ def cumulative_degrees(graph: Any, origin: int, cache: dict | None = None) -> Te
     return d
 
 
-def degree_node_features(degrees: Tensor, directed: bool, history: int
+def degree_node_features(degrees: Tensor, directed: bool, history: int | None = None
                          ) -> tuple[Tensor, Tensor]:
-    """The log degree-rate features of each node as a source and as a target, ``r(d) =
-    log(1 + d) − log T`` with ``T = history`` snapshots: directed ``[r(out), r(total)]`` and
+    """The log-degree features of each node as a source and as a target, ``r(d) =
+    log(1 + d)`` (``history = None``, the cumulative form) or the log rate ``r(d) = log(1 + d) −
+    log T`` with ``T = history`` snapshots: directed ``[r(out), r(total)]`` and
     ``[r(in), r(total)]``; undirected ``[r(degree)]`` in both."""
-    if int(history) < 1:
+    if history is not None and int(history) < 1:
         raise ValueError(f"degree features need at least one history snapshot, got {history}")
-    shift = math.log(int(history))
+    shift = 0.0 if history is None else math.log(int(history))
     out, inn = torch.log1p(degrees[:, 0]) - shift, torch.log1p(degrees[:, 1]) - shift
     if not directed:
         return out.unsqueeze(1), out.unsqueeze(1)
@@ -172,12 +174,12 @@ def degree_node_features(degrees: Tensor, directed: bool, history: int
     return torch.stack([out, tot], 1), torch.stack([inn, tot], 1)
 
 
-def degree_columns(degrees: Tensor, pairs: Tensor, directed: bool, history: int) -> Tensor:
+def degree_columns(degrees: Tensor, pairs: Tensor, directed: bool,
+                   history: int | None = None) -> Tensor:
     """``(P, 4)`` (directed: ``r(out(u))``, ``r(in(v))``, ``r(total(u))``, ``r(total(v))``)
-    or ``(P, 1)`` (undirected: ``r(d(u)) + r(d(v))``) columns of the cumulative degrees over
-    ``history`` snapshots for ``pairs (2, P)``, ``r(d) = log(1 + d) − log T``
-    (:func:`degree_node_features`): the pair-history regression's degree features
-    (:mod:`dyngraphvae.evaluation.pair_history`) less ``log T`` each."""
+    or ``(P, 1)`` (undirected: ``r(d(u)) + r(d(v))``) columns of the cumulative degrees for
+    ``pairs (2, P)`` (:func:`degree_node_features`): the pair-history regression's degree features
+    (:mod:`dyngraphvae.evaluation.pair_history`), less ``log T`` each with ``history = T``."""
     src, dst = degree_node_features(degrees, directed, history)
     pairs = pairs.to(src.device).long()
     su, tv = src[pairs[0]], dst[pairs[1]]
@@ -305,7 +307,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                      ) -> list[RefitTerm]:
     r"""The refitted context terms of leads ``1..leads`` for a forecast from ``origin`` (module
     docstring): fresh :class:`RefitTerm` modules (an intercept; with
-    ``config.context_refit_degrees`` the degree-rate columns of each row's origin, prior
+    ``config.context_refit_degrees`` the degree columns of each row's origin, prior
     mean 0; with ``config.context_refit_effect`` the scale of the lead's snapshot effect).
 
     ``states[o]`` are the filtered latents ``(S, N, d)`` and ``contexts[o]`` the decoder contexts
@@ -323,6 +325,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
         negatives = refit_negatives(c)
     window, scale = int(c.context_refit), float(c.context_refit_prior)
     degrees = bool(c.context_refit_degrees)
+    rate = c.context_refit_degree_form == "rate"
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation
         cache["generator"] = torch.Generator().manual_seed(
@@ -352,7 +355,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                     x = _features(term, ctx, pairs)
                     if degrees:  # the history of the target's origin o, before the intercept
                         d = degree_columns(cumulative_degrees(graph, o, cache), pairs,
-                                           c.directed, o)
+                                           c.directed, o if rate else None)
                         x = torch.cat([x[:, :-1], d, x[:, -1:]], 1)
                     cached[key] = (x, y, w, off)
             rows.append(cached[key])
@@ -366,7 +369,8 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
             theta, tau = _level_effect(theta, rows)
         # the origin's degrees continue the rows' (cached, so computed once per origin)
         new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
-                        if degrees else None, int(origin)).to(term.previous_weight.device)
+                        if degrees else None, int(origin) if rate else None
+                        ).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
         new.requires_grad_(False)
         out.append(new)
