@@ -1,8 +1,9 @@
 """The refit's snapshot effect (``ForecasterConfig.context_refit_effect``).
 
 Known truth: on snapshots whose level strays by ``δ_s ~ N(0, τ²)`` the effect's fit recovers
-``τ`` (and finds none when there is none), and after its intercept shift the window's own
-offsets are centred; a snapshot with no edge is left out. A forecast adds one draw per sample and
+``τ`` (and finds none when there is none), and its intercept shift keeps the window's expected
+edge count (checked by independent numerical integration; ``matched_centre`` also against the
+closed form of equal logits); a snapshot with no edge is left out. A forecast adds one draw per sample and
 step with the scale of that step's refitted lead to every logit, and only the intercept differs
 from the refit without the effect. The pair-only predictive integrates the effect out: its
 probabilities are ``E_δ σ(ℓ + b + δ)`` of the effect-free ones, one ``(b, τ)`` per step.
@@ -10,13 +11,15 @@ probabilities are ``E_δ σ(ℓ + b + δ)`` of the effect-free ones, one ``(b, �
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE
 from dyngraphvae.models.context import aged
-from dyngraphvae.models.random_effect import offset_estimates, random_effect_fit
+from dyngraphvae.models.random_effect import matched_centre
 from dyngraphvae.models.refit import _level_effect, map_logistic
 from dyngraphvae.models.rolling import predictive_pair_probs
 
@@ -47,19 +50,49 @@ def test_the_level_effect_recovers_the_scale_of_the_window_levels(tau):
     theta = map_logistic(x, y, w, o, torch.zeros(3, dtype=torch.float64), 1e6)
     shifted, got = _level_effect(theta, rows)
     assert abs(got - tau) < 0.15
-    # only the intercept moves, and by the random-effects centre: the window's offsets under
-    # the shifted weights are centred at 0
+    # only the intercept moves, to where the effect keeps the window's expected edge count
     torch.testing.assert_close(shifted[:-1], theta[:-1])
-    d_hat, curv = offset_estimates([r[3] + r[0] @ shifted for r in rows],
-                                   [r[1] for r in rows], [r[2] for r in rows])
-    b, _ = random_effect_fit(d_hat, 1.0 / curv)
-    assert abs(b) < 1e-3
+    lg = torch.cat([r[3] + r[0] @ shifted for r in rows])
+    w, y = torch.cat([r[2] for r in rows]), torch.cat([r[1] for r in rows])
+    assert _expected_count(lg, w, got) == pytest.approx(float((w * y).sum()), rel=1e-6)
+    if tau > 0:  # where edges are rare the spread alone would raise the count (Jensen)
+        assert _expected_count(lg - (shifted[-1] - theta[-1]), w, got) > 1.02 * float(
+            (w * y).sum())
     # a snapshot with no edge (its own offset is -inf) is left out, not fitted
     empty = (rows[0][0], torch.zeros_like(rows[0][1]), rows[0][2], rows[0][3])
     again, tau_again = _level_effect(theta, rows + [empty])
     assert tau_again == got
     torch.testing.assert_close(again, shifted)
     assert _level_effect(theta, rows[:1]) == (theta, 0.0)
+
+
+def _expected_count(logits, weights, scale) -> float:
+    """``Σ w E σ(ℓ + δ)``, ``δ ~ N(0, scale²)``, by the trapezoid rule on ±8 scales (not the
+    package's quadrature)."""
+    if scale == 0:
+        return float((weights * torch.sigmoid(logits)).sum())
+    d = torch.linspace(-8 * scale, 8 * scale, 801, dtype=torch.float64)
+    dens = torch.exp(-0.5 * (d / scale) ** 2) / (scale * (2 * torch.pi) ** 0.5)
+    total = 0.0
+    for lg, w in zip(logits.double().split(10000), weights.double().split(10000), strict=True):
+        p = torch.trapezoid(torch.sigmoid(lg[:, None] + d) * dens, d, dim=1)
+        total += float((w * p).sum())
+    return total
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.4, 1.5])
+def test_the_matched_centre_keeps_the_expected_count(scale):
+    g = torch.Generator().manual_seed(0)
+    lg = -4.0 + 1.2 * torch.randn(3000, generator=g, dtype=torch.float64)
+    w = torch.rand(3000, generator=g, dtype=torch.float64) * 3
+    y = (torch.rand(3000, generator=g, dtype=torch.float64) < 0.04).double()
+    b = matched_centre(lg, y, w, scale)
+    assert _expected_count(lg + b, w, scale) == pytest.approx(float((w * y).sum()), rel=1e-6)
+    # equal logits and no spread: the closed form logit(Σ w y / Σ w) − ℓ
+    flat = torch.full((50,), -2.0, dtype=torch.float64)
+    yy = (torch.arange(50) < 7).double()
+    assert matched_centre(flat, yy, torch.ones(50), 0.0) == pytest.approx(
+        math.log(7 / 43) + 2.0, abs=1e-9)
 
 
 def _swinging(n: int = 14, t: int = 12, seed: int = 0) -> TemporalGraph:

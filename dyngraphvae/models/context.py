@@ -499,16 +499,24 @@ class OffsetScorer:
         return self.scorer.block_logits(z, start, end) + self.offsets[:, None, None]
 
 
+def normal_quadrature(scale: float, nodes: int = 20, like: Tensor | None = None
+                      ) -> tuple[Tensor, Tensor]:
+    r"""Gauss–Hermite points and weights of ``δ ~ N(0, scale²)``: ``E f(δ) ≈ Σ_j w_j f(δ_j)``
+    with ``δ_j = √2 · scale · x_j`` and ``w_j = π^{-1/2} ω_j`` (dtype and device of ``like``)."""
+    x, w = np.polynomial.hermite.hermgauss(int(nodes))
+    kw = {} if like is None else {"dtype": like.dtype, "device": like.device}
+    return (torch.as_tensor(math.sqrt(2.0) * float(scale) * x, **kw),
+            torch.as_tensor(w / math.sqrt(math.pi), **kw))
+
+
 def expected_sigmoid(logits: Tensor, scale: float, nodes: int = 20) -> Tensor:
-    r"""``E[σ(ℓ + δ)]``, ``δ ~ N(0, scale²)``, by Gauss–Hermite quadrature:
-    ``π^{-1/2} Σ_j w_j σ(ℓ + √2 · scale · x_j)``. The snapshot effect integrated out of a pair's
-    probability (a Rao–Blackwellised predictive: the same mean as a drawn ``δ``, less noise)."""
+    r"""``E[σ(ℓ + δ)]``, ``δ ~ N(0, scale²)``, by Gauss–Hermite quadrature
+    (:func:`normal_quadrature`). The snapshot effect integrated out of a pair's probability (a
+    Rao–Blackwellised predictive: the same mean as a drawn ``δ``, less noise)."""
     if scale <= 0:
         return torch.sigmoid(logits)
-    x, w = np.polynomial.hermite.hermgauss(int(nodes))
-    x = torch.as_tensor(x, dtype=logits.dtype, device=logits.device)
-    w = torch.as_tensor(w / math.sqrt(math.pi), dtype=logits.dtype, device=logits.device)
-    return (torch.sigmoid(logits.unsqueeze(-1) + math.sqrt(2.0) * scale * x) * w).sum(-1)
+    d, w = normal_quadrature(scale, nodes, logits)
+    return (torch.sigmoid(logits.unsqueeze(-1) + d) * w).sum(-1)
 
 
 def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:

@@ -26,10 +26,11 @@ edge probabilities are the exact marginals of its sampled graphs.
 
 With ``context_refit_effect`` the refitted lead also carries a snapshot effect: the edges of a
 forecast snapshot are ``Bernoulli(σ(ℓ^{(k)}_{uv} + δ))``, one ``δ ~ N(0, τ_k²)`` per sampled
-future and step, shared by all pairs. ``τ_k`` and a shift of the intercept are the
-random-effects fit (:mod:`dyngraphvae.models.random_effect`) of the window snapshots' own best
-offsets under the refitted logits: how far the level of a snapshot ``k`` steps ahead strays from
-what its aged context predicts. Without it the sampled edge counts have the near-binomial spread
+future and step, shared by all pairs. ``τ_k`` is the random-effects fit
+(:mod:`dyngraphvae.models.random_effect`) of the window snapshots' own best offsets under the
+refitted logits: how far the level of a snapshot ``k`` steps ahead strays from what its aged
+context predicts. A shift of the intercept keeps the window's expected edge count under the
+effect. Without it the sampled edge counts have the near-binomial spread
 of independent pairs, far narrower than real activity's.
 
 With ``context_refit_degrees`` the refit also fits columns the trained term lacks: the
@@ -59,7 +60,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.models.context import EdgeContextTerm, aged
-from dyngraphvae.models.random_effect import offset_estimates, random_effect_fit
+from dyngraphvae.models.random_effect import matched_centre, offset_estimates, random_effect_fit
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
@@ -285,17 +286,21 @@ def _features(term: EdgeContextTerm, ctx: Any, pairs: Tensor) -> Tensor:
 
 
 def _level_effect(theta: Tensor, rows: list[tuple]) -> tuple[Tensor, float]:
-    r"""The snapshot effect of a refitted lead: each window snapshot's own best offset
-    ``δ̂_s`` from the refitted logits, and the random-effects fit ``(b, τ)`` of them
-    (:mod:`dyngraphvae.models.random_effect`); ``b`` moves the intercept (the last weight) and
-    ``τ`` is returned. Snapshots with no edge (``δ̂ = −∞``) are left out; with fewer than 2
-    left the effect is ``τ = 0``."""
+    r"""The snapshot effect of a refitted lead: ``τ`` from the random-effects fit
+    (:mod:`dyngraphvae.models.random_effect`) of each window snapshot's own best offset ``δ̂_s``
+    under the refitted logits, and the centre ``b`` at which ``δ ~ N(b, τ²)`` keeps the window's
+    expected edge count (:func:`~dyngraphvae.models.random_effect.matched_centre`; the fit's own
+    centre of the log-offsets raised the counts, ``docs/results.md``, section 3k). ``b`` moves the
+    intercept (the last weight) and ``τ`` is returned. Snapshots with no edge (``δ̂ = −∞``) are
+    left out; with fewer than 2 left the effect is ``τ = 0``."""
     rows = [r for r in rows if float(r[1].sum()) > 0]
     if len(rows) < 2:
         return theta, 0.0
-    d_hat, curv = offset_estimates([r[3] + r[0] @ theta for r in rows],
-                                   [r[1] for r in rows], [r[2] for r in rows])
-    b, tau = random_effect_fit(d_hat, 1.0 / curv)
+    logits = [r[3] + r[0] @ theta for r in rows]
+    labels, weights = [r[1] for r in rows], [r[2] for r in rows]
+    d_hat, curv = offset_estimates(logits, labels, weights)
+    _, tau = random_effect_fit(d_hat, 1.0 / curv)
+    b = matched_centre(torch.cat(logits), torch.cat(labels), torch.cat(weights), tau)
     theta = theta.clone()
     theta[-1] += b
     return theta, tau
