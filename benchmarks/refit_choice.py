@@ -2,9 +2,11 @@
 
     export DYNGRAPHVAE_DATA=../shared/datasets
     python benchmarks/refit_choice.py --dataset uci_collegemsg --seeds 0 1 2 \
-        --windows 0 10 10+degrees 10+rates --out benchmarks/results/refit_choice_uci_collegemsg_four.json
+        --windows 0 10 10+degrees 10+rates \
+        --out benchmarks/results/refit_choice_uci_collegemsg_four.json
     python benchmarks/refit_choice.py --dataset bitcoin_alpha --start 60 --seeds 0 1 2 \
-        --windows 0 10 10+degrees 10+rates --out benchmarks/results/refit_choice_bitcoin_alpha_four.json
+        --windows 0 10 10+degrees 10+rates \
+        --out benchmarks/results/refit_choice_bitcoin_alpha_four.json
 
 Trains the default link recipe exactly as ``results_links.py`` does (``--decoder-context
 pair_history --history-decay 0.9 --epochs 100 --replicas 1 --patience 20 --window 2

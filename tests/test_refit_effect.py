@@ -3,10 +3,11 @@
 Known truth: on snapshots whose level strays by ``δ_s ~ N(0, τ²)`` the effect's fit recovers
 ``τ`` (and finds none when there is none), and its intercept shift keeps the window's expected
 edge count (checked by independent numerical integration; ``matched_centre`` also against the
-closed form of equal logits); a snapshot with no edge is left out. A forecast adds one draw per sample and
-step with the scale of that step's refitted lead to every logit, and only the intercept differs
-from the refit without the effect. The pair-only predictive integrates the effect out: its
-probabilities are ``E_δ σ(ℓ + b + δ)`` of the effect-free ones, one ``(b, τ)`` per step.
+closed form of equal logits); a snapshot with no edge is left out. A forecast adds one draw per
+sample and step with the scale of that step's refitted lead to every logit, and only the
+intercept differs from the refit without the effect. The pair-only predictive integrates the
+effect out: its probabilities are ``E_δ σ(ℓ + b + δ)`` of the effect-free ones, one ``(b, τ)``
+per step.
 """
 
 from __future__ import annotations
