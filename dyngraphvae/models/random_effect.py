@@ -30,20 +30,14 @@ __all__ = ["matched_centre", "offset_estimates", "random_effect_fit"]
 
 def offset_estimates(logits: list[Tensor], labels: list[Tensor], weights: list[Tensor],
                      iters: int = 50) -> tuple[Tensor, Tensor]:
-    """Per snapshot, ``δ̂ = argmax_δ Σ w [y (ℓ + δ) − softplus(ℓ + δ)]`` (Newton, float64) and
-    the curvature ``c = Σ w σ(ℓ + δ̂)(1 − σ(ℓ + δ̂))`` there: two ``(T,)`` tensors."""
+    """Per snapshot, ``δ̂ = argmax_δ Σ w [y (ℓ + δ) − softplus(ℓ + δ)]`` (the offset whose
+    expected count is the observed one: :func:`matched_centre` with no spread) and the curvature
+    ``c = Σ w σ(ℓ + δ̂)(1 − σ(ℓ + δ̂))`` there: two ``(T,)`` tensors."""
     d_hat, curv = [], []
     for lg, y, w in zip(logits, labels, weights, strict=True):
-        lg, y, w = lg.double(), y.double(), w.double()
-        d = torch.zeros((), dtype=torch.float64)
-        for _ in range(iters):
-            p = torch.sigmoid(lg + d)
-            g = (w * (y - p)).sum()
-            h = (w * p * (1 - p)).sum().clamp_min(1e-12)
-            step = (g / h).clamp(-2.0, 2.0)
-            d = d + step
-            if abs(float(step)) < 1e-10:
-                break
+        lg, w = lg.double(), w.double()
+        d = torch.tensor(matched_centre(lg, y, w, 0.0, iters=iters, tol=1e-10),
+                         dtype=torch.float64)
         p = torch.sigmoid(lg + d)
         d_hat.append(d)
         curv.append((w * p * (1 - p)).sum())
@@ -65,7 +59,7 @@ def random_effect_fit(estimates: Tensor, variances: Tensor, max_scale: float = 5
 
 
 def matched_centre(logits: Tensor, labels: Tensor, weights: Tensor, scale: float,
-                   nodes: int = 20, iters: int = 60) -> float:
+                   nodes: int = 20, iters: int = 60, tol: float = 1e-12) -> float:
     r"""The centre ``b`` at which a random intercept ``δ ~ N(0, scale²)`` keeps the expected
     number of edges of the rows:
 
@@ -73,20 +67,23 @@ def matched_centre(logits: Tensor, labels: Tensor, weights: Tensor, scale: float
         \sum_i w_i\, E_δ\, σ(ℓ_i + b + δ) = \sum_i w_i y_i,
 
     by Newton's method on Gauss–Hermite quadrature (the left side rises with ``b``; steps are
-    clipped to ±2). With ``scale = 0`` it is the intercept score equation of a logistic fit.
-    Why: the fit's ``b`` centres the log-offsets, and ``E σ(ℓ + b + δ)`` exceeds ``σ(ℓ + b)``
-    where edges are rare (Jensen), so the mean count drifts up with the scale whenever the offsets
-    are skewed."""
+    clipped to ±2, and stop below ``tol``). With ``scale = 0`` it is the intercept score equation
+    of a logistic fit (no quadrature). Why: the fit's ``b`` centres the log-offsets, and
+    ``E σ(ℓ + b + δ)`` exceeds ``σ(ℓ + b)`` where edges are rare (Jensen), so the mean count
+    drifts up with the scale whenever the offsets are skewed."""
     lg, y, w = logits.double(), labels.double(), weights.double()
     target = float((w * y).sum())
-    d, q = normal_quadrature(max(float(scale), 0.0), nodes, lg)
+    if float(scale) > 0:
+        d, q = normal_quadrature(float(scale), nodes, lg)
+    else:
+        d, q = lg.new_zeros(1), lg.new_ones(1)
     b = 0.0
     for _ in range(int(iters)):
         p = torch.sigmoid(lg.unsqueeze(-1) + b + d)
         f = float((w * (p * q).sum(-1)).sum()) - target
         h = float((w * (p * (1 - p) * q).sum(-1)).sum())
-        step = max(-2.0, min(2.0, f / max(h, 1e-300)))
+        step = max(-2.0, min(2.0, f / max(h, 1e-12)))
         b -= step
-        if abs(step) < 1e-12:
+        if abs(step) < tol:
             break
     return b

@@ -30,8 +30,8 @@ future and step, shared by all pairs. ``τ_k`` is the random-effects fit
 (:mod:`dyngraphvae.models.random_effect`) of the window snapshots' own best offsets under the
 refitted logits: how far the level of a snapshot ``k`` steps ahead strays from what its aged
 context predicts. A shift of the intercept keeps the window's expected edge count under the
-effect. Without it the sampled edge counts have the near-binomial spread
-of independent pairs, far narrower than real activity's.
+effect. Without it the sampled edge counts have the near-binomial spread of independent pairs,
+far narrower than real activity's.
 
 With ``context_refit_degrees`` the refit also fits columns the trained term lacks: the
 endpoints' out-, in- and total degrees over all of ``G_{<T}`` (prior mean 0), each row reading
