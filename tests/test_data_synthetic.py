@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from dyngraphvae.data import ForkData, LinearGaussianData, dynamic_sbm, fork, linear_gaussian
+from dyngraphvae.data.synthetic import sbm_label_step, sbm_same_community_prob
 
 
 # --------------------------------------------------------------------------- dynamic SBM
@@ -68,6 +69,46 @@ def test_dynamic_sbm_communities_drift_merge_and_split():
         num_nodes=60, num_snapshots=10, event_prob=0.0, switch_prob=0.0, return_communities=True
     )
     assert (still == still[0]).all()
+
+
+@pytest.mark.parametrize("s", [0.05, 0.2])
+def test_sbm_h_step_law_matches_the_two_community_closed_form(s):
+    """With two communities, no events and no community ever emptied, each node flips with
+    probability s per step, so a pair's relative label flips with q = 2s(1-s) and
+    P(same at h | same at 0) = (1 + (1-2q)^h) / 2 and P(same at h | apart at 0) =
+    (1 - (1-2q)^h) / 2."""
+    c0 = torch.arange(200) % 2
+    runs = 1500
+    p = sbm_same_community_prob(c0, 4, num_communities=2, switch_prob=s, event_prob=0.0,
+                                runs=runs, seed=1)
+    same0 = (c0[:, None] == c0[None, :]) & ~torch.eye(200, dtype=torch.bool)
+    apart0 = c0[:, None] != c0[None, :]
+    q = 2 * s * (1 - s)
+    for k in range(4):
+        r = (1 - 2 * q) ** (k + 1)
+        assert float(p[k][same0].mean()) == pytest.approx((1 + r) / 2, abs=0.01)
+        assert float(p[k][apart0].mean()) == pytest.approx((1 - r) / 2, abs=0.01)
+        # every pair within 5 Monte Carlo standard errors of its law
+        assert float((p[k][same0] - (1 + r) / 2).abs().max()) < 5 * 0.5 / math.sqrt(runs)
+    assert torch.equal(torch.diagonal(p, dim1=1, dim2=2), torch.ones(4, 200, dtype=p.dtype))
+
+
+def test_sbm_h_step_law_follows_a_merge_then_a_split():
+    """With events every step and no drift, two communities merge at step 1 (no empty label to
+    split into), and the single community then splits in random halves: a pair stays together
+    with probability (N/2 - 1)/(N - 1)."""
+    n = 10
+    c0 = torch.arange(n) % 2
+    p = sbm_same_community_prob(c0, 2, num_communities=2, switch_prob=0.0, event_prob=1.0,
+                                runs=4000, seed=3)
+    off = ~torch.eye(n, dtype=torch.bool)
+    assert torch.equal(p[0], torch.ones(n, n, dtype=p.dtype))
+    assert float(p[1][off].mean()) == pytest.approx((n / 2 - 1) / (n - 1), abs=0.01)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(sbm_label_step(torch.zeros(n, dtype=torch.long), 2, 0.0, 0.0, g),
+                       torch.zeros(n, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
+        sbm_same_community_prob(torch.tensor([0, 2]), 1, num_communities=2)
 
 
 # --------------------------------------------------------------------------- fork

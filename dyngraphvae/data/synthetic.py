@@ -26,7 +26,15 @@ from torch.distributions import MultivariateNormal
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 
-__all__ = ["ForkData", "LinearGaussianData", "dynamic_sbm", "fork", "linear_gaussian"]
+__all__ = [
+    "ForkData",
+    "LinearGaussianData",
+    "dynamic_sbm",
+    "fork",
+    "linear_gaussian",
+    "sbm_label_step",
+    "sbm_same_community_prob",
+]
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -52,6 +60,87 @@ def _sample_undirected(prob: Tensor, num_nodes: int, generator: torch.Generator)
 
 
 # --------------------------------------------------------------------------- dynamic SBM
+def sbm_label_step(labels: Tensor, num_communities: int, switch_prob: float, event_prob: float,
+                   generator: torch.Generator) -> Tensor:
+    r"""One step ``c_{t-1} \to c_t`` of :func:`dynamic_sbm`'s community labels (a new tensor).
+
+    **Drift**: each node independently moves, with probability ``switch_prob``, to a uniformly
+    chosen *other non-empty* community. Then, with probability ``event_prob``, an **event**: a
+    *merge* (two non-empty communities chosen uniformly, the second joins the first) or a
+    *split* (a community with >= 2 nodes sends a random half of its nodes to an empty label),
+    each with probability 1/2 when both are possible.
+    """
+    g, K = generator, int(num_communities)
+    c = labels.clone()
+    N = c.numel()
+    nonempty = torch.bincount(c, minlength=K) > 0
+    if K > 1 and switch_prob > 0:
+        choice = nonempty.float().expand(N, K).clone()
+        choice[torch.arange(N), c] = 0.0
+        movable = choice.sum(1) > 0
+        choice[~movable] = 1.0  # rows without another community: never used below
+        new = torch.multinomial(choice, 1, generator=g).squeeze(1)
+        move = movable & (torch.rand(N, generator=g) < switch_prob)
+        c[move] = new[move]
+    if K > 1 and float(torch.rand((), generator=g)) < event_prob:
+        sizes = torch.bincount(c, minlength=K)
+        occupied = (sizes > 0).nonzero().flatten()
+        empty = (sizes == 0).nonzero().flatten()
+        splittable = (sizes >= 2).nonzero().flatten()
+        can_merge = occupied.numel() >= 2
+        can_split = empty.numel() > 0 and splittable.numel() > 0
+        coin = float(torch.rand((), generator=g)) < 0.5
+        if can_merge and (coin or not can_split):
+            a, b = occupied[torch.randperm(occupied.numel(), generator=g)[:2]].tolist()
+            c[c == b] = a
+        elif can_split:
+            a = int(splittable[torch.randint(splittable.numel(), (), generator=g)])
+            e = int(empty[torch.randint(empty.numel(), (), generator=g)])
+            members = (c == a).nonzero().flatten()
+            members = members[torch.randperm(members.numel(), generator=g)]
+            c[members[: members.numel() // 2]] = e
+    return c
+
+
+def sbm_same_community_prob(
+    labels: Tensor,
+    horizon: int,
+    *,
+    num_communities: int,
+    switch_prob: float = 0.02,
+    event_prob: float = 0.1,
+    runs: int = 2000,
+    seed: int = 0,
+) -> Tensor:
+    r"""The ``h``-step law of :func:`dynamic_sbm`'s labels given the labels at the origin:
+    ``P(c_{t+h}(u) = c_{t+h}(v) \mid c_t)`` for ``h = 1..H``, as ``(H, N, N)``.
+
+    The label chain (:func:`sbm_label_step`) is Markov, so this is what the generating law
+    itself forecasts from the true state at ``t``; the edge probability of the pair at
+    ``t + h`` is ``p_{out} + (p_{in} - p_{out})`` times it. Estimated by running the chain
+    ``runs`` times from ``labels`` (Monte Carlo standard error at most ``0.5/\sqrt{runs}``
+    per pair), seeded by ``seed``.
+    """
+    _check_pos_int(horizon, "horizon")
+    _check_pos_int(runs, "runs")
+    _check_pos_int(num_communities, "num_communities")
+    _check_prob(switch_prob, "switch_prob")
+    _check_prob(event_prob, "event_prob")
+    labels = torch.as_tensor(labels, dtype=torch.long).flatten()
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_communities):
+        raise ValueError(f"sbm_same_community_prob: labels must lie in [0, {num_communities - 1}]"
+                         f", got [{int(labels.min())}, {int(labels.max())}]")
+    g = _generator(seed)
+    N = labels.numel()
+    same = torch.zeros(int(horizon), N, N, dtype=torch.float64)
+    for _ in range(int(runs)):
+        c = labels
+        for k in range(int(horizon)):
+            c = sbm_label_step(c, num_communities, switch_prob, event_prob, g)
+            same[k] += (c[:, None] == c[None, :]).double()
+    return same / int(runs)
+
+
 def dynamic_sbm(
     num_nodes: int = 120,
     num_snapshots: int = 30,
@@ -73,12 +162,10 @@ def dynamic_sbm(
 
     * ``\mu_k \sim N(0, s^2 I_F)`` with ``s = mean_scale``; ``c_0`` is a balanced random
       assignment (a random permutation of ``v mod K``).
-    * For ``t >= 1``: **drift** — each node independently moves, with probability
-      ``switch_prob``, to a uniformly chosen *other non-empty* community; then an **event**
-      happens with probability ``event_prob``: a *merge* (two non-empty communities chosen
-      uniformly, the second joins the first) or a *split* (a community with >= 2 nodes sends
-      a random half of its nodes to an empty label), each with probability 1/2 when both
-      are possible (merge needs 2 non-empty communities, split an empty label).
+    * For ``t >= 1``: ``c_t`` is one step of the label chain from ``c_{t-1}``
+      (:func:`sbm_label_step`): **drift** (each node moves to another non-empty community
+      with probability ``switch_prob``), then, with probability ``event_prob``, a **merge** or
+      a **split**. :func:`sbm_same_community_prob` is the chain's ``h``-step law.
     * Edges (undirected, ``u < v``): ``A_t[u, v] \sim \mathrm{Bernoulli}(p_{in})`` if
       ``c_t(u) = c_t(v)`` else ``\mathrm{Bernoulli}(p_{out})``, independently.
     * Features: ``X_t[v] = \mu_{c_t(v)} + \sigma \varepsilon``, ``\varepsilon \sim N(0, I_F)``,
@@ -102,33 +189,7 @@ def dynamic_sbm(
     c = torch.randperm(N, generator=g) % K
     labels = [c]
     for _ in range(1, T):
-        c = c.clone()
-        nonempty = torch.bincount(c, minlength=K) > 0
-        if K > 1 and switch_prob > 0:
-            choice = nonempty.float().expand(N, K).clone()
-            choice[torch.arange(N), c] = 0.0
-            movable = choice.sum(1) > 0
-            choice[~movable] = 1.0  # rows without another community: never used below
-            new = torch.multinomial(choice, 1, generator=g).squeeze(1)
-            move = movable & (torch.rand(N, generator=g) < switch_prob)
-            c[move] = new[move]
-        if K > 1 and float(torch.rand((), generator=g)) < event_prob:
-            sizes = torch.bincount(c, minlength=K)
-            occupied = (sizes > 0).nonzero().flatten()
-            empty = (sizes == 0).nonzero().flatten()
-            splittable = (sizes >= 2).nonzero().flatten()
-            can_merge = occupied.numel() >= 2
-            can_split = empty.numel() > 0 and splittable.numel() > 0
-            coin = float(torch.rand((), generator=g)) < 0.5
-            if can_merge and (coin or not can_split):
-                a, b = occupied[torch.randperm(occupied.numel(), generator=g)[:2]].tolist()
-                c[c == b] = a
-            elif can_split:
-                a = int(splittable[torch.randint(splittable.numel(), (), generator=g)])
-                e = int(empty[torch.randint(empty.numel(), (), generator=g)])
-                members = (c == a).nonzero().flatten()
-                members = members[torch.randperm(members.numel(), generator=g)]
-                c[members[: members.numel() // 2]] = e
+        c = sbm_label_step(c, K, switch_prob, event_prob, g)
         labels.append(c)
     communities = torch.stack(labels)  # (T, N)
     same = communities[:, :, None] == communities[:, None, :]
