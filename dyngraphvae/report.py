@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,24 @@ __all__ = [
 ]
 
 
+OracleArg = Callable[[int, Tensor], Tensor] | Mapping[str, Callable[[int, Tensor], Tensor]] | None
+
+
+def _oracles(arg: OracleArg) -> dict[str, Callable[[int, Tensor], Tensor]]:
+    """``link_oracle`` as ``{name: fn}``: one callable is ``"oracle"``."""
+    if arg is None:
+        return {}
+    if callable(arg):
+        return {"oracle": arg}
+    out = dict(arg)
+    bad = [k for k, v in out.items() if not (isinstance(k, str) and k.startswith("oracle")
+                                             and callable(v))]
+    if bad:
+        raise ValueError(f"link_oracle: every name must start with 'oracle' and map to a "
+                         f"callable (t, pairs) -> probabilities; wrong: {bad}")
+    return out
+
+
 @dataclass
 class ForecastContext:
     """What a horizon metric sees.
@@ -74,6 +92,7 @@ class ForecastContext:
             :func:`~dyngraphvae.evaluation.negatives.corrupted_destinations`).
         link_oracle: optional ``(t, pairs (2, P)) -> (P,)`` true edge probabilities of snapshot
             ``t`` (synthetic data with a known law); scored on the same pairs as ``"oracle"``.
+            A mapping ``{name: fn}`` scores several (names start with ``"oracle"``).
     """
 
     model: Any
@@ -88,11 +107,16 @@ class ForecastContext:
     num_mrr_negatives: int = 100
     max_queries: int = 500
     mrr_negatives: str = "random"
-    link_oracle: Callable[[int, Tensor], Tensor] | None = None
+    link_oracle: OracleArg = None
 
     @property
     def history(self) -> TemporalGraph:
         return self.graph[: self.start]
+
+    @property
+    def oracles(self) -> dict[str, Callable[[int, Tensor], Tensor]]:
+        return _oracles(self.link_oracle)
+
 
 
 MetricFn = Callable[[ForecastContext], dict[str, list[float | None]]]
@@ -119,7 +143,8 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     if ctx.forecast.edge_decoder is None:
         return {}
     window = ctx.edgebank_window or ctx.horizon
-    names = ("model", *link_baselines(window)) + (("oracle",) if ctx.link_oracle else ())
+    oracles = ctx.oracles
+    names = ("model", *link_baselines(window), *oracles)
     out: dict[str, list[float | None]] = {f"{name}_{m}": [] for name in names
                                           for m in LINK_SCORES}
     if ctx.negatives == "random":  # uniform non-edges stand for all of them: ECE over all pairs
@@ -150,8 +175,8 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
         for name, b in link_baselines(window, horizon=k + 1).items():
             scores[name] = b.score_pairs(history, pairs).double()
-        if ctx.link_oracle is not None:
-            scores["oracle"] = ctx.link_oracle(t, pairs).double()
+        for name, oracle in oracles.items():
+            scores[name] = oracle(t, pairs).double()
         if "model_ece" in out:
             out["model_ece"].append(snapshot_ece(scores["model"], ctx.graph, t, p, neg.size(1)))
         for name, s in scores.items():
@@ -215,7 +240,7 @@ def evaluate_forecast(
     edgebank_window: int | None = None,
     num_mrr_negatives: int = 100,
     mrr_negatives: str = "random",
-    link_oracle: Callable[[int, Tensor], Tensor] | None = None,
+    link_oracle: OracleArg = None,
 ) -> dict[str, Any]:
     """Score ``S`` sampled futures of ``G_{start+1..start+H}`` given ``G_{1..start}``.
 
@@ -234,7 +259,8 @@ def evaluate_forecast(
         num_mrr_negatives: corrupted destinations per positive in the MRR / Hits@10 ranking.
         mrr_negatives: ``"random"`` or TGB's ``"hist_rnd"`` corrupted destinations.
         link_oracle: optional true edge probabilities ``(t, pairs) -> (P,)`` of the generating
-            law, scored as ``"oracle"`` on the same pairs as the model.
+            law, scored as ``"oracle"`` on the same pairs as the model; or ``{name: fn}`` for
+            several (names start with ``"oracle"``).
 
     Returns:
         ``{"horizon": [1..H], "start": T, "num_samples": S, "seed": seed,
@@ -517,7 +543,9 @@ def link_table(metrics: dict[str, Any], negatives: str,
     head = f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)
     lines.append(head)
     for m, label in _TABLE_LABELS.items():
-        for i, name in enumerate(("model", *baselines, "oracle")):
+        oracles = sorted({k[len("links/"):-len(m) - 1] for k in metrics
+                          if k.startswith("links/oracle") and k.endswith("_" + m)})
+        for i, name in enumerate(("model", *baselines, *oracles)):
             vals = metrics.get(f"links/{name}_{m}")
             if vals is None:
                 continue

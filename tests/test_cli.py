@@ -38,6 +38,12 @@ def test_demo_quick_writes_report(tmp_path, capsys):
         assert row in printed, row
     for name in ("frequency", "edgebank", "edgebank_tw"):
         assert len(fc[f"links/{name}_auc"]) == 3
+    # both SBM oracles (the target's labels; the law's forecast from the origin's labels) and
+    # the sampled graphs' block densities of the model and of the state oracle
+    for key in ("links/oracle_auc", "links/oracle_state_auc", "graphs/density_ratio_between",
+                "graphs/oracle_state_density_ratio_between"):
+        assert len(fc[key]) == 3 and all(v is None or np.isfinite(v) for v in fc[key]), key
+    assert "oracle_state" in printed and "between  model" in printed
 
 
 @pytest.fixture(scope="module")

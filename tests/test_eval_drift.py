@@ -287,6 +287,43 @@ def test_a_link_oracle_is_scored_on_the_model_pairs():
     torch.testing.assert_close(oracle(4, pairs), torch.where(same, 0.3, 0.01).double())
 
 
+def test_several_oracles_are_scored_and_tabled_by_name():
+    """A mapping of oracles scores each under its name on the same pairs, and the console
+    table prints a row for each; a name that does not start with 'oracle' is refused."""
+    from dyngraphvae.cli import _prob_oracle, _sbm_state_probs
+    from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.report import evaluate_forecast, link_table
+
+    g, comm = dynamic_sbm(num_nodes=25, num_snapshots=8, seed=2, return_communities=True)
+    model = _tiny_model(g)
+
+    def truth(t, pairs):
+        return g.dense_adjacency(t)[pairs[0], pairs[1]].double()
+
+    def anti(t, pairs):
+        return 1.0 - truth(t, pairs)
+
+    rep = evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7,
+                            link_oracle={"oracle": truth, "oracle_anti": anti})
+    assert rep["links/oracle_auc"] == [1.0, 1.0] and rep["links/oracle_anti_auc"] == [0.0, 0.0]
+    one = evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7, link_oracle=truth)
+    assert one["links/model_auc"] == rep["links/model_auc"]
+    table, _ = link_table(rep, "random")
+    rows = [line.split() for line in table.splitlines()]
+    assert ["oracle_anti", "0.0", "0.0"] in rows and ["oracle", "100.0", "100.0"] in rows
+    with pytest.raises(ValueError, match="start with 'oracle'.*truth"):
+        evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7, link_oracle={"truth": truth})
+    # the state oracle forecasts from the origin's labels: p_in or p_out with no label change
+    static = comm[:1].expand(8, -1)
+    probs = _sbm_state_probs(static, {"p_in": 0.3, "switch_prob": 0.0, "event_prob": 0.0},
+                             origin=4, horizon=2, seed=0)
+    state = _prob_oracle(probs, 5)
+    pairs = torch.tensor([[0, 1, 5], [2, 3, 7]])
+    same = static[0, pairs[0]] == static[0, pairs[1]]
+    for t in (5, 6):
+        torch.testing.assert_close(state(t, pairs), torch.where(same, 0.3, 0.01).double())
+
+
 def test_evaluate_reports_the_model_ece_over_all_pairs():
     """With random negatives the model's ECE per h is that of its probabilities on the step's
     edges and non-edges, the non-edges weighted to stand for all of them; the console table
