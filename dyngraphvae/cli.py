@@ -1,9 +1,9 @@
 """Command line: ``dyngraphvae demo | train | forecast | evaluate``.
 
-``demo`` trains on the built-in dynamic SBM (80 epochs, about 5 CPU-minutes, so 2.5-5 minutes on
-2 cores) and writes a report folder; ``train`` fits a model on a named dataset and writes a model
-folder; ``forecast`` samples futures from a model folder (``.npz``, no pickles); ``evaluate``
-scores forecasts on the held-out snapshots (``metrics.json``). Run
+``demo`` trains on the built-in dynamic SBM (two decoders, up to 2000 epochs each with early
+stopping: 2-4 minutes on one core) and writes a report folder; ``train`` fits a model on a named
+dataset and writes a model folder; ``forecast`` samples futures from a model folder (``.npz``, no
+pickles); ``evaluate`` scores forecasts on the held-out snapshots (``metrics.json``). Run
 ``dyngraphvae <command> --help`` for the options.
 """
 
