@@ -47,8 +47,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--windows", nargs="+", default=["0", "10"],
-                    help="refit candidates: a window W, 'W+degrees' or 'W+rates' "
-                         "(refit_settings)")
+                    help="refit candidates: a window W, 'W+degrees' or 'W+rates', each "
+                         "optionally ending in '+cn' (refit_settings)")
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--refit-degrees", action="store_true",
                     help="ForecasterConfig.context_refit_degrees (cumulative degree columns; "

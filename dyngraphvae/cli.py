@@ -146,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(err, ValueError) and "checkpoint" not in str(err):
                 raise
             raise CLIError(str(err)) from err
-    refit_keys = {"context_refit", "context_refit_degrees", "context_refit_degree_form"}
+    refit_keys = {"context_refit", "context_refit_degrees", "context_refit_degree_form",
+                  "context_refit_neighbours"}
     if not refit_keys & set(settings) and args.resume is None:
         from dyngraphvae.selection import select_context_refit
 
@@ -322,6 +323,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
     from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.evaluation.sbm_oracles import (
+        probability_oracle,
+        sample_undirected,
+        sbm_oracle,
+        sbm_state_probs,
+    )
     from dyngraphvae.models.config import ForecasterConfig
     from dyngraphvae.report import (
         evaluate_forecast,
@@ -383,10 +390,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     fit_s = time.perf_counter() - t_fit
     model = res.model
     # the law's own forecast from the true labels of the last history snapshot
-    state_probs = _sbm_state_probs(communities, data_kw, start - 1, n_test, args.seed)
+    state_probs = sbm_state_probs(communities, data_kw, start - 1, n_test, args.seed)
     metrics = evaluate_forecast(model, graph, start, n_test, num_samples=samples, seed=args.seed,
-                                link_oracle={"oracle": _sbm_oracle(communities, data_kw),
-                                             "oracle_state": _prob_oracle(state_probs, start)})
+                                link_oracle={
+                                    "oracle": sbm_oracle(communities, data_kw),
+                                    "oracle_state": probability_oracle(state_probs, start)})
     plot_training_curves(res.history, out / "training_curves.png")
     plot_horizon_metrics(metrics, out / "forecast_vs_horizon.png")
     with torch.no_grad():
@@ -398,7 +406,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     plot_sampled_graphs(truth, sampled, out / "sampled_graphs.png", order=order)
     from dyngraphvae.evaluation.graph_stats import block_density_ratios
 
-    state_sampled = _sample_symmetric(state_probs, samples,
+    state_sampled = sample_undirected(state_probs, samples,
                                       torch.Generator().manual_seed(args.seed + 2))
     for who, draws in (("", sampled), ("oracle_state_", state_sampled)):
         blocks = [block_density_ratios(draws[:, k], truth[k], communities[start + k])
@@ -449,66 +457,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"report: {out.resolve()} (metrics.json, training_curves.png, forecast_vs_horizon.png, "
           f"sampled_graphs.png; model folder {out / 'model'}) in {report['wall_seconds']:.0f} s")
     return 0
-
-
-def _sbm_param(data_kw: dict[str, Any], name: str) -> float:
-    """A :func:`~dyngraphvae.data.synthetic.dynamic_sbm` option: the demo's or the default."""
-    import inspect
-
-    from dyngraphvae.data.synthetic import dynamic_sbm
-
-    return float(data_kw.get(name, inspect.signature(dynamic_sbm).parameters[name].default))
-
-
-def _sbm_oracle(communities: Any, data_kw: dict[str, Any]) -> Any:
-    """The generating SBM's edge probability of snapshot ``t`` given the true labels of ``t``:
-    ``p_in`` inside a community, ``p_out`` across. It knows the target's labels, future
-    switches and events included: a ceiling no forecaster can reach."""
-    import torch
-
-    p_in, p_out = _sbm_param(data_kw, "p_in"), _sbm_param(data_kw, "p_out")
-
-    def oracle(t: int, pairs: Any) -> Any:
-        c = communities[t].to(pairs.device)
-        same = c[pairs[0]] == c[pairs[1]]
-        return torch.where(same, p_in, p_out).double()
-
-    return oracle
-
-
-def _sbm_state_probs(communities: Any, data_kw: dict[str, Any], origin: int, horizon: int,
-                     seed: int) -> Any:
-    """The law's own forecast from the true labels of snapshot ``origin``: ``(H, N, N)`` edge
-    probabilities ``p_out + (p_in - p_out) P(same community at origin + h | c_origin)``
-    (:func:`~dyngraphvae.data.synthetic.sbm_same_community_prob`). No forecaster beats it in
-    expectation."""
-    from dyngraphvae.data.synthetic import sbm_same_community_prob
-
-    p_in, p_out = _sbm_param(data_kw, "p_in"), _sbm_param(data_kw, "p_out")
-    same = sbm_same_community_prob(
-        communities[origin], horizon, num_communities=int(_sbm_param(data_kw, "num_communities")),
-        switch_prob=_sbm_param(data_kw, "switch_prob"),
-        event_prob=_sbm_param(data_kw, "event_prob"), seed=seed)
-    return p_out + (p_in - p_out) * same
-
-
-def _prob_oracle(probs: Any, start: int) -> Any:
-    """``(t, pairs) -> probs[t - start][pairs]``: an oracle from per-step probabilities."""
-    def oracle(t: int, pairs: Any) -> Any:
-        return probs[t - start].to(pairs.device)[pairs[0], pairs[1]].double()
-
-    return oracle
-
-
-def _sample_symmetric(probs: Any, num_samples: int, generator: Any) -> Any:
-    """``(S, H, N, N)`` undirected 0/1 adjacencies with ``P(A_uv = 1) = probs[h, u, v]``."""
-    import torch
-
-    n = probs.size(-1)
-    upper = torch.ones(n, n, dtype=torch.bool).triu(1)
-    a = (torch.rand((num_samples, *probs.shape), generator=generator, dtype=probs.dtype)
-         < probs) & upper
-    return (a | a.transpose(-1, -2)).float()
 
 
 def _fmt(v: float | None) -> str:

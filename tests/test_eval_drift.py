@@ -267,8 +267,8 @@ def test_report_random_negatives_keep_their_draws():
 def test_a_link_oracle_is_scored_on_the_model_pairs():
     """An oracle that knows the target graph ranks every positive above every negative of the
     same pairs (AUC = AP = 1); the SBM oracle of the demo gives p_in within a community."""
-    from dyngraphvae.cli import _sbm_oracle
     from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.evaluation.sbm_oracles import sbm_oracle
     from dyngraphvae.report import evaluate_forecast
 
     g, comm = dynamic_sbm(num_nodes=25, num_snapshots=8, seed=2, return_communities=True)
@@ -281,7 +281,7 @@ def test_a_link_oracle_is_scored_on_the_model_pairs():
     assert rep["links/oracle_auc"] == [1.0, 1.0] and rep["links/oracle_ap"] == [1.0, 1.0]
     plain = evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7)
     assert plain["links/model_auc"] == rep["links/model_auc"] and "links/oracle_auc" not in plain
-    oracle = _sbm_oracle(comm, {"p_in": 0.3})
+    oracle = sbm_oracle(comm, {"p_in": 0.3})
     pairs = torch.tensor([[0, 1], [2, 3]])
     same = comm[4, pairs[0]] == comm[4, pairs[1]]
     torch.testing.assert_close(oracle(4, pairs), torch.where(same, 0.3, 0.01).double())
@@ -290,8 +290,8 @@ def test_a_link_oracle_is_scored_on_the_model_pairs():
 def test_several_oracles_are_scored_and_tabled_by_name():
     """A mapping of oracles scores each under its name on the same pairs, and the console
     table prints a row for each; a name that does not start with 'oracle' is refused."""
-    from dyngraphvae.cli import _prob_oracle, _sbm_state_probs
     from dyngraphvae.data.synthetic import dynamic_sbm
+    from dyngraphvae.evaluation.sbm_oracles import probability_oracle, sbm_state_probs
     from dyngraphvae.report import evaluate_forecast, link_table
 
     g, comm = dynamic_sbm(num_nodes=25, num_snapshots=8, seed=2, return_communities=True)
@@ -315,9 +315,9 @@ def test_several_oracles_are_scored_and_tabled_by_name():
         evaluate_forecast(model, g, 5, 2, num_samples=2, seed=7, link_oracle={"truth": truth})
     # the state oracle forecasts from the origin's labels: p_in or p_out with no label change
     static = comm[:1].expand(8, -1)
-    probs = _sbm_state_probs(static, {"p_in": 0.3, "switch_prob": 0.0, "event_prob": 0.0},
-                             origin=4, horizon=2, seed=0)
-    state = _prob_oracle(probs, 5)
+    probs = sbm_state_probs(static, {"p_in": 0.3, "switch_prob": 0.0, "event_prob": 0.0},
+                            origin=4, horizon=2, seed=0)
+    state = probability_oracle(probs, 5)
     pairs = torch.tensor([[0, 1, 5], [2, 3, 7]])
     same = static[0, pairs[0]] == static[0, pairs[1]]
     for t in (5, 6):

@@ -80,18 +80,25 @@ def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], hor
 def refit_settings(candidate: int | str) -> dict[str, Any]:
     """The forecast settings of a refit candidate: ``W`` (an integer ``>= 0``; ``0``: the trained
     weights, iterated), ``"W+degrees"`` (the refit with the cumulative degree columns,
-    ``context_refit_degrees``) or ``"W+rates"`` (with the degree columns as log rates,
-    ``context_refit_degree_form="rate"``)."""
-    spec, rest = candidate, ""
+    ``context_refit_degrees``), ``"W+rates"`` (with the degree columns as log rates,
+    ``context_refit_degree_form="rate"``); any of these with ``W > 0`` may end in ``"+cn"``
+    (with the common-neighbour column, ``context_refit_neighbours``)."""
+    spec, parts = candidate, []
     if isinstance(candidate, str):
-        window, _, rest = candidate.partition("+")
-        ok = window.strip().isdigit() and rest in ("", "degrees", "rates")
+        window, *parts = candidate.split("+")
+        cn = parts[-1:] == ["cn"]
+        degree = parts[:-1] if cn else parts
+        ok = window.strip().isdigit() and degree in ([], ["degrees"], ["rates"])
         spec = int(window) if ok else None
-    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (rest and spec == 0):
+    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (parts and spec == 0):
         raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0, "
-                         f"'W+degrees' or 'W+rates' with W > 0, got {candidate!r}")
-    return {"context_refit": spec, "context_refit_degrees": bool(rest),
-            "context_refit_degree_form": "rate" if rest == "rates" else "cumulative"}
+                         f"'W+degrees', 'W+rates' or any of these with W > 0 and '+cn' "
+                         f"appended, got {candidate!r}")
+    cn = parts[-1:] == ["cn"]
+    degree = (parts[:-1] if cn else parts) or [""]
+    return {"context_refit": spec, "context_refit_degrees": degree[0] != "",
+            "context_refit_degree_form": "rate" if degree[0] == "rates" else "cumulative",
+            "context_refit_neighbours": cn}
 
 
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
@@ -99,7 +106,8 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
                          num_samples: int = 20, seed: int = 0
                          ) -> tuple[int | str, dict[int | str, float]]:
     """Score ``model``'s forecasts from the validation ``origins`` with each refit candidate in
-    ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"`` or ``"W+rates"``;
+    ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"``, ``"W+rates"``, each
+    with an optional ``"+cn"``;
     :func:`pair_log_score`, the same pairs for all) and set the best's settings on
     ``model.config`` (ties: the earlier candidate). Returns ``(best, {candidate: score})``. A
     model without an edge context keeps its settings and returns ``(context_refit, {})``."""

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from dyngraphvae.data.neighbours import common_neighbours, union_adjacency
 from dyngraphvae.data.temporal_graph import TemporalGraph
 
 __all__ = ["PAIR_HISTORY_FEATURES", "PairHistoryFit", "PairHistoryRegression",
@@ -70,7 +71,6 @@ def pair_history_features(history: TemporalGraph, pairs: Tensor,
     d_out = torch.zeros(n, dtype=torch.float64)
     d_in = torch.zeros(n, dtype=torch.float64)
     last = torch.full((n,), -1, dtype=torch.long)
-    union = []
     for t in range(T):
         e = history.edges(t).cpu()
         if not history.directed:
@@ -85,22 +85,10 @@ def pair_history_features(history: TemporalGraph, pairs: Tensor,
         d_out += torch.bincount(e[0], minlength=n).double()
         d_in += torch.bincount(e[1], minlength=n).double()
         last[e.flatten()] = t
-        union.append(keys)
     deg = d_out + d_in if history.directed else d_out
     # common neighbours in the union of the history's (symmetrised) graphs, by sparse rows
-    cn = torch.zeros(P, dtype=torch.float64)
-    if union:
-        keys = torch.unique(torch.cat(union))
-        a, b = keys // n, keys % n
-        sym = torch.unique(torch.cat([a * n + b, b * n + a]))
-        a, b = sym // n, sym % n
-        A = torch.sparse_coo_tensor(torch.stack([a, b]), torch.ones(sym.numel()), (n, n),
-                                    dtype=torch.float64, check_invariants=True).coalesce()
-        for s in range(0, P, 4096):
-            rows_u = A.index_select(0, u[s:s + 4096])
-            rows_v = A.index_select(0, v[s:s + 4096])
-            cn[s:s + 4096] = torch.sparse.sum(rows_u * rows_v, dim=1).to_dense() \
-                if rows_u._nnz() and rows_v._nnz() else 0.0
+    cn = common_neighbours(union_adjacency(history), pairs) if T else torch.zeros(
+        P, dtype=torch.float64)
     rec_u = torch.where(last[u] >= 0, T - last[u], T + 1).double()
     rec_v = torch.where(last[v] >= 0, T - last[v], T + 1).double()
     cols = [count, count_uv, count_vu, *decayed, d_out[u], d_in[v], deg[u], deg[v],

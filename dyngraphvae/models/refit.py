@@ -44,6 +44,11 @@ extrapolate and move the level (uci_collegemsg validation: 0.89 → 0.78× the t
 grows. Plain rates ``log(1 + d / T)`` keep the level but are nearly linear in ``d`` and lost the
 ranking gain in a scratch run.
 
+With ``context_refit_neighbours`` the refit also fits ``log(1 + CN(u, v))``, the pair's common
+neighbours in the symmetrised union of the history (:mod:`dyngraphvae.data.neighbours`; each row
+reads its own origin's union, the forecast that of ``T``), the regression's one feature the
+decoder has no counterpart of (triadic closure: friends of friends meet).
+
 Why. The likelihood-fitted pair-history regression, refitted on the last 10 origins for each
 horizon, was ahead of the model on uci_collegemsg at every horizon (``docs/results.md``, 3h): it
 follows the level of recent activity and never feeds its own samples back. With the latent score
@@ -59,12 +64,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dyngraphvae.data.neighbours import common_neighbour_rows, common_neighbours, union_adjacency
 from dyngraphvae.models.context import EdgeContextTerm, aged
 from dyngraphvae.models.random_effect import matched_centre, offset_estimates, random_effect_fit
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
-           "refit_lead_terms", "refit_negatives", "stratified_pairs"]
+           "neighbour_column", "refit_lead_terms", "refit_negatives", "stratified_pairs"]
 
 
 class RefitTerm(EdgeContextTerm):
@@ -80,7 +86,8 @@ class RefitTerm(EdgeContextTerm):
     sit before the intercept in :meth:`weight_vector`."""
 
     def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None,
-                 degrees: Tensor | None = None, history: int | None = None) -> None:
+                 degrees: Tensor | None = None, history: int | None = None,
+                 neighbours: Tensor | None = None) -> None:
         super().__init__(term.history_weight is not None, term.rates, term.directed, offset=True)
         self.snapshot_scale = None if snapshot_scale is None else float(snapshot_scale)
         self.degree_weight = None
@@ -88,12 +95,15 @@ class RefitTerm(EdgeContextTerm):
         self.register_buffer("degrees", None if degrees is None else degrees.float())
         if degrees is not None:
             self.degree_weight = torch.nn.Parameter(torch.zeros(4 if term.directed else 1))
+        # the sparse union adjacency of the origin's history (common-neighbour column)
+        self.register_buffer("neighbours", neighbours)
+        self.neighbour_weight = (torch.nn.Parameter(torch.zeros(1)) if neighbours is not None
+                                 else None)
 
     def _weights(self) -> list[torch.nn.Parameter]:
         out = super()._weights()
-        if self.degree_weight is not None:
-            out.insert(len(out) - 1, self.degree_weight)  # before the intercept
-        return out
+        extra = [w for w in (self.degree_weight, self.neighbour_weight) if w is not None]
+        return out[:-1] + extra + out[-1:]  # before the intercept
 
     def _node_degree_terms(self) -> tuple[Tensor, Tensor]:
         """``(N,)`` degree terms of each node as a source and as a target."""
@@ -105,26 +115,44 @@ class RefitTerm(EdgeContextTerm):
 
     def pair_features(self, ctx: Any, pairs: Tensor) -> Tensor:
         x = super().pair_features(ctx, pairs)
-        if self.degree_weight is None:
+        cols = []
+        if self.degree_weight is not None:
+            cols.append(degree_columns(self.degrees, pairs, self.directed, self.history))
+        if self.neighbour_weight is not None:
+            cols.append(neighbour_column(self.neighbours, pairs))
+        if not cols:
             return x
-        d = degree_columns(self.degrees, pairs, self.directed, self.history).to(x.dtype)
-        d = d.unsqueeze(0).expand(x.size(0), -1, -1)
+        d = torch.cat(cols, 1).to(x.dtype).unsqueeze(0).expand(x.size(0), -1, -1)
         return torch.cat([x[..., :-1], d, x[..., -1:]], -1)
 
     def pair_logits(self, ctx: Any, pairs: Tensor) -> Tensor:
         out = super().pair_logits(ctx, pairs)
-        if self.degree_weight is None:
-            return out
-        src, dst = self._node_degree_terms()
-        pairs = pairs.to(src.device).long()
-        return out + (src[pairs[0]] + dst[pairs[1]]).to(out.dtype)
+        pairs = pairs.long()
+        if self.degree_weight is not None:
+            src, dst = self._node_degree_terms()
+            p = pairs.to(src.device)
+            out = out + (src[p[0]] + dst[p[1]]).to(out.dtype)
+        if self.neighbour_weight is not None:
+            cn = neighbour_column(self.neighbours, pairs)[:, 0]
+            out = out + (self.neighbour_weight.double() * cn).to(out.device, out.dtype)
+        return out
 
     def block_logits(self, ctx: Any, start: int, end: int) -> Tensor:
         out = super().block_logits(ctx, start, end)
-        if self.degree_weight is None:
-            return out
-        src, dst = self._node_degree_terms()
-        return out + (src[start:end, None] + dst[None, :]).to(out.dtype)
+        if self.degree_weight is not None:
+            src, dst = self._node_degree_terms()
+            out = out + (src[start:end, None] + dst[None, :]).to(out.dtype)
+        if self.neighbour_weight is not None:
+            cn = torch.log1p(common_neighbour_rows(self.neighbours, start, end))
+            out = out + (self.neighbour_weight.double() * cn).to(out.device, out.dtype)
+        return out
+
+
+def neighbour_column(adjacency: Tensor, pairs: Tensor) -> Tensor:
+    """``(P, 1)`` float64 ``log(1 + CN(u, v))`` of ``pairs (2, P)`` in the sparse union
+    ``adjacency`` (:func:`~dyngraphvae.data.neighbours.union_adjacency`): the regression's
+    common-neighbour feature."""
+    return torch.log1p(common_neighbours(adjacency, pairs)).unsqueeze(1)
 
 
 def snapshot_degrees(graph: Any, s: int) -> Tensor:
@@ -157,6 +185,16 @@ def cumulative_degrees(graph: Any, origin: int, cache: dict | None = None) -> Te
         d += snapshot_degrees(graph, t)
     store[int(origin)] = d
     return d
+
+
+def union_until(graph: Any, origin: int, cache: dict | None = None) -> Tensor:
+    """The sparse symmetrised union of snapshots ``0..origin−1``
+    (:func:`~dyngraphvae.data.neighbours.union_adjacency`), cached per origin in
+    ``cache["union"]``."""
+    store = {} if cache is None else cache.setdefault("union", {})
+    if origin not in store:
+        store[origin] = union_adjacency(graph, origin)
+    return store[origin]
 
 
 def degree_node_features(degrees: Tensor, directed: bool, history: int | None = None
@@ -312,8 +350,9 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                      ) -> list[RefitTerm]:
     r"""The refitted context terms of leads ``1..leads`` for a forecast from ``origin`` (module
     docstring): fresh :class:`RefitTerm` modules (an intercept; with
-    ``config.context_refit_degrees`` the degree columns of each row's origin, prior
-    mean 0; with ``config.context_refit_effect`` the scale of the lead's snapshot effect).
+    ``config.context_refit_degrees`` the degree columns of each row's origin, and with
+    ``config.context_refit_neighbours`` its common-neighbour column, prior mean 0; with
+    ``config.context_refit_effect`` the scale of the lead's snapshot effect).
 
     ``states[o]`` are the filtered latents ``(S, N, d)`` and ``contexts[o]`` the decoder contexts
     of every ``o ≤ origin`` (:func:`~dyngraphvae.models.engine.filtered_states`,
@@ -331,6 +370,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     window, scale = int(c.context_refit), float(c.context_refit_prior)
     degrees = bool(c.context_refit_degrees)
     rate = c.context_refit_degree_form == "rate"
+    neighbours = bool(getattr(c, "context_refit_neighbours", False))
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation
         cache["generator"] = torch.Generator().manual_seed(
@@ -358,15 +398,20 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                 with torch.no_grad():
                     off = dec.logits(zs[k - 1], pairs).mean(0).double().cpu()
                     x = _features(term, ctx, pairs)
-                    if degrees:  # the history of the target's origin o, before the intercept
-                        d = degree_columns(cumulative_degrees(graph, o, cache), pairs,
-                                           c.directed, o if rate else None)
-                        x = torch.cat([x[:, :-1], d, x[:, -1:]], 1)
+                    extra = []  # the history of the target's origin o, before the intercept
+                    if degrees:
+                        extra.append(degree_columns(cumulative_degrees(graph, o, cache), pairs,
+                                                    c.directed, o if rate else None))
+                    if neighbours:
+                        extra.append(neighbour_column(union_until(graph, o, cache), pairs))
+                    if extra:
+                        x = torch.cat([x[:, :-1], *(e.to(x.dtype) for e in extra), x[:, -1:]], 1)
                     cached[key] = (x, y, w, off)
             rows.append(cached[key])
         mean = _prior_mean(term)
-        if degrees:  # prior mean 0: the trained model has no such weights
-            mean = torch.cat([mean[:-1], mean.new_zeros(4 if c.directed else 1), mean[-1:]])
+        extra = (4 if c.directed else 1) * degrees + neighbours
+        if extra:  # prior mean 0: the trained model has no such weights
+            mean = torch.cat([mean[:-1], mean.new_zeros(extra), mean[-1:]])
         theta = mean if not rows else map_logistic(
             *(torch.cat([r[i] for r in rows]) for i in range(4)), mean, scale)
         tau = None
@@ -374,7 +419,8 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
             theta, tau = _level_effect(theta, rows)
         # the origin's degrees continue the rows' (cached, so computed once per origin)
         new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
-                        if degrees else None, int(origin) if rate else None
+                        if degrees else None, int(origin) if rate else None,
+                        union_until(graph, int(origin), cache) if neighbours else None
                         ).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
         new.requires_grad_(False)
