@@ -12,6 +12,7 @@ Writes benchmarks/results/vgrnn_<dataset>[_<decoder context>].json and prints a 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -56,6 +57,14 @@ def main() -> None:
     ap.add_argument("--decoder-context", default="none",
                     choices=["none", "previous", "history", "pair_history"],
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
+    ap.add_argument("--context-refit", default="0",
+                    help="ForecasterConfig.context_refit: refit the edge context term at every "
+                         "origin on the last W snapshots; 0: off; 'auto': choose among "
+                         "--refit-candidates per seed on the validation snapshot")
+    ap.add_argument("--refit-candidates", nargs="+",
+                    default=["0", "10", "10+degrees", "10+rates", "10+rates+cn"],
+                    help="with --context-refit auto: the candidates (refit_settings)")
+    ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
                     help="output folder (default: benchmarks/results, wherever it is run from)")
     args = ap.parse_args()
@@ -65,12 +74,19 @@ def main() -> None:
     cfg = ForecasterConfig.for_graph(g, node_input="identity", latent_dim=16, hidden_dim=32, **ctx)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience)
     t0 = time.perf_counter()
-    res = vgrnn_link_protocol(g, cfg, seeds=args.seeds, num_samples=args.samples, train_kwargs=tk)
+    auto = args.context_refit == "auto"
+    if not auto and int(args.context_refit):
+        cfg = dataclasses.replace(cfg, context_refit=int(args.context_refit))
+    res = vgrnn_link_protocol(g, cfg, seeds=args.seeds, num_samples=args.samples, train_kwargs=tk,
+                              refit_windows=(tuple(int(w) if w.isdigit() else w
+                                                   for w in args.refit_candidates) if auto
+                                             else None))
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.decoder_context == "none" else f"_{args.decoder_context}"
+    suffix += f"_{args.tag}" if args.tag else ""
     (out / f"vgrnn_{args.dataset}{suffix}.json").write_text(json.dumps(res, indent=1))
     print(markdown(res, args.dataset))
     print(f"wall {res['wall_seconds']:.0f} s")

@@ -125,8 +125,14 @@ def vgrnn_link_protocol(
     train_kwargs: dict[str, Any] | None = None,
     baselines: bool = True,
     vgae_epochs: int = 200,
+    refit_windows: Sequence[int | str] | None = None,
 ) -> dict[str, Any]:
     r"""VGRNN dynamic link prediction and new-link prediction (module docstring).
+
+    ``refit_windows``: choose the per-origin refit among these candidates for each seed on the
+    validation snapshots (one-step forecasts, the pairwise log score,
+    :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`) before any test
+    snapshot is forecast; the choice is recorded in ``training[i]["context_refit"]``.
 
     ``model_config=None`` scores the baselines alone (same pairs, no training).
 
@@ -159,6 +165,17 @@ def vgrnn_link_protocol(
             cfg_seed = dict(kw, seed=int(seed), val_snapshots=num_val)
             model, info = train_forecaster(model_config, graph[:first_test], **cfg_seed)
             infos.append(info)
+            if refit_windows is not None:
+                from dyngraphvae.evaluation.forecast_choice import choose_context_refit
+
+                model.config = dataclasses.replace(model.config)  # this model's own choice
+                t0 = time.perf_counter()
+                best, scores = choose_context_refit(model, graph[:first_test],
+                                                    list(split.val_steps), 1,
+                                                    tuple(refit_windows), seed=int(seed))
+                info.update(context_refit=best,
+                            refit_scores={str(w): v for w, v in scores.items()},
+                            refit_choice_seconds=time.perf_counter() - t0)
             steps = split.val_steps + split.test_steps
             gen = torch.Generator().manual_seed(10_000 + int(seed))
             t0 = time.perf_counter()
