@@ -3,11 +3,14 @@ Temporal, multi-horizon links, fork mode coverage and rollout statistics."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from dyngraphvae.data.synthetic import dynamic_sbm, fork
 from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.evaluation.forecast_choice import refit_settings
 from dyngraphvae.experiments import (
     HistoryStackedLinks,
     link_forecast_protocol,
@@ -243,3 +246,25 @@ def test_gaussian_lag_baseline_on_a_known_ar_process():
     assert out["mse"] == pytest.approx(sigma ** 2, rel=0.04)
     assert out["crps"] == pytest.approx(sigma / math.sqrt(math.pi), rel=0.03)
     assert out["coverage"] == pytest.approx(0.9, abs=0.01)
+
+
+def test_vgrnn_protocol_chooses_the_refit_on_the_validation_snapshot():
+    """With refit candidates the protocol scores each on the validation snapshot, keeps the best
+    (ties: the earlier) and forecasts the test snapshots with it: the same numbers as a run with
+    that refit fixed in the config."""
+    import dataclasses
+
+    g = dynamic_sbm(num_nodes=20, num_snapshots=9, num_communities=2, num_features=0, seed=1)
+    cfg = ForecasterConfig.for_graph(g, decoder_context="pair_history", **TINY)
+    res = vgrnn_link_protocol(g, cfg, seeds=[0], num_samples=4, train_kwargs=FAST,
+                              baselines=False, refit_windows=(0, 3, "3+rates+cn"))
+    info = res["training"][0]
+    scores = info["refit_scores"]
+    assert set(scores) == {"0", "3", "3+rates+cn"}
+    assert all(math.isfinite(v) for v in scores.values())
+    best = max(scores, key=lambda k: (scores[k], -list(scores).index(k)))
+    assert str(info["context_refit"]) == best
+    fixed = dataclasses.replace(cfg, **refit_settings(info["context_refit"]))
+    again = vgrnn_link_protocol(g, fixed, seeds=[0], num_samples=4, train_kwargs=FAST,
+                                baselines=False)
+    assert again["summary"]["model"] == res["summary"]["model"]
