@@ -34,8 +34,9 @@ __all__ = ["fit_and_select", "select_context_refit", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
 #: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
-#: ``docs/results.md``, sections 3i, 3j and 3k)
-REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates")
+#: ``"10+rates+cn"``: and the common-neighbour column, ``context_refit_neighbours``;
+#: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
+REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,
