@@ -15,7 +15,8 @@ runs :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit` on the
 validation origins with the candidates of ``--windows`` (``0``: the trained weights, iterated;
 ``10``: the refit on 10 snapshots, with its snapshot effect unless ``--no-refit-effect``;
 ``10+degrees`` / ``10+rates``: with the degree columns, cumulative / as log rates;
-``dyngraphvae train`` uses all four): the pairwise log
+``10+rates+cn``: and the common-neighbour column; ``dyngraphvae train`` uses these five): the
+pairwise log
 score per target edge of each, and the choice. A candidate's score does not depend on the others
 (each is scored on the same seeded pairs with a fresh seeded generator).
 ``results_links.py --context-refit auto`` makes the same choice inside the protocol and then
