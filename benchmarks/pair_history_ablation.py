@@ -1,91 +1,70 @@
-"""Which features of the pair-history regression carry its link forecasts? (docs/results.md, 3d)
+"""What each feature group of the likelihood-fitted pair-history regression is worth, on
+validation snapshots only.
 
-    export DYNGRAPHVAE_DATA=../shared/datasets
-    python benchmarks/pair_history_ablation.py --dataset uci_collegemsg
-    python benchmarks/pair_history_ablation.py --dataset bitcoin_alpha --start 60
+For every validation origin ``o`` (the ``--val`` snapshots before the ``--test`` held-out ones)
+and lead ``h`` with target ``o + h − 1`` inside the validation block, the regression
+(``PairHistoryRegression(horizon=h, weighting="natural")``, fitted on ``G_{<o}``) scores the
+target's edges against as many uniform non-edges, with all 14 features and with a group of them
+set to zero (a zero column is constant after standardisation, so the fit ignores it). Prints the
+link AUC per (origin, h) and the mean.
 
-The regression (``PairHistoryRegression``, refitted at every origin on that origin's history) with
-feature subsets, scored like ``results_links.py`` (AUC with random and with historical negatives,
-MRR against 100 corrupted destinations) at h = 1..5 on the **validation** origins of that
-protocol (the ``--num-val`` origins before the first of the ``--num-origins`` test origins whose
-targets stay inside the validation block): a design question about the decoder is answered on
-validation data, never on the test origins. Subsets: ``all`` 14 features; ``no_cn`` without
-common neighbours; ``no_rec`` without the two recency features; ``ours`` the features the
-pair-history decoder had before its recency term (decayed counts at 0.5 / 0.8 / 0.95, out-degree
-of u, in-degree of v, their product); ``ours+cn``; ``ours+rec``.
+    python benchmarks/pair_history_ablation.py --dataset vgrnn_enron10 --test 2 --val 2
+    python benchmarks/pair_history_ablation.py --dataset vgrnn_colab --test 3 --val 2
+    python benchmarks/pair_history_ablation.py --dataset uci_collegemsg --test 5 --val 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 import torch
-from results_links import unweighted
 
+import dyngraphvae.evaluation.pair_history as ph
 from dyngraphvae.data import load_dataset
-from dyngraphvae.evaluation import pair_history as ph
-from dyngraphvae.experiments.links import (
-    _historical_pairs,
-    _link_scores,
-    _target_pairs,
-    link_protocol_origins,
-)
+from dyngraphvae.evaluation import link_metrics, link_pairs
 
-SUBSETS = {
-    "all": list(range(14)),
-    "no_cn": [i for i in range(14) if i != 11],
-    "no_rec": [i for i in range(14) if i not in (12, 13)],
-    "ours": [3, 4, 5, 6, 7, 10],
-    "ours+cn": [3, 4, 5, 6, 7, 10, 11],
-    "ours+rec": [3, 4, 5, 6, 7, 10, 12, 13],
-    "ours+rec+count": [0, 3, 4, 5, 6, 7, 10, 12, 13],
-}
+GROUPS = {"all": [], "no_common_neighbours": [11], "no_counts": [0, 1, 2],
+          "no_counts_no_common_neighbours": [0, 1, 2, 11]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default="uci_collegemsg")
+    ap.add_argument("--dataset", required=True)
     ap.add_argument("--data-root", default=None)
-    ap.add_argument("--start", type=int, default=0)
-    ap.add_argument("--horizon", type=int, default=5)
-    ap.add_argument("--num-origins", type=int, default=20)
-    ap.add_argument("--num-val", type=int, default=10)
-    ap.add_argument("--subsets", nargs="+", default=list(SUBSETS), choices=list(SUBSETS))
-    ap.add_argument("--weighting", default="balanced", choices=["balanced", "natural"],
-                    help="PairHistoryRegression.weighting (natural: the full likelihood)")
+    ap.add_argument("--test", type=int, required=True, help="held-out snapshots (never read)")
+    ap.add_argument("--val", type=int, required=True, help="validation snapshots before them")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    g = unweighted(load_dataset(args.dataset, args.data_root))[args.start:]
-    H = args.horizon
-    _, _, origins = link_protocol_origins(g, H, num_origins=args.num_origins,
-                                          num_val=args.num_val)
-    full = ph.pair_history_features
-    print(f"{args.dataset}: validation origins {origins[0]}..{origins[-1]}, h = 1..{H}, "
-          f"{args.weighting} rows\n")
-    print("| features | metric | " + " | ".join(f"h={k + 1}" for k in range(H)) + " |")
-    print("|---" * (H + 2) + "|")
+    g = load_dataset(args.dataset, args.data_root)
+    T = len(g) - args.test
+    features = ph.pair_history_features
+
+    def without(cols: list[int]):
+        def f(history, pairs, rates=(0.5, 0.8, 0.95)):
+            x = features(history, pairs, rates).clone()
+            x[:, cols] = 0.0
+            return x
+        return f
+
+    res: dict[str, list[float]] = {k: [] for k in GROUPS}
     try:
-        for name in args.subsets:
-            cols = SUBSETS[name]
-            ph.pair_history_features = (
-                lambda hist, pairs, rates=(0.5, 0.8, 0.95), cols=cols: full(hist, pairs,
-                                                                           rates)[:, cols])
-            rows = [[] for _ in range(H)]
-            for t in origins:
-                for k in range(H):
-                    tp = _target_pairs(g, t + k, 0, 100, 2000)
-                    if tp is None:
-                        continue
-                    req = torch.cat([tp.all_pairs(),
-                                     _historical_pairs(g, t, t + k, tp.pos.size(1), 0)], 1)
-                    s = ph.PairHistoryRegression(horizon=k + 1,
-                                                  weighting=args.weighting).score_pairs(g[:t], req)
-                    rows[k].append(_link_scores(s, tp, 100))
-            for label, i in (("AUC", 0), ("AUC, hist. neg.", 3), ("MRR", 2)):
-                cells = [sum(r[i] for r in v) / len(v) for v in rows]
-                print(f"| {name} | {label} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+        for origin in range(T - args.val, T):
+            for h in range(1, T - origin + 1):
+                gen = torch.Generator().manual_seed(100 * origin + h)
+                pos, neg = link_pairs(g, origin + h - 1, "random", history_end=origin,
+                                      generator=gen)
+                pairs, p = torch.cat([pos, neg], 1), pos.size(1)
+                for name, cols in GROUPS.items():
+                    ph.pair_history_features = without(cols)
+                    s = ph.PairHistoryRegression(horizon=h, weighting="natural").score_pairs(
+                        g[:origin], pairs)
+                    res[name].append(100 * link_metrics(s[:p], s[p:]).auc)
+                print(json.dumps({"origin": origin, "h": h,
+                                  **{k: round(v[-1], 2) for k, v in res.items()}}), flush=True)
     finally:
-        ph.pair_history_features = full
+        ph.pair_history_features = features
+    print(json.dumps({"mean": {k: round(sum(v) / len(v), 2) for k, v in res.items()}}))
 
 
 if __name__ == "__main__":
