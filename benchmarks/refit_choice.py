@@ -33,6 +33,7 @@ import time
 import torch
 from results_links import refit_candidates, unweighted
 
+import dyngraphvae.evaluation.forecast_choice as fcm
 from dyngraphvae.data import load_dataset
 from dyngraphvae.evaluation.forecast_choice import choose_context_refit
 from dyngraphvae.experiments.links import link_protocol_origins
@@ -56,6 +57,11 @@ def main() -> None:
                          "a candidate's own settings replace it)")
     ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
                     help="ForecasterConfig.context_refit_effect=False")
+    ap.add_argument("--epochs", type=int, default=100,
+                    help="training epochs (fewer for --time-candidates: the refit's cost does "
+                         "not depend on how well the model is trained)")
+    ap.add_argument("--time-candidates", action="store_true",
+                    help="record the wall seconds of each candidate's scoring in the choice")
     ap.add_argument("--out", default=None, help="write the choices as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -70,15 +76,29 @@ def main() -> None:
                                          history_decay=0.9,
                                          context_refit_effect=args.refit_effect,
                                          context_refit_degrees=args.refit_degrees)
-        tk = dict(epochs=100, replicas=1, lr=0.01, patience=20, free_bits=0.0, val_samples=4,
-                  window=2, overshooting=1.0, overshooting_shared=False)
+        tk = dict(epochs=args.epochs, replicas=1, lr=0.01, patience=20, free_bits=0.0,
+                  val_samples=4, window=2, overshooting=1.0, overshooting_shared=False)
         model, info = train_forecaster(cfg, g[:T0], seed=seed, val_snapshots=10, **tk)
         t0 = time.perf_counter()
-        best, scores = choose_context_refit(model, g, val, H, candidates,
-                                            num_samples=args.samples, seed=seed)
+        seconds: list[float] = []
+        if args.time_candidates:  # wrap the per-candidate scoring of the choice
+            def timed(*a, _score=fcm.pair_log_score, _seconds=seconds, **k):
+                t = time.perf_counter()
+                out = _score(*a, **k)
+                _seconds.append(time.perf_counter() - t)
+                return out
+            fcm.pair_log_score, plain = timed, fcm.pair_log_score
+        try:
+            best, scores = choose_context_refit(model, g, val, H, candidates,
+                                                num_samples=args.samples, seed=seed)
+        finally:
+            if args.time_candidates:
+                fcm.pair_log_score = plain
         row = {"seed": seed, "best_val_elbo_per_step": info["best_val_elbo_per_step"],
                "epochs": info["epochs"], "scores": scores, "chosen": best,
-               "choice_seconds": time.perf_counter() - t0}
+               "choice_seconds": time.perf_counter() - t0,
+               **({"candidate_seconds": dict(zip(map(str, candidates), seconds, strict=True))}
+                  if args.time_candidates else {})}
         print(json.dumps(row), flush=True)
         out.append(row)
     if args.out:
