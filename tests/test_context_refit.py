@@ -72,6 +72,34 @@ def _lbfgs_logistic(x, y, w, o):
     return theta.detach()
 
 
+def constant_score_refit(model: TemporalGraphVAE, g: TemporalGraph, T: int, leads: int,
+                         samples: int = 2) -> tuple[list, dict]:
+    """The refitted terms of leads ``1..leads`` from origin ``T`` of a model whose latent score is
+    the constant ``z_u^T 0 z_v − 1.3`` (the latent carries nothing), and the refit's cache of rows:
+    with a flat prior the refit is then the likelihood regression of those rows."""
+    with torch.no_grad():
+        for p in model.edge_decoder.parameters():
+            p.zero_()
+        model.edge_decoder.bias.fill_(-1.3)
+    gen = torch.Generator().manual_seed(3)
+    states = engine.filtered_states(model, g, T, samples, gen)
+    cache: dict = {}
+    terms = refit_lead_terms(model, g, T, leads, states, model.decoder_contexts(g, T),
+                             generator=gen, cache=cache)
+    return terms, cache
+
+
+def assert_refit_is_the_lbfgs_fit(term, rows) -> torch.Tensor:
+    """The refitted weights equal an independent L-BFGS fit of the same rows (where a column is
+    used); returns the columns that are used."""
+    x, y, w, o = (torch.cat([r[i] for r in rows]) for i in range(4))
+    theta = _lbfgs_logistic(x, y, w, o)
+    got = term.weight_vector().double()
+    used = x.abs().amax(0) > 0  # aged contexts have A_t = 0: that weight stays at the prior
+    torch.testing.assert_close(got[used], theta[used], atol=2e-3, rtol=2e-3)
+    return used
+
+
 def _penalised_grad(theta, x, y, w, o, mean, scale):
     p = torch.sigmoid(o + x @ theta)
     return x.T @ (w * (y - p)) - (theta - mean) / scale**2
@@ -117,26 +145,16 @@ def test_config_checks():
 def test_with_a_constant_latent_score_the_refit_is_the_likelihood_regression(directed):
     g = _graph(directed=directed)
     model = _model(g, context_refit=5, context_refit_prior=1e6, edge_decoder="bilinear")
-    with torch.no_grad():  # s(z_u, z_v) = z_u^T 0 z_v + b: the latent carries nothing
-        for p in model.edge_decoder.parameters():
-            p.zero_()
-        model.edge_decoder.bias.fill_(-1.3)
-    T, leads, S = 9, 3, 2
-    gen = torch.Generator().manual_seed(3)
-    states = engine.filtered_states(model, g, T, S, gen)
-    contexts = model.decoder_contexts(g, T)
-    cache: dict = {}
-    terms = refit_lead_terms(model, g, T, leads, states, contexts, generator=gen, cache=cache)
+    T, leads = 9, 3
+    terms, cache = constant_score_refit(model, g, T, leads)
     for k in range(1, leads + 1):
         rows = [cache["rows"][(s, k)] for s in range(max(k, T - 5), T)]
         # the window's targets, all before the origin
         assert {s for (s, kk) in cache["rows"] if kk == k} == set(range(max(k, T - 5), T))
-        x, y, w, o = (torch.cat([r[i] for r in rows]) for i in range(4))
+        o = torch.cat([r[3] for r in rows])
         torch.testing.assert_close(o, torch.full_like(o, -1.3))
-        theta = _lbfgs_logistic(x, y, w, o)  # an independent fit of the same rows
+        used = assert_refit_is_the_lbfgs_fit(terms[k - 1], rows)
         got = terms[k - 1].weight_vector().double()
-        used = x.abs().amax(0) > 0  # aged contexts have A_t = 0: that weight stays at the prior
-        torch.testing.assert_close(got[used], theta[used], atol=2e-3, rtol=2e-3)
         prior = torch.cat([model.edge_context.weight_vector().double(), torch.zeros(1)])
         torch.testing.assert_close(got[~used], prior[~used].double())
         assert (k == 1) == bool(used[0])

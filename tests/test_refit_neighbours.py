@@ -22,9 +22,10 @@ from dyngraphvae.data import TemporalGraph
 from dyngraphvae.data.neighbours import common_neighbour_rows, common_neighbours, union_adjacency
 from dyngraphvae.evaluation.forecast_choice import choose_context_refit, refit_settings
 from dyngraphvae.evaluation.pair_history import pair_history_features
-from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE, engine
+from dyngraphvae.models import TemporalGraphVAE, engine
 from dyngraphvae.models.refit import neighbour_column, refit_lead_terms
-from tests.test_context_refit import _graph, _lbfgs_logistic
+from tests.test_context_refit import _graph, assert_refit_is_the_lbfgs_fit, constant_score_refit
+from tests.test_context_refit import _model as _context_model
 
 torch.set_num_threads(1)
 
@@ -75,16 +76,8 @@ def test_the_regression_reads_the_same_counts():
 
 
 def _model(graph, **kw) -> TemporalGraphVAE:
-    torch.manual_seed(0)
     kw.setdefault("context_refit_neighbours", True)
-    cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
-                                     decoder_context="pair_history", history_rates=(0.5, 0.9),
-                                     history_decay=0.7, context_refit_effect=False, **kw)
-    model = TemporalGraphVAE(cfg)
-    with torch.no_grad():
-        w = model.edge_context.weight_vector()
-        model.edge_context.load_weight_vector(torch.linspace(-0.5, 0.5, w.numel()))
-    return model.eval()
+    return _context_model(graph, **kw)
 
 
 @pytest.mark.parametrize("degrees", [False, True])
@@ -94,16 +87,8 @@ def test_with_a_constant_latent_score_the_refit_with_neighbours_is_the_likelihoo
     g = _graph(directed=directed)
     model = _model(g, context_refit=5, context_refit_prior=1e6, edge_decoder="bilinear",
                    context_refit_degrees=degrees, context_refit_degree_form="rate")
-    with torch.no_grad():
-        for p in model.edge_decoder.parameters():
-            p.zero_()
-        model.edge_decoder.bias.fill_(-1.3)
     T, leads = 9, 2
-    gen = torch.Generator().manual_seed(3)
-    states = engine.filtered_states(model, g, T, 2, gen)
-    cache: dict = {}
-    terms = refit_lead_terms(model, g, T, leads, states, model.decoder_contexts(g, T),
-                             generator=gen, cache=cache)
+    terms, cache = constant_score_refit(model, g, T, leads)
     for k in range(1, leads + 1):
         window = range(max(k, T - 5), T)
         rows = [cache["rows"][(s, k)] for s in window]
@@ -113,11 +98,7 @@ def test_with_a_constant_latent_score_the_refit_with_neighbours_is_the_likelihoo
             # the column before the intercept is log(1 + CN), CN an integer count
             cn = torch.expm1(x[:, -2].double())
             torch.testing.assert_close(cn, cn.round())
-        x, y, w, o = (torch.cat([r[i] for r in rows]) for i in range(4))
-        theta = _lbfgs_logistic(x, y, w, o)
-        got = terms[k - 1].weight_vector().double()
-        used = x.abs().amax(0) > 0
-        torch.testing.assert_close(got[used], theta[used], atol=2e-3, rtol=2e-3)
+        assert_refit_is_the_lbfgs_fit(terms[k - 1], rows)
         assert terms[k - 1].neighbour_weight.abs().sum() > 0
 
 
