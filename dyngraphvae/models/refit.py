@@ -82,8 +82,10 @@ class RefitTerm(EdgeContextTerm):
     ``τ_k`` of its snapshot effect ``δ ~ N(0, τ_k²)`` (``context_refit_effect``), which the
     forecast draws once per sample and step and adds to every logit; ``snapshot_scale = None``
     without it (the model's trained effect, if any, applies). With degrees the term is
-    ``EdgeContextTerm + d(u) + e(v)``, ``d``, ``e`` linear in :func:`degree_columns`; their weights
-    sit before the intercept in :meth:`weight_vector`."""
+    ``EdgeContextTerm + d(u) + e(v)``, ``d``, ``e`` linear in :func:`degree_columns`; with
+    ``neighbours`` (the sparse union adjacency of the origin's history,
+    ``context_refit_neighbours``) it adds ``c · log(1 + CN(u, v))`` (:func:`neighbour_column`).
+    These weights sit before the intercept in :meth:`weight_vector`, degrees first."""
 
     def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None,
                  degrees: Tensor | None = None, history: int | None = None,
