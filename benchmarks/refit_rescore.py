@@ -21,6 +21,7 @@ from results_links import refit_candidates
 from dyngraphvae.cli_io import load_data
 from dyngraphvae.evaluation.forecast_choice import choose_context_refit, refit_settings
 from dyngraphvae.report import evaluate_forecast
+from dyngraphvae.selection import refit_validation_origins
 from dyngraphvae.training import TrainConfig
 from dyngraphvae.training.io import load_saved
 from dyngraphvae.training.lightning_module import num_validation_snapshots
@@ -43,9 +44,8 @@ def main() -> None:
     history = graph[:start]
     with open(f"{args.model}/train_config.json") as f:
         tc = TrainConfig.from_dict(json.load(f))
+    origins, h = refit_validation_origins(history, tc)  # those `train` scored
     num_val = num_validation_snapshots(len(history), tc)
-    h = min(5, num_val)
-    origins = list(range(len(history) - num_val, len(history) - h + 1))
     cands = refit_candidates(args.candidates)
     best, scores = choose_context_refit(model, history, origins, h, cands,
                                         num_samples=args.samples, seed=tc.seed)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from results_links import refit_candidates
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.experiments import vgrnn_link_protocol
@@ -78,8 +79,7 @@ def main() -> None:
     if not auto and int(args.context_refit):
         cfg = dataclasses.replace(cfg, context_refit=int(args.context_refit))
     res = vgrnn_link_protocol(g, cfg, seeds=args.seeds, num_samples=args.samples, train_kwargs=tk,
-                              refit_windows=(tuple(int(w) if w.isdigit() else w
-                                                   for w in args.refit_candidates) if auto
+                              refit_windows=(refit_candidates(args.refit_candidates) if auto
                                              else None))
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset

@@ -118,7 +118,6 @@ class ForecastContext:
         return _oracles(self.link_oracle)
 
 
-
 MetricFn = Callable[[ForecastContext], dict[str, list[float | None]]]
 _METRICS: dict[str, MetricFn] = {}
 

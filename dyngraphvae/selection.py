@@ -30,7 +30,8 @@ from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
-__all__ = ["fit_and_select", "select_context_refit", "validation_link_auc"]
+__all__ = ["fit_and_select", "refit_validation_origins", "select_context_refit",
+           "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
 #: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
@@ -116,6 +117,18 @@ def _record(out_dir: Path, key: str, record: dict[str, Any]) -> None:
     manifest.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
+def refit_validation_origins(history: TemporalGraph, train_config: TrainConfig,
+                             horizon: int = 5) -> tuple[list[int], int]:
+    """The origins whose forecasts :func:`select_context_refit` scores, and their horizon: every
+    origin whose targets at ``h = 1..min(horizon, num_val)`` lie in the validation block of
+    ``history`` (no origin without validation snapshots)."""
+    num_val = num_validation_snapshots(len(history), train_config)
+    h = min(int(horizon), num_val)
+    if num_val == 0:
+        return [], h
+    return list(range(len(history) - num_val, len(history) - h + 1)), h
+
+
 def select_context_refit(model: Any, history: TemporalGraph, train_config: TrainConfig,
                          out_dir: str | Path, *, windows: Sequence[int | str] = REFIT_WINDOWS,
                          horizon: int = 5, num_samples: int = 20) -> dict[str, Any] | None:
@@ -133,11 +146,9 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
 
     if getattr(model, "edge_context", None) is None:
         return None
-    num_val = num_validation_snapshots(len(history), train_config)
-    if num_val == 0:
+    origins, h = refit_validation_origins(history, train_config, horizon)
+    if not origins:
         return None
-    h = min(int(horizon), num_val)
-    origins = list(range(len(history) - num_val, len(history) - h + 1))
     best, scores = choose_context_refit(model.eval(), history, origins, h, tuple(windows),
                                         num_samples=num_samples, seed=train_config.seed)
     record = {"chosen": best, "by": "pairwise log score per target edge of the forecasts from "

@@ -83,21 +83,20 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
     ``context_refit_degrees``), ``"W+rates"`` (with the degree columns as log rates,
     ``context_refit_degree_form="rate"``); any of these with ``W > 0`` may end in ``"+cn"``
     (with the common-neighbour column, ``context_refit_neighbours``)."""
-    spec, parts = candidate, []
+    spec, degree, cn = candidate, [], False
     if isinstance(candidate, str):
-        window, *parts = candidate.split("+")
-        cn = parts[-1:] == ["cn"]
-        degree = parts[:-1] if cn else parts
+        window, *degree = candidate.split("+")
+        cn = degree[-1:] == ["cn"]
+        degree = degree[:-1] if cn else degree
         ok = window.strip().isdigit() and degree in ([], ["degrees"], ["rates"])
         spec = int(window) if ok else None
-    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (parts and spec == 0):
+    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (
+            (degree or cn) and spec == 0):
         raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0, "
                          f"'W+degrees', 'W+rates' or any of these with W > 0 and '+cn' "
                          f"appended, got {candidate!r}")
-    cn = parts[-1:] == ["cn"]
-    degree = (parts[:-1] if cn else parts) or [""]
-    return {"context_refit": spec, "context_refit_degrees": degree[0] != "",
-            "context_refit_degree_form": "rate" if degree[0] == "rates" else "cumulative",
+    return {"context_refit": spec, "context_refit_degrees": bool(degree),
+            "context_refit_degree_form": "rate" if degree == ["rates"] else "cumulative",
             "context_refit_neighbours": cn}
 
 

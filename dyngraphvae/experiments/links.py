@@ -114,6 +114,23 @@ class HistoryStackedLinks:
         return design.double() @ self.weights[1:] + self.weights[0]
 
 
+def _choose_refit(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
+                  windows: Sequence[int | str], seed: int, info: dict[str, Any],
+                  num_samples: int = 20) -> None:
+    """Choose the model's per-origin refit among ``windows`` on the validation ``origins``
+    (:func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, on a copy of the
+    config: the choice is this model's own) and record it, its scores and its seconds in
+    ``info``."""
+    from dyngraphvae.evaluation.forecast_choice import choose_context_refit
+
+    model.config = dataclasses.replace(model.config)
+    t0 = time.perf_counter()
+    best, scores = choose_context_refit(model, graph, origins, horizon, tuple(windows),
+                                        num_samples=num_samples, seed=seed)
+    info.update(context_refit=best, refit_scores={str(w): v for w, v in scores.items()},
+                refit_choice_seconds=time.perf_counter() - t0)
+
+
 def vgrnn_link_protocol(
     graph: TemporalGraph,
     model_config: Any,
@@ -166,16 +183,8 @@ def vgrnn_link_protocol(
             model, info = train_forecaster(model_config, graph[:first_test], **cfg_seed)
             infos.append(info)
             if refit_windows is not None:
-                from dyngraphvae.evaluation.forecast_choice import choose_context_refit
-
-                model.config = dataclasses.replace(model.config)  # this model's own choice
-                t0 = time.perf_counter()
-                best, scores = choose_context_refit(model, graph[:first_test],
-                                                    list(split.val_steps), 1,
-                                                    tuple(refit_windows), seed=int(seed))
-                info.update(context_refit=best,
-                            refit_scores={str(w): v for w, v in scores.items()},
-                            refit_choice_seconds=time.perf_counter() - t0)
+                _choose_refit(model, graph[:first_test], list(split.val_steps), 1,
+                              refit_windows, int(seed), info)
             steps = split.val_steps + split.test_steps
             gen = torch.Generator().manual_seed(10_000 + int(seed))
             t0 = time.perf_counter()
@@ -586,13 +595,8 @@ def link_forecast_protocol(
         gen = torch.Generator().manual_seed(30_000 + int(seed))
         t0 = time.perf_counter()
         if refit_windows is not None:
-            from dyngraphvae.evaluation.forecast_choice import choose_context_refit
-
-            model.config = dataclasses.replace(model.config)  # the choice is this model's own
-            best, scores = choose_context_refit(model, graph, val, H, tuple(refit_windows),
-                                                num_samples=num_samples, seed=int(seed))
-            info.update(context_refit=best, refit_scores={str(w): v for w, v in scores.items()},
-                        refit_choice_seconds=time.perf_counter() - t0)
+            _choose_refit(model, graph, val, H, refit_windows, int(seed), info,
+                          num_samples=num_samples)
         runs.append(_score_link_origins(model, graph, test, H, seed=int(seed), generator=gen,
                                         **score_kw))
         if val:

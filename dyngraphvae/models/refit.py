@@ -70,7 +70,8 @@ from dyngraphvae.models.random_effect import matched_centre, offset_estimates, r
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
-           "neighbour_column", "refit_lead_terms", "refit_negatives", "stratified_pairs"]
+           "neighbour_column", "refit_lead_terms", "refit_negatives", "stratified_pairs",
+           "with_extra_columns"]
 
 
 class RefitTerm(EdgeContextTerm):
@@ -117,15 +118,8 @@ class RefitTerm(EdgeContextTerm):
 
     def pair_features(self, ctx: Any, pairs: Tensor) -> Tensor:
         x = super().pair_features(ctx, pairs)
-        cols = []
-        if self.degree_weight is not None:
-            cols.append(degree_columns(self.degrees, pairs, self.directed, self.history))
-        if self.neighbour_weight is not None:
-            cols.append(neighbour_column(self.neighbours, pairs))
-        if not cols:
-            return x
-        d = torch.cat(cols, 1).to(x.dtype).unsqueeze(0).expand(x.size(0), -1, -1)
-        return torch.cat([x[..., :-1], d, x[..., -1:]], -1)
+        return with_extra_columns(x, pairs, self.directed, self.degrees, self.history,
+                                  self.neighbours)
 
     def pair_logits(self, ctx: Any, pairs: Tensor) -> Tensor:
         out = super().pair_logits(ctx, pairs)
@@ -148,6 +142,24 @@ class RefitTerm(EdgeContextTerm):
             cn = torch.log1p(common_neighbour_rows(self.neighbours, start, end))
             out = out + (self.neighbour_weight.double() * cn).to(out.device, out.dtype)
         return out
+
+
+def with_extra_columns(x: Tensor, pairs: Tensor, directed: bool, degrees: Tensor | None = None,
+                       history: int | None = None, neighbours: Tensor | None = None) -> Tensor:
+    """The features ``x (..., P, F)`` of the trained term (intercept last) with the refit's own
+    columns inserted before the intercept: the degree columns of ``degrees``
+    (:func:`degree_columns`) and the common-neighbour column of the union ``neighbours``
+    (:func:`neighbour_column`), each where given: the layout of :meth:`RefitTerm.weight_vector`,
+    for the refit's rows and for the term alike."""
+    cols = []
+    if degrees is not None:
+        cols.append(degree_columns(degrees, pairs, directed, history))
+    if neighbours is not None:
+        cols.append(neighbour_column(neighbours, pairs))
+    if not cols:
+        return x
+    d = torch.cat(cols, 1).to(x.device, x.dtype).expand(*x.shape[:-1], -1)
+    return torch.cat([x[..., :-1], d, x[..., -1:]], -1)
 
 
 def neighbour_column(adjacency: Tensor, pairs: Tensor) -> Tensor:
@@ -372,7 +384,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     window, scale = int(c.context_refit), float(c.context_refit_prior)
     degrees = bool(c.context_refit_degrees)
     rate = c.context_refit_degree_form == "rate"
-    neighbours = bool(getattr(c, "context_refit_neighbours", False))
+    neighbours = bool(c.context_refit_neighbours)
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation
         cache["generator"] = torch.Generator().manual_seed(
@@ -399,15 +411,12 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                 pairs, y, w = stratified_pairs(graph, s, ctx.keys.cpu(), negatives, gen)
                 with torch.no_grad():
                     off = dec.logits(zs[k - 1], pairs).mean(0).double().cpu()
-                    x = _features(term, ctx, pairs)
-                    extra = []  # the history of the target's origin o, before the intercept
-                    if degrees:
-                        extra.append(degree_columns(cumulative_degrees(graph, o, cache), pairs,
-                                                    c.directed, o if rate else None))
-                    if neighbours:
-                        extra.append(neighbour_column(union_until(graph, o, cache), pairs))
-                    if extra:
-                        x = torch.cat([x[:, :-1], *(e.to(x.dtype) for e in extra), x[:, -1:]], 1)
+                    # the refit's own columns read the history of the target's origin o
+                    x = with_extra_columns(
+                        _features(term, ctx, pairs), pairs, c.directed,
+                        cumulative_degrees(graph, o, cache) if degrees else None,
+                        o if rate else None,
+                        union_until(graph, o, cache) if neighbours else None)
                     cached[key] = (x, y, w, off)
             rows.append(cached[key])
         mean = _prior_mean(term)
