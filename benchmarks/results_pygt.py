@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--feature-lags", type=int, default=1,
                     help="AR(L) feature mean on the last L observed values "
                          "(ForecasterConfig.feature_lags; needs --decoder-context)")
+    ap.add_argument("--feature-neighbours", action="store_true",
+                    help="the AR feature mean also reads the neighbours' mean lags "
+                         "(ForecasterConfig.feature_neighbours; needs --decoder-context)")
     ap.add_argument("--window", type=int, default=None,
                     help="truncated-BPTT window (TrainConfig.window; default whole sequence)")
     ap.add_argument("--tag", default=None, help="suffix of the output file")
@@ -50,7 +53,8 @@ def main() -> None:
     torch.set_num_threads(1)
     signal = load_dataset(args.dataset, args.data_root, lags=4)
     ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context,
-                                                     "feature_lags": args.feature_lags}
+                                                     "feature_lags": args.feature_lags,
+                                                     "feature_neighbours": args.feature_neighbours}
     cfg = ForecasterConfig(num_nodes=signal.num_nodes, num_features=1, directed=signal.directed,
                            node_input="both", decode_edges=False, latent_dim=8, hidden_dim=32,
                            feature_min_scale=args.feature_min_scale, **ctx)

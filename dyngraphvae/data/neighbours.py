@@ -12,6 +12,10 @@ with ``A`` the union's 0/1 adjacency. It is feature 12 of the pair-history regre
 (``ForecasterConfig.context_refit_neighbours``). ``A`` is kept as a sparse tensor: a query of ``P``
 pairs costs the products of their sparse rows, a block of rows one sparse-dense product; no
 ``N × N`` tensor is formed except for a requested dense block.
+
+:func:`neighbour_mean` is the row-normalised adjacency of one snapshot, the spatial lag of the
+autoregressive feature mean (``ForecasterConfig.feature_neighbours``) and of
+:class:`~dyngraphvae.evaluation.baselines.SpatialLagRegression`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from torch import Tensor
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 
-__all__ = ["common_neighbour_rows", "common_neighbours", "union_adjacency"]
+__all__ = ["common_neighbour_rows", "common_neighbours", "neighbour_mean", "union_adjacency"]
 
 _CHUNK = 4096
 
@@ -70,3 +74,20 @@ def common_neighbour_rows(adjacency: Tensor, start: int, end: int) -> Tensor:
     rows = adjacency.index_select(0, torch.arange(start, end, device=adjacency.device))
     # A symmetric: rows · A = (A · rowsᵀ)ᵀ, a sparse-dense product (the block is dense anyway)
     return torch.sparse.mm(adjacency, rows.to_dense().t()).t()
+
+
+def neighbour_mean(edge_index: Tensor, num_nodes: int) -> Tensor:
+    r"""The neighbour-mean operator of one snapshot graph: the sparse ``(N, N)`` matrix ``P``
+    with ``(P x)_v = \frac{1}{|N(v)|} \sum_{u ∈ N(v)} x_u``, ``N(v)`` the neighbours of ``v``
+    in either direction (self-loops left out, each neighbour once, edge weights not used); rows
+    of nodes with no neighbour are zero. With it the feature mean's lags gain the spatial lags of
+    a space-time autoregression (STAR; Pfeifer & Deutsch, Technometrics 1980)."""
+    n = int(num_nodes)
+    ei = edge_index[:2].long()
+    ei = ei[:, ei[0] != ei[1]]
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    key = torch.unique(ei[0] * n + ei[1])
+    row, col = key // n, key % n
+    deg = torch.bincount(row, minlength=n).clamp_min(1).to(torch.float32)
+    return torch.sparse_coo_tensor(torch.stack([row, col]), 1.0 / deg[row], (n, n),
+                                   check_invariants=False, is_coalesced=True)

@@ -46,6 +46,7 @@ __all__ = [
     "FeatureBaseline",
     "LinearLagFit",
     "LinearLagRegression",
+    "SpatialLagRegression",
     "LinkBaseline",
     "PersistenceFeatures",
     "PersistenceLinks",
@@ -447,3 +448,53 @@ class LinearLagRegression:
         if train.y.dim() == 2:
             pred = pred.squeeze(-1)
         return pred.to(x.dtype)
+
+
+@dataclass(frozen=True)
+class SpatialLagRegression:
+    r"""Linear regression on each node's lags and on its neighbours' mean lags (a space-time
+    autoregression, STAR; Pfeifer & Deutsch, Technometrics 1980), shared across nodes, by least
+    squares (float64), on lag-window data:
+
+    .. math::
+        y_t[v] = b + W x_t[v] + V (P_t x_t)[v] + ε,
+
+    ``x_t[v]`` the lag window of node ``v`` at step ``t``, ``P_t`` the neighbour-mean operator of
+    the step's graph (:func:`~dyngraphvae.data.neighbours.neighbour_mean`). It contains
+    :class:`LinearLagRegression` (``V = 0``) and is the baseline of the model's
+    ``feature_neighbours`` mean. Rows of masked nodes are left out of the fit.
+    """
+
+    intercept: bool = True
+    ridge: float = 0.0
+
+    @staticmethod
+    def design(graph: TemporalGraph) -> Tensor:
+        """``(T, N, 2·K)``: each step's lag window ``x_t`` next to its neighbour means."""
+        from dyngraphvae.data.neighbours import neighbour_mean
+
+        x = _per_step_features(graph, "SpatialLagRegression").double()
+        nx = torch.stack([torch.sparse.mm(neighbour_mean(graph.edges(t), graph.num_nodes)
+                                          .double().to(x.device), x[t])
+                          for t in range(x.size(0))])
+        return torch.cat([x, nx], -1)
+
+    def fit_targets(self, train: TemporalGraph) -> tuple[Tensor, Tensor]:
+        """Fit on ``train`` (needs lag windows ``x (T, N, K)`` and targets ``y``)."""
+        if train.y is None:
+            raise ValueError("SpatialLagRegression.fit_targets: the training graph has no "
+                             "targets y")
+        x = self.design(train)
+        y = train.y.double()
+        y2 = y.unsqueeze(-1) if y.dim() == 2 else y
+        keep = (torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+                if train.node_mask is None else train.node_mask)
+        return least_squares(x[keep], y2[keep], intercept=self.intercept, ridge=self.ridge)
+
+    def predict_targets(self, train: TemporalGraph, test: TemporalGraph) -> Tensor:
+        """Predictions of ``test.y`` (same shape) from a fit on ``train``."""
+        W, b = self.fit_targets(train)
+        pred = self.design(test) @ W + b
+        if train.y.dim() == 2:
+            pred = pred.squeeze(-1)
+        return pred.to(test.x.dtype)

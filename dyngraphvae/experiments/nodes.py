@@ -47,16 +47,17 @@ def series_graph(signal: TemporalGraph) -> TemporalGraph:
 
 
 def gaussian_lag_baseline(train: TemporalGraph, test: TemporalGraph, lags: int,
-                          level: float = 0.9) -> dict[str, float]:
+                          level: float = 0.9, neighbours: bool = False) -> dict[str, float]:
     r"""The Gaussian linear model on the lags: :math:`y \sim \mathcal N(b + W x, σ^2)` with
     ``(W, b)`` the shared least-squares fit on the training targets and ``σ²`` the mean squared
     training residual (one global fit, nodes pooled). Returns its test ``mse``, exact Gaussian
     ``crps`` and ``level`` interval ``coverage``: the distributional baseline a probabilistic
-    node forecaster has to beat."""
-    from dyngraphvae.evaluation.baselines import LinearLagRegression
+    node forecaster has to beat. ``neighbours``: the mean also regresses on the neighbours' mean
+    lags (:class:`~dyngraphvae.evaluation.baselines.SpatialLagRegression`)."""
+    from dyngraphvae.evaluation.baselines import LinearLagRegression, SpatialLagRegression
     from dyngraphvae.evaluation.scores import crps_gaussian, interval_coverage_gaussian
 
-    reg = LinearLagRegression(lags=lags)
+    reg = SpatialLagRegression() if neighbours else LinearLagRegression(lags=lags)
     sigma = (reg.predict_targets(train, train).double() - train.y.double()).pow(2).mean().sqrt()
     mean = reg.predict_targets(train, test).double()
     y = test.y.double()
@@ -100,7 +101,11 @@ def pygt_node_protocol(
     ``coverage_calibrated``, with ``c`` as ``spread_factor``.
     """
     from dyngraphvae.data.splits import temporal_signal_split
-    from dyngraphvae.evaluation.baselines import LinearLagRegression, PersistenceFeatures
+    from dyngraphvae.evaluation.baselines import (
+        LinearLagRegression,
+        PersistenceFeatures,
+        SpatialLagRegression,
+    )
     from dyngraphvae.evaluation.scores import crps_ensemble, interval_coverage
 
     series = series_graph(signal)
@@ -112,8 +117,11 @@ def pygt_node_protocol(
         "persistence": PersistenceFeatures().predict_targets(train, test).double(),
         "linear_lags": LinearLagRegression(lags=L).predict_targets(train, test).double(),
     }
+    base["spatial_lags"] = SpatialLagRegression().predict_targets(train, test).double()
     baseline_mse = {k: float((v - y_test).pow(2).mean()) for k, v in base.items()}
-    baseline_scores = {"linear_lags_gaussian": gaussian_lag_baseline(train, test, L, level)}
+    baseline_scores = {"linear_lags_gaussian": gaussian_lag_baseline(train, test, L, level),
+                       "spatial_lags_gaussian": gaussian_lag_baseline(train, test, L, level,
+                                                                      neighbours=True)}
     kw = dict(train_kwargs or {})
     runs, infos = [], []
     origins = list(range(n_train + L, len(series)))

@@ -94,6 +94,10 @@ class ForecasterConfig(ConfigBase):
         feature_lags: ``L``, the lags of the autoregressive feature mean: with a decoder context
             the mean is ``μ(z_v) + Σ_{l=1..L} W_l x_{t+1-l}^v``, an AR(L) on the observed lags
             plus the latent part (so it contains the linear regression on the last ``L`` lags).
+        feature_neighbours: the autoregressive feature mean also reads the neighbour means of
+            its lags, ``+ Σ_l V_l (P x)_{t+1-l}`` with ``P`` the neighbour-mean operator of the
+            last observed graph (a space-time autoregression, STAR; it contains the linear
+            regression on own and neighbour lags). Needs a decoder context.
         context_leads: ``K``, the direct multi-horizon edge decoder. ``1``: forecasts feed their
             own sampled graphs back into the edge context (the one-step decoder iterated).
             ``K > 1`` (needs an edge context): a forecast's edge context stays the origin's
@@ -172,6 +176,7 @@ class ForecasterConfig(ConfigBase):
     decoder_input_dropout: float = 0.0
     history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
     feature_lags: int = 1
+    feature_neighbours: bool = False
     context_leads: int = 1
     snapshot_effect: bool = False
     context_refit: int = 0
@@ -256,6 +261,13 @@ class ForecasterConfig(ConfigBase):
         if self.feature_lags > 1 and self.decoder_context == "none":
             raise ValueError("ForecasterConfig.feature_lags > 1 needs a decoder context (the "
                              "lags enter the autoregressive feature mean): set decoder_context")
+        if not isinstance(self.feature_neighbours, bool):
+            raise ValueError("ForecasterConfig.feature_neighbours: expected a bool, got "
+                             f"{self.feature_neighbours!r}")
+        if self.feature_neighbours and self.decoder_context == "none":
+            raise ValueError("ForecasterConfig.feature_neighbours needs a decoder context (the "
+                             "neighbour lags enter the autoregressive feature mean): set "
+                             "decoder_context")
         if isinstance(self.context_leads, bool) or not isinstance(self.context_leads, int) \
                 or self.context_leads < 1:
             raise ValueError(f"ForecasterConfig.context_leads: expected an integer >= 1, got "

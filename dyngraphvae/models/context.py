@@ -23,6 +23,7 @@ from torch.distributions import (
     Normal,
 )
 
+from dyngraphvae.data.neighbours import neighbour_mean
 from dyngraphvae.nn.decoders import EdgeDecoder
 from dyngraphvae.objectives.weakening import drop_edges, drop_inputs
 
@@ -33,6 +34,7 @@ __all__ = [
     "EdgeContextTerm",
     "align_rows",
     "decoder_contexts",
+    "lag_inputs",
     "push_lag",
     "shift_mean",
 ]
@@ -243,10 +245,14 @@ class DecoderContext:
         x: previous features ``[x_t, x_{t-1}, …, x_{t-L+1}]`` concatenated: ``(N, L·F)`` shared
             or ``(B, N, L·F)``, zero for absent nodes and before snapshot 0; ``None`` without a
             feature decoder.
+        neighbours: the neighbour-mean operator ``P`` of the last observed graph ``G_t``
+            (:func:`~dyngraphvae.data.neighbours.neighbour_mean`; ``config.feature_neighbours``), or ``None`` (no graph
+            observed yet, or not used). Forecasts keep the origin's ``P`` at every step.
     """
 
     edges: EdgeContext | None
     x: Tensor | None
+    neighbours: Tensor | None = None
 
 
 class EdgeContextTerm(nn.Module):
@@ -543,6 +549,26 @@ def aged(edges: EdgeContext, decay: float | None) -> EdgeContext:
                                   decay)
 
 
+def lag_inputs(x: Tensor, neighbours: Tensor | None, spatial: bool) -> Tensor:
+    r"""The inputs of the autoregressive feature mean: the lag window ``x`` (``(N, L·F)`` or
+    ``(…, N, L·F)``) and, when ``spatial``, its neighbour means ``P x`` (:func:`~dyngraphvae.data.neighbours.neighbour_mean`;
+    zero when no graph was observed, as the window then is), concatenated on the last dimension.
+    """
+    if not spatial:
+        return x
+    if neighbours is None:
+        return torch.cat([x, torch.zeros_like(x)], -1)
+    p = neighbours.to(device=x.device, dtype=x.dtype)
+    if x.dim() == 2:
+        nx = torch.sparse.mm(p, x)
+    else:
+        n, k = x.shape[-2], x.shape[-1]
+        b = x.numel() // (n * k)  # any leading (sample, …) dimensions
+        flat = x.reshape(b, n, k).transpose(0, 1).reshape(n, b * k)
+        nx = torch.sparse.mm(p, flat).reshape(n, b, k).transpose(0, 1).reshape(x.shape)
+    return torch.cat([x, nx], -1)
+
+
 def push_lag(x_new: Tensor, lags: Tensor) -> Tensor:
     """``[x_new, x_t, …, x_{t-L+2}]``: the lag window ``lags (…, N, L·F)`` shifted by one
     snapshot; a shared ``(N, L·F)`` window is broadcast to the rows of ``x_new (B, N, F)``."""
@@ -562,6 +588,7 @@ def decoder_contexts(
     decay: float | None,
     dropout: float = 0.0,
     generator: torch.Generator | None = None,
+    neighbours: bool = False,
 ) -> list[DecoderContext]:
     r"""Contexts of snapshot indices ``0..upto`` of ``graph`` (default ``upto = T - 1``), starting
     from ``start`` (the empty context of snapshot 0): entry ``s`` holds ``A_s``, ``H_s`` (the
@@ -569,13 +596,14 @@ def decoder_contexts(
     ``s - 1`` (the lag window ``x_{s-1}, …, x_{s-L}``, :func:`push_lag`); previous features of
     absent nodes are zero. ``dropout = p`` removes every stored
     pair and zeroes every node's previous features with probability ``p`` (fresh coins per step);
-    the recursion itself runs on the clean data."""
+    the recursion itself runs on the clean data. ``neighbours``: entry ``s`` also holds the
+    neighbour-mean operator of ``G_{s-1}`` (:func:`~dyngraphvae.data.neighbours.neighbour_mean`)."""
     T = len(graph)
     upto = T - 1 if upto is None else int(upto)
     if not 0 <= upto <= T:
         raise ValueError(f"decoder_contexts: upto must lie in [0, {T}], got {upto}")
     n = graph.num_nodes
-    edge_ctx, x_ctx = start.edges, start.x
+    edge_ctx, x_ctx, op = start.edges, start.x, start.neighbours
     out = []
     for s in range(upto + 1):
         if s > 0:
@@ -587,6 +615,8 @@ def decoder_contexts(
                 if graph.node_mask is not None:
                     x_new = x_new * graph.node_mask[s - 1].unsqueeze(-1).to(x_new.dtype)
                 x_ctx = push_lag(x_new, x_ctx)
+                if neighbours:
+                    op = neighbour_mean(graph.edges(s - 1), n)
         e, x = edge_ctx, x_ctx
         if dropout > 0:
             if e is not None and e.keys.numel() > 0:
@@ -600,5 +630,5 @@ def decoder_contexts(
                 e = e.select(keep)
             if x is not None:
                 x = drop_inputs(x, dropout, training=True, generator=generator)
-        out.append(DecoderContext(edges=e, x=x))
+        out.append(DecoderContext(edges=e, x=x, neighbours=op))
     return out

@@ -350,7 +350,7 @@ def rollout(
             edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
             e_next = (aged(ctx.edges, decay) if direct
                       else EdgeContext.from_edges(coords, n, c.directed, S, ctx.edges, decay))
-        ctx = DecoderContext(edges=e_next, x=x_next)
+        ctx = DecoderContext(edges=e_next, x=x_next, neighbours=ctx.neighbours)
         z = model.next_latent(z, generator)
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
                    sampled_edges=torch.cat(edges, dim=1) if edges else None,

@@ -47,6 +47,7 @@ from dyngraphvae.models.context import (
     EdgeContextTerm,
     align_rows,
     decoder_contexts,
+    lag_inputs,
     shift_mean,
 )
 from dyngraphvae.models.forecast import (
@@ -146,8 +147,9 @@ class TemporalGraphVAE(nn.Module):
             self.register_buffer("snapshot_scale", torch.zeros(()))
         self.feature_context = None
         if ar and self.feature_decoder is not None:
-            self.feature_context = nn.Linear(c.num_features * c.feature_lags, c.num_features,
-                                             bias=False)
+            self.feature_context = nn.Linear(  # own lags [and their neighbour means]
+                c.num_features * c.feature_lags * (2 if c.feature_neighbours else 1),
+                c.num_features, bias=False)
             nn.init.zeros_(self.feature_context.weight)
 
     @staticmethod
@@ -279,6 +281,7 @@ class TemporalGraphVAE(nn.Module):
             directed=c.directed,
             decay=c.context_decay,
             dropout=dropout, generator=generator,
+            neighbours=c.feature_neighbours and self.feature_context is not None,
         )
 
     def _empty_context(self) -> DecoderContext:
@@ -333,7 +336,8 @@ class TemporalGraphVAE(nn.Module):
     ) -> Distribution | Tensor:
         """``p(X_{t+1} | Z_t)`` (batch ``(..., N)``, event ``(F,)``) or its mean when the decoder
         is deterministic. Autoregressive decoder: ``p(X_{t+1} | Z_t, x_{t-L+1..t})``, the mean
-        moved by ``Σ_l W_l x_{t+1-l}`` (``context`` required; ``L = config.feature_lags``)."""
+        moved by ``Σ_l W_l x_{t+1-l}`` (``context`` required; ``L = config.feature_lags``) and,
+        with ``config.feature_neighbours``, by ``Σ_l V_l (P x)_{t+1-l}`` (neighbour means)."""
         if self.feature_decoder is None:
             raise ValueError("decode_features: the model has no feature decoder")
         out = self.feature_decoder(z)
@@ -345,6 +349,7 @@ class TemporalGraphVAE(nn.Module):
         x = context.x
         if x.dim() == 3:
             x = align_rows(x, tuple(z.shape[:-2]))
+        x = lag_inputs(x, context.neighbours, self.config.feature_neighbours)
         return shift_mean(out, self.feature_context(x))
 
     def _feature_ll(

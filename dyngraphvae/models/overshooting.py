@@ -31,6 +31,7 @@ context as the rollout (92.7–94.9).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -96,7 +97,7 @@ def overshooting_edge_ll(
         if k < max(leads):
             with torch.set_grad_enabled(shared and torch.is_grad_enabled()):
                 z = model.next_latent(z, generator)
-            ctx = type(ctx)(edges=aged(ctx.edges, c.context_decay), x=ctx.x)
+            ctx = replace(ctx, edges=aged(ctx.edges, c.context_decay))
     return torch.stack([out[k] for k in leads], dim=-1)
 
 

@@ -126,9 +126,11 @@ def _logistic(x: Tensor, y: Tensor, w: Tensor, bias: float | None, max_iter: int
 def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
     r"""Set the autoregressive feature mean to the least-squares AR(L) of ``graph``'s features.
 
-    The mean is ``μ(z_v) + Σ_l W_l x^v_{t+1-l}`` (``feature_lags = L``). The pooled regression
-    ``x^v_s = b + Σ_l W_l x^v_{s-l}`` over snapshots ``s = 1..T−1`` (lags before snapshot 0 are
-    zero, as in the decoder context; rows of absent nodes left out) gives ``W_l`` and ``b``; ``b``
+    The mean is ``μ(z_v) + Σ_l W_l x^v_{t+1-l}`` (``feature_lags = L``; with
+    ``feature_neighbours`` also ``+ Σ_l V_l (P x)^v_{t+1-l}``). The pooled regression
+    ``x^v_s = b + Σ_l W_l x^v_{s-l} [+ Σ_l V_l (P x)^v_{s-l}]`` over snapshots ``s = 1..T−1``
+    (lags before snapshot 0 are zero, as in the decoder context; rows of absent nodes left out)
+    gives ``W_l`` (and ``V_l``) and ``b``; ``b``
     becomes the offset of the mean head, so an untrained latent part adds only its small
     initial output to the linear model. Returns ``{"weights", "bias", "mse"}``, or ``None`` when
     the model has no autoregressive feature mean (nothing is changed then)."""
@@ -136,14 +138,17 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
     dec = getattr(model, "feature_decoder", None)
     if lin is None or dec is None or len(graph) < 2 or not hasattr(dec, "mean"):
         return None
-    from dyngraphvae.models.context import DecoderContext
+    from dyngraphvae.models.context import DecoderContext, lag_inputs
 
     # the lag windows only: the edge context's recursion is not needed here
-    window = torch.zeros(graph.num_nodes, lin.in_features, device=lin.weight.device)
+    c = model.config
+    window = torch.zeros(graph.num_nodes, c.num_features * c.feature_lags,
+                         device=lin.weight.device)
     contexts = model.decoder_contexts(graph, start=DecoderContext(edges=None, x=window))
     xs, ys = [], []
     for s in range(1, len(graph)):
-        lags, target = contexts[s].x, graph.features(s)
+        lags = lag_inputs(contexts[s].x, contexts[s].neighbours, c.feature_neighbours)
+        target = graph.features(s)
         keep = torch.ones(target.size(0), dtype=torch.bool, device=target.device)
         if graph.node_mask is not None:
             keep = graph.node_mask[s] & graph.node_mask[s - 1]
