@@ -38,9 +38,10 @@ def main() -> None:
                     help="floor on the feature decoder's standard deviation")
     ap.add_argument("--decoder-context", default="none", choices=["none", "previous", "history"],
                     help="autoregressive decoder (ForecasterConfig.decoder_context)")
-    ap.add_argument("--feature-lags", type=int, default=1,
+    ap.add_argument("--feature-lags", default="1",
                     help="AR(L) feature mean on the last L observed values "
-                         "(ForecasterConfig.feature_lags; needs --decoder-context)")
+                         "(ForecasterConfig.feature_lags; needs --decoder-context); 'auto': "
+                         "chosen on the validation snapshots (select_feature_lags)")
     ap.add_argument("--feature-neighbours", action="store_true",
                     help="the AR feature mean also reads the neighbours' mean lags "
                          "(ForecasterConfig.feature_neighbours; needs --decoder-context)")
@@ -52,8 +53,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     signal = load_dataset(args.dataset, args.data_root, lags=4)
+    auto_lags = args.feature_lags == "auto"
     ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context,
-                                                     "feature_lags": args.feature_lags,
+                                                     "feature_lags": 1 if auto_lags
+                                                     else int(args.feature_lags),
                                                      "feature_neighbours": args.feature_neighbours}
     cfg = ForecasterConfig(num_nodes=signal.num_nodes, num_features=1, directed=signal.directed,
                            node_input="both", decode_edges=False, latent_dim=8, hidden_dim=32,
@@ -63,7 +66,7 @@ def main() -> None:
         tk["window"] = args.window
     t0 = time.perf_counter()
     res = pygt_node_protocol(signal, cfg, train_ratio=args.train_ratio, seeds=args.seeds,
-                             num_samples=args.samples, train_kwargs=tk)
+                             num_samples=args.samples, train_kwargs=tk, choose_lags=auto_lags)
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     res["args"] = vars(args)

@@ -112,7 +112,8 @@ def test_fit_warm_starts_on_the_training_snapshots_only(tmp_path, monkeypatch):
 
 def test_feature_warm_start_is_the_least_squares_ar_l():
     """On an AR(2) series the warm start sets the lag weights and the mean offset to the pooled
-    least-squares fit (checked against numpy's lstsq on the same rows) and recovers the truth."""
+    least-squares fit on the targets with every lag observed (checked against numpy's lstsq on
+    the same rows) and recovers the truth."""
     import numpy as np
 
     from dyngraphvae.training.warm_start import warm_start_features
@@ -124,13 +125,15 @@ def test_feature_warm_start_is_the_least_squares_ar_l():
         x[t] = 0.5 * x[t - 1] - 0.3 * x[t - 2] + 0.2 + 0.1 * torch.randn(N, 1, generator=g)
     graph = TemporalGraph([torch.tensor([[0, 1], [1, 2]])] * T, N, x=x)
     cfg = ForecasterConfig.for_graph(graph, latent_dim=2, hidden_dim=8, decode_edges=False,
-                                     decoder_context="previous", feature_lags=2)
+                                     decoder_context="previous", feature_lags=2,
+                                     feature_neighbours=False)
     model = TemporalGraphVAE(cfg)
     info = warm_start_features(model, graph)
-    lag1 = x[:-1].reshape(-1).numpy()
-    lag2 = torch.cat([torch.zeros(1, N, 1), x[:-2]]).reshape(-1).numpy()
+    # targets s = 2..T-1, whose two lags are observed
+    lag1 = x[1:-1].reshape(-1).numpy()
+    lag2 = x[:-2].reshape(-1).numpy()
     design = np.stack([lag1, lag2, np.ones_like(lag1)], 1)
-    want = np.linalg.lstsq(design, x[1:].reshape(-1).numpy(), rcond=None)[0]
+    want = np.linalg.lstsq(design, x[2:].reshape(-1).numpy(), rcond=None)[0]
     w = model.feature_context.weight.detach().reshape(-1)
     np.testing.assert_allclose(w.numpy(), want[:2], rtol=1e-4, atol=1e-5)
     assert float(model.feature_decoder.mean.bias) == pytest.approx(float(want[2]), abs=1e-5)

@@ -8,10 +8,10 @@ from dyngraphvae.evaluation.baselines import (
     FeatureBaseline,
     LinearLagFit,
     LinearLagRegression,
-    SpatialLagRegression,
     LinkBaseline,
     PersistenceFeatures,
     PersistenceLinks,
+    SpatialLagRegression,
     VGAELinks,
     least_squares,
 )

@@ -4,6 +4,7 @@ interval coverage, next to persistence and linear-on-lags."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -79,6 +80,7 @@ def pygt_node_protocol(
     val_fraction: float = 0.2,
     train_kwargs: dict[str, Any] | None = None,
     calibrate: bool = True,
+    choose_lags: bool = False,
 ) -> dict[str, Any]:
     r"""PyG Temporal node forecasting on a lag-window signal (``temporal_signal_split``).
 
@@ -99,6 +101,10 @@ def pygt_node_protocol(
     ones early stopping used; never the test). The mean, hence the MSE, is unchanged; CRPS and
     coverage of the recalibrated samples are reported as ``crps_calibrated``,
     ``coverage_calibrated``, with ``c`` as ``spread_factor``.
+
+    ``choose_lags=True`` sets ``model_config.feature_lags`` to the order chosen on the same
+    validation snapshots (:func:`~dyngraphvae.training.warm_start.select_feature_lags`, with the
+    config's ``feature_neighbours``), recorded as ``feature_lags`` and ``feature_lag_scores``.
     """
     from dyngraphvae.data.splits import temporal_signal_split
     from dyngraphvae.evaluation.baselines import (
@@ -127,6 +133,15 @@ def pygt_node_protocol(
     origins = list(range(n_train + L, len(series)))
     n_fit = n_train + L
     n_val = max(1, int(math.floor(val_fraction * n_fit + 0.5)))
+    lag_choice = {}
+    if choose_lags:
+        from dyngraphvae.training.warm_start import select_feature_lags
+
+        order, scores = select_feature_lags(series[:n_fit], n_val,
+                                            neighbours=model_config.feature_neighbours)
+        model_config = dataclasses.replace(model_config, feature_lags=order)
+        lag_choice = {"feature_lags": order,
+                      "feature_lag_scores": {str(k): v for k, v in scores.items()}}
     val_origins = list(range(n_fit - n_val, n_fit)) if calibrate else []
     y_val = series.x[n_fit - n_val:n_fit, :, 0].double()
     est = "fair" if num_samples > 1 else "nrg"
@@ -169,4 +184,4 @@ def pygt_node_protocol(
             "baseline_scores": baseline_scores, "training": infos, "train_ratio": train_ratio,
             "num_train": n_train,
             "num_test": len(test), "level": level, "num_samples": num_samples,
-            "model_config": to_dict(model_config), "train_kwargs": kw}
+            "model_config": to_dict(model_config), "train_kwargs": kw, **lag_choice}

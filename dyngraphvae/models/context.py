@@ -246,8 +246,9 @@ class DecoderContext:
             or ``(B, N, L·F)``, zero for absent nodes and before snapshot 0; ``None`` without a
             feature decoder.
         neighbours: the neighbour-mean operator ``P`` of the last observed graph ``G_t``
-            (:func:`~dyngraphvae.data.neighbours.neighbour_mean`; ``config.feature_neighbours``), or ``None`` (no graph
-            observed yet, or not used). Forecasts keep the origin's ``P`` at every step.
+            (:func:`~dyngraphvae.data.neighbours.neighbour_mean`;
+            ``config.feature_neighbours``), or ``None`` (no graph observed yet, or not used).
+            Forecasts keep the origin's ``P`` at every step.
     """
 
     edges: EdgeContext | None
@@ -551,8 +552,9 @@ def aged(edges: EdgeContext, decay: float | None) -> EdgeContext:
 
 def lag_inputs(x: Tensor, neighbours: Tensor | None, spatial: bool) -> Tensor:
     r"""The inputs of the autoregressive feature mean: the lag window ``x`` (``(N, L·F)`` or
-    ``(…, N, L·F)``) and, when ``spatial``, its neighbour means ``P x`` (:func:`~dyngraphvae.data.neighbours.neighbour_mean`;
-    zero when no graph was observed, as the window then is), concatenated on the last dimension.
+    ``(…, N, L·F)``) and, when ``spatial``, its neighbour means ``P x``
+    (:func:`~dyngraphvae.data.neighbours.neighbour_mean`; zero when no graph was observed, as
+    the window then is), concatenated on the last dimension.
     """
     if not spatial:
         return x

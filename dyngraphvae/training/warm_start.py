@@ -22,12 +22,15 @@ each at its own horizon: lead ``k`` regresses snapshot ``s`` on the context of `
 stays at lead 1's): the pair-history regression fitted per horizon, as the issue's baseline is.
 
 :func:`warm_start_features` does the same for the autoregressive feature mean: the lag weights
-``W_l`` and the mean head's offset are set to the least-squares AR(L) of the training snapshots.
+``W_l`` and the mean head's offset are set to the least-squares AR(L) of the training snapshots;
+:func:`select_feature_lags` chooses its order ``L`` by the same least squares on a validation
+block.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -36,7 +39,8 @@ from torch import Tensor
 from dyngraphvae.models.context import aged
 from dyngraphvae.models.refit import stratified_pairs
 
-__all__ = ["stratified_pairs", "warm_start_context", "warm_start_features"]
+__all__ = ["FEATURE_LAG_CANDIDATES", "feature_lag_scores", "select_feature_lags",
+           "stratified_pairs", "warm_start_context", "warm_start_features"]
 
 
 def _design(model: Any, graph: Any, negatives: int, generator: torch.Generator, lead: int = 1
@@ -128,8 +132,9 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
 
     The mean is ``μ(z_v) + Σ_l W_l x^v_{t+1-l}`` (``feature_lags = L``; with
     ``feature_neighbours`` also ``+ Σ_l V_l (P x)^v_{t+1-l}``). The pooled regression
-    ``x^v_s = b + Σ_l W_l x^v_{s-l} [+ Σ_l V_l (P x)^v_{s-l}]`` over snapshots ``s = 1..T−1``
-    (lags before snapshot 0 are zero, as in the decoder context; rows of absent nodes left out)
+    ``x^v_s = b + Σ_l W_l x^v_{s-l} [+ Σ_l V_l (P x)^v_{s-l}]`` over snapshots ``s = L..T−1``
+    (every lag observed; ``s = 1..T−1`` with lags before snapshot 0 zero, as in the decoder
+    context, when ``T ≤ L + 1``; rows of absent nodes left out)
     gives ``W_l`` (and ``V_l``) and ``b``; ``b``
     becomes the offset of the mean head, so an untrained latent part adds only its small
     initial output to the linear model. Returns ``{"weights", "bias", "mse"}``, or ``None`` when
@@ -146,7 +151,10 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
                          device=lin.weight.device)
     contexts = model.decoder_contexts(graph, start=DecoderContext(edges=None, x=window))
     xs, ys = [], []
-    for s in range(1, len(graph)):
+    # targets whose lags are all observed (those of selection.feature_lag_scores); a history
+    # shorter than that keeps every target, the missing lags zero as in the decoder context
+    first = c.feature_lags if len(graph) > c.feature_lags + 1 else 1
+    for s in range(first, len(graph)):
         lags = lag_inputs(contexts[s].x, contexts[s].neighbours, c.feature_neighbours)
         target = graph.features(s)
         keep = torch.ones(target.size(0), dtype=torch.bool, device=target.device)
@@ -163,3 +171,80 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
         if dec.mean.bias is not None:
             dec.mean.bias.copy_(b.to(dec.mean.bias))
     return {"weights": W.T.tolist(), "bias": b.tolist(), "mse": mse}
+
+
+#: lag orders :func:`select_feature_lags` chooses from (``ForecasterConfig.feature_lags``)
+FEATURE_LAG_CANDIDATES: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+
+
+def feature_lag_scores(graph: Any, num_val: int,
+                       candidates: Sequence[int] = FEATURE_LAG_CANDIDATES,
+                       neighbours: bool = False) -> dict[int, float]:
+    r"""Validation mean squared error of the autoregressive feature mean's linear part for each
+    lag order ``L`` in ``candidates``: the pooled least-squares fit
+
+    .. math::
+        x^v_s = b + \sum_{l=1}^{L} W_l x^v_{s-l}\ [+ \sum_{l=1}^{L} V_l (P_{s-1} x_{s-l})_v]
+
+    (with ``neighbours``: ``P_{s-1}`` the neighbour-mean operator of ``G_{s-1}``, as the decoder
+    reads it, :mod:`dyngraphvae.data.neighbours`) on the targets ``s = L..T_0 − 1`` before the
+    validation block (``T_0 = T − num_val``; every lag observed), scored on the one-step targets
+    ``s = T_0..T−1`` from the observed lags. Rows of nodes absent at ``s`` or ``s − 1`` are left
+    out. Orders with fewer fit snapshots than lags (``T_0 − L < L``) are skipped. Computed from
+    per-snapshot normal equations, so memory does not grow with ``T``."""
+    from dyngraphvae.data.neighbours import neighbour_mean
+
+    if not graph.has_features or graph.x is None or graph.x.dim() != 3:
+        raise ValueError("feature_lag_scores: needs per-snapshot node features (T, N, F)")
+    T, n, f = graph.x.shape
+    t0 = T - int(num_val)
+    if not 0 < t0 < T:
+        raise ValueError(f"feature_lag_scores: num_val must lie in [1, {T - 1}], got {num_val}")
+    cands = sorted({int(c) for c in candidates if 1 <= int(c) <= (t0 // 2)})
+    if not cands:
+        raise ValueError(f"feature_lag_scores: no lag order in {tuple(candidates)} leaves as many "
+                         f"fit snapshots as lags before the validation block ({t0} snapshots)")
+    lmax = max(cands)
+    x = graph.x.double()
+    mask = graph.node_mask
+
+    def design(s: int) -> tuple[Tensor, Tensor, Tensor]:
+        window = torch.cat([x[s - l] if s - l >= 0 else x.new_zeros(n, f)
+                            for l in range(1, lmax + 1)], 1)  # (N, lmax·F), lag 1 first
+        nb = (torch.sparse.mm(neighbour_mean(graph.edges(s - 1), n).double(), window)
+              if neighbours else None)
+        keep = torch.ones(n, dtype=torch.bool) if mask is None else (mask[s] & mask[s - 1]).cpu()
+        return window[keep], (nb[keep] if nb is not None else None), x[s][keep]
+
+    def columns(window: Tensor, nb: Tensor | None, lags: int) -> Tensor:
+        parts = [window[:, :lags * f]] + ([nb[:, :lags * f]] if nb is not None else [])
+        return torch.cat(parts + [window.new_ones(window.size(0), 1)], 1)
+
+    k = {c: (2 if neighbours else 1) * c * f + 1 for c in cands}
+    gram = {c: x.new_zeros(k[c], k[c]) for c in cands}
+    cross = {c: x.new_zeros(k[c], f) for c in cands}
+    for s in range(min(cands), t0):
+        window, nb, y = design(s)
+        for c in cands:
+            if s >= c:
+                d = columns(window, nb, c)
+                gram[c] += d.T @ d
+                cross[c] += d.T @ y
+    coef = {c: torch.linalg.lstsq(gram[c], cross[c]).solution for c in cands}
+    sse = dict.fromkeys(cands, 0.0)
+    count = 0
+    for s in range(t0, T):
+        window, nb, y = design(s)
+        count += y.numel()
+        for c in cands:
+            sse[c] += float((columns(window, nb, c) @ coef[c] - y).pow(2).sum())
+    return {c: sse[c] / max(count, 1) for c in cands}
+
+
+def select_feature_lags(graph: Any, num_val: int,
+                        candidates: Sequence[int] = FEATURE_LAG_CANDIDATES,
+                        neighbours: bool = False) -> tuple[int, dict[int, float]]:
+    """The lag order of the autoregressive feature mean with the least validation error of its
+    linear part (:func:`feature_lag_scores`; a tie keeps the smaller order) and every score."""
+    scores = feature_lag_scores(graph, num_val, candidates, neighbours)
+    return min(scores, key=lambda c: (scores[c], c)), scores
