@@ -158,4 +158,3 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
     model.config.save(out_dir / CONFIG_FILE)
     _record(out_dir, "refit_selection", record)
     return record
-

@@ -109,7 +109,7 @@ def test_warm_start_recovers_a_star_series_and_beats_own_lags():
     w = m.feature_context.weight.detach().reshape(-1).numpy()
     np.testing.assert_allclose(w, [0.4, 0.45], atol=0.05)
     assert float(m.feature_decoder.mean.bias.detach()) == pytest.approx(0.1, abs=0.03)
-    own = warm_start_features(_model(graph, feature_lags=1), graph)
+    own = warm_start_features(_model(graph, feature_lags=1, feature_neighbours=False), graph)
     assert info["mse"] == pytest.approx(0.01, rel=0.15)
     assert own["mse"] > 1.2 * info["mse"]
 
@@ -142,6 +142,16 @@ def test_spatial_lag_regression_is_least_squares_on_own_and_neighbour_lags():
     assert float(own) > 1.1 * float(err)
     with pytest.raises(ValueError, match="no targets"):
         SpatialLagRegression().fit_targets(graph)
+
+
+def test_for_graph_gives_neighbour_lags_with_a_context_and_features():
+    graph, _ = _star(T=5)
+    assert ForecasterConfig.for_graph(graph, decoder_context="previous").feature_neighbours
+    assert not ForecasterConfig.for_graph(graph).feature_neighbours  # no context
+    assert not ForecasterConfig.for_graph(graph, decoder_context="previous",
+                                          decode_features=False).feature_neighbours
+    assert not ForecasterConfig.for_graph(graph, decoder_context="previous",
+                                          feature_neighbours=False).feature_neighbours
 
 
 def test_feature_neighbours_config_is_validated_and_round_trips():

@@ -505,6 +505,7 @@ def _ar_model(graph: TemporalGraph, context: str = "previous", alpha: float = 1.
     """A model whose decoder reads the previous graph, with non-zero context weights (one
     feature lag unless ``feature_lags`` is given)."""
     kw.setdefault("feature_lags", 1)
+    kw.setdefault("feature_neighbours", False)  # own lags only (tests/test_feature_neighbours.py)
     m = _model(graph, seed=seed, decoder_context=context, **kw)
     with torch.no_grad():
         if m.edge_context is not None:
@@ -636,7 +637,7 @@ def test_decoder_input_dropout_only_acts_in_training(lg):
     is blanked (rate 1 gives exactly the context-free decoder, i.e. the 'none' model built from the
     same seed) and the result is flagged as not a bound."""
     g = lg.graph
-    kw = dict(deterministic=True, feature_lags=1)
+    kw = dict(deterministic=True, feature_lags=1, feature_neighbours=False)
     m = _ar_model(g, "history", **kw)
     md = _model(g, decoder_context="history", decoder_input_dropout=1.0, **kw)
     mh = _model(g, decoder_context="history", decoder_input_dropout=0.5, **kw)

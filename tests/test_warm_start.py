@@ -112,8 +112,7 @@ def test_fit_warm_starts_on_the_training_snapshots_only(tmp_path, monkeypatch):
 
 def test_feature_warm_start_is_the_least_squares_ar_l():
     """On an AR(2) series the warm start sets the lag weights and the mean offset to the pooled
-    least-squares fit on the targets with every lag observed (checked against numpy's lstsq on
-    the same rows) and recovers the truth."""
+    least-squares fit (checked against numpy's lstsq on the same rows) and recovers the truth."""
     import numpy as np
 
     from dyngraphvae.training.warm_start import warm_start_features
@@ -129,11 +128,10 @@ def test_feature_warm_start_is_the_least_squares_ar_l():
                                      feature_neighbours=False)
     model = TemporalGraphVAE(cfg)
     info = warm_start_features(model, graph)
-    # targets s = 2..T-1, whose two lags are observed
-    lag1 = x[1:-1].reshape(-1).numpy()
-    lag2 = x[:-2].reshape(-1).numpy()
+    lag1 = x[:-1].reshape(-1).numpy()
+    lag2 = torch.cat([torch.zeros(1, N, 1), x[:-2]]).reshape(-1).numpy()
     design = np.stack([lag1, lag2, np.ones_like(lag1)], 1)
-    want = np.linalg.lstsq(design, x[2:].reshape(-1).numpy(), rcond=None)[0]
+    want = np.linalg.lstsq(design, x[1:].reshape(-1).numpy(), rcond=None)[0]
     w = model.feature_context.weight.detach().reshape(-1)
     np.testing.assert_allclose(w.numpy(), want[:2], rtol=1e-4, atol=1e-5)
     assert float(model.feature_decoder.mean.bias) == pytest.approx(float(want[2]), abs=1e-5)

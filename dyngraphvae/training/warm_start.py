@@ -132,9 +132,8 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
 
     The mean is ``μ(z_v) + Σ_l W_l x^v_{t+1-l}`` (``feature_lags = L``; with
     ``feature_neighbours`` also ``+ Σ_l V_l (P x)^v_{t+1-l}``). The pooled regression
-    ``x^v_s = b + Σ_l W_l x^v_{s-l} [+ Σ_l V_l (P x)^v_{s-l}]`` over snapshots ``s = L..T−1``
-    (every lag observed; ``s = 1..T−1`` with lags before snapshot 0 zero, as in the decoder
-    context, when ``T ≤ L + 1``; rows of absent nodes left out)
+    ``x^v_s = b + Σ_l W_l x^v_{s-l} [+ Σ_l V_l (P x)^v_{s-l}]`` over snapshots ``s = 1..T−1``
+    (lags before snapshot 0 are zero, as in the decoder context; rows of absent nodes left out)
     gives ``W_l`` (and ``V_l``) and ``b``; ``b``
     becomes the offset of the mean head, so an untrained latent part adds only its small
     initial output to the linear model. Returns ``{"weights", "bias", "mse"}``, or ``None`` when
@@ -151,10 +150,7 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
                          device=lin.weight.device)
     contexts = model.decoder_contexts(graph, start=DecoderContext(edges=None, x=window))
     xs, ys = [], []
-    # targets whose lags are all observed (those of selection.feature_lag_scores); a history
-    # shorter than that keeps every target, the missing lags zero as in the decoder context
-    first = c.feature_lags if len(graph) > c.feature_lags + 1 else 1
-    for s in range(first, len(graph)):
+    for s in range(1, len(graph)):
         lags = lag_inputs(contexts[s].x, contexts[s].neighbours, c.feature_neighbours)
         target = graph.features(s)
         keep = torch.ones(target.size(0), dtype=torch.bool, device=target.device)
