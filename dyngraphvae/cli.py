@@ -147,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise
             raise CLIError(str(err)) from err
     refit_keys = {"context_refit", "context_refit_degrees", "context_refit_degree_form",
-                  "context_refit_neighbours"}
+                  "context_refit_neighbours", "context_refit_latent"}
     if not refit_keys & set(settings) and args.resume is None:
         from dyngraphvae.selection import select_context_refit
 

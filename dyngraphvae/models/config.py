@@ -144,6 +144,11 @@ class ForecasterConfig(ConfigBase):
             likelihood-fitted regression it is worth +2.3 AUC on vgrnn_enron10 and +5.7 on
             vgrnn_colab, and costs 0.9 on uci_collegemsg (``docs/results.md``, section 3m), so
             it is a candidate of the choice, not a default.
+        context_refit_latent: with the refit, the latent score gets a refitted weight too:
+            ``logit = β_k s(z_u, z_v) + term``, ``β_k`` with prior mean 1 (the trained model),
+            so that the refit contains the likelihood-fitted regression on its columns
+            (``β = 0``) and can lower the latent's share at leads where it forecasts worse
+            (``docs/results.md``, section 3n). A candidate of the choice (``"+lw"``).
     """
 
     num_nodes: int
@@ -189,6 +194,7 @@ class ForecasterConfig(ConfigBase):
     context_refit_degrees: bool = False
     context_refit_degree_form: str = "cumulative"
     context_refit_neighbours: bool = False
+    context_refit_latent: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():

@@ -466,24 +466,30 @@ def align_rows(term: Tensor, lead: tuple[int, ...]) -> Tensor:
 
 
 class ContextScorer:
-    """Edge scorer ``s(z_u, z_v) + context term`` with the ``logits``/``dense_logits`` interface
+    """Edge scorer ``s(z_u, z_v) + context term`` (``β s(z_u, z_v) + …`` when the term is a
+    refitted one with a latent weight ``β``) with the ``logits``/``dense_logits`` interface
     of :class:`~dyngraphvae.nn.decoders.EdgeDecoder` (so the dense and sparse evaluators of
     :func:`~dyngraphvae.nn.adjacency.adjacency_log_likelihood` and the forecast edge sampler use
     it unchanged)."""
 
     def __init__(self, decoder: EdgeDecoder, term: EdgeContextTerm, ctx: EdgeContext) -> None:
         self.decoder, self.term, self.ctx = decoder, term, ctx
+        # a refitted term may re-weight the latent score (RefitTerm.latent_weight)
+        self.beta = getattr(term, "latent_weight", None)
+
+    def _scaled(self, base: Tensor) -> Tensor:
+        return base if self.beta is None else base * self.beta.to(base.dtype)
 
     def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
-        base = self.decoder.logits(z, pairs)
+        base = self._scaled(self.decoder.logits(z, pairs))
         return base + align_rows(self.term.pair_logits(self.ctx, pairs), tuple(base.shape[:-1]))
 
     def dense_logits(self, z: Tensor) -> Tensor:
-        base = self.decoder.dense_logits(z)
+        base = self._scaled(self.decoder.dense_logits(z))
         return base + align_rows(self.term.dense_logits(self.ctx), tuple(base.shape[:-2]))
 
     def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
-        base = self.decoder.block_logits(z, start, end)
+        base = self._scaled(self.decoder.block_logits(z, start, end))
         return base + align_rows(self.term.block_logits(self.ctx, start, end),
                                  tuple(base.shape[:-2]))
 

@@ -86,11 +86,14 @@ class RefitTerm(EdgeContextTerm):
     ``EdgeContextTerm + d(u) + e(v)``, ``d``, ``e`` linear in :func:`degree_columns`; with
     ``neighbours`` (the sparse union adjacency of the origin's history,
     ``context_refit_neighbours``) it adds ``c · log(1 + CN(u, v))`` (:func:`neighbour_column`).
-    These weights sit before the intercept in :meth:`weight_vector`, degrees first."""
+    With ``latent`` (``context_refit_latent``) the latent score ``s(z_u, z_v)`` is multiplied by
+    ``latent_weight`` ``β`` (:class:`~dyngraphvae.models.context.ContextScorer` applies it; it is
+    not a column of :meth:`pair_features`, which has no latent). These weights sit before the
+    intercept in :meth:`weight_vector`: degrees, common neighbours, ``β``."""
 
     def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None,
                  degrees: Tensor | None = None, history: int | None = None,
-                 neighbours: Tensor | None = None) -> None:
+                 neighbours: Tensor | None = None, latent: bool = False) -> None:
         super().__init__(term.history_weight is not None, term.rates, term.directed, offset=True)
         self.snapshot_scale = None if snapshot_scale is None else float(snapshot_scale)
         self.degree_weight = None
@@ -102,10 +105,13 @@ class RefitTerm(EdgeContextTerm):
         self.register_buffer("neighbours", neighbours)
         self.neighbour_weight = (torch.nn.Parameter(torch.zeros(1)) if neighbours is not None
                                  else None)
+        # β of the latent score (context_refit_latent); ContextScorer multiplies s(z_u, z_v)
+        self.latent_weight = torch.nn.Parameter(torch.ones(1)) if latent else None
 
     def _weights(self) -> list[torch.nn.Parameter]:
         out = super()._weights()
-        extra = [w for w in (self.degree_weight, self.neighbour_weight) if w is not None]
+        extra = [w for w in (self.degree_weight, self.neighbour_weight, self.latent_weight)
+                 if w is not None]
         return out[:-1] + extra + out[-1:]  # before the intercept
 
     def _node_degree_terms(self) -> tuple[Tensor, Tensor]:
@@ -358,6 +364,14 @@ def _level_effect(theta: Tensor, rows: list[tuple]) -> tuple[Tensor, float]:
     return theta, tau
 
 
+def latent_rows(row: tuple) -> tuple:
+    """A refit row ``(φ, y, w, o)`` with its latent offset ``o`` moved into a column before the
+    intercept (offset 0): the rows of ``context_refit_latent``, whose weight ``β`` is fitted."""
+    x, y, w, off = row
+    x = torch.cat([x[:, :-1], off.unsqueeze(1).to(x.dtype), x[:, -1:]], 1)
+    return x, y, w, torch.zeros_like(off)
+
+
 def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: list[Tensor],
                      contexts: list[Any], *, generator: torch.Generator | None = None,
                      cache: dict | None = None, negatives: int | None = None
@@ -385,6 +399,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     degrees = bool(c.context_refit_degrees)
     rate = c.context_refit_degree_form == "rate"
     neighbours = bool(c.context_refit_neighbours)
+    latent = bool(c.context_refit_latent)
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation
         cache["generator"] = torch.Generator().manual_seed(
@@ -418,11 +433,13 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                         o if rate else None,
                         union_until(graph, o, cache) if neighbours else None)
                     cached[key] = (x, y, w, off)
-            rows.append(cached[key])
+            rows.append(latent_rows(cached[key]) if latent else cached[key])
         mean = _prior_mean(term)
         extra = (4 if c.directed else 1) * degrees + neighbours
         if extra:  # prior mean 0: the trained model has no such weights
             mean = torch.cat([mean[:-1], mean.new_zeros(extra), mean[-1:]])
+        if latent:  # prior mean 1: the trained model's own weight on its latent score
+            mean = torch.cat([mean[:-1], mean.new_ones(1), mean[-1:]])
         theta = mean if not rows else map_logistic(
             *(torch.cat([r[i] for r in rows]) for i in range(4)), mean, scale)
         tau = None
@@ -431,8 +448,8 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
         # the origin's degrees continue the rows' (cached, so computed once per origin)
         new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
                         if degrees else None, int(origin) if rate else None,
-                        union_until(graph, int(origin), cache) if neighbours else None
-                        ).to(term.previous_weight.device)
+                        union_until(graph, int(origin), cache) if neighbours else None,
+                        latent).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
         new.requires_grad_(False)
         out.append(new)
