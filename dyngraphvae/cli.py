@@ -273,7 +273,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from dyngraphvae.report import evaluate_forecast, link_table, write_json
+    from dyngraphvae.report import evaluate_forecast, feature_table, link_table, write_json
 
     _positive("--samples", args.samples)
     torch.set_num_threads(_positive("--threads", args.threads))
@@ -310,9 +310,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                negatives=args.negatives)
         report["drift"] = drift
     path = write_json(out / "metrics.json", report)
+    tables = [feature_table(metrics)]
     if any(k.startswith("links/") for k in metrics):
-        table, warns = link_table(metrics, args.negatives, args.mrr_negatives)
-        print(table)
+        tables.insert(0, link_table(metrics, args.negatives, args.mrr_negatives))
+    for table, warns in tables:
+        print(table) if table else None
         for w in warns:
             print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {path}")
@@ -464,17 +466,13 @@ def _fmt(v: float | None) -> str:
 
 
 def _demo_table(metrics: dict[str, Any], summary: dict[str, Any]) -> str:
-    """The link table of ``evaluate`` (model above each baseline) and the feature CRPS rows."""
-    from dyngraphvae.report import link_table
+    """The link and feature tables of ``evaluate`` (model above each baseline)."""
+    from dyngraphvae.report import feature_table, link_table
 
     table, warns = link_table(metrics, metrics.get("negatives", "random"))
-    lines = [table] + [f"warning: {w}" for w in warns]
-    for key, name in (("features/model_crps", "model"),
-                      ("features/persistence_crps", "persistence")):
-        if key in metrics:
-            cells = "".join(f"{_fmt(v):>9}" for v in metrics[key])
-            lines.append(f"{('CRPS' if name == 'model' else ''):<9}{name:<13}{cells}")
-    return "\n".join(lines)
+    ftable, fwarns = feature_table(metrics)
+    return "\n".join([table, *(f"warning: {w}" for w in warns), ftable,
+                      *(f"warning: {w}" for w in fwarns)])
 
 
 # ---------------------------------------------------------------------------- parser

@@ -196,7 +196,10 @@ def _feature_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         return {}
     last = ctx.graph.features(ctx.start - 1)
     out: dict[str, list[float | None]] = {"model_crps": [], "persistence_crps": [],
-                                          "model_mae": []}
+                                          "model_mae": [], "persistence_mae": []}
+    base = _feature_baselines(ctx)
+    for name in base:
+        out[f"{name}_crps"], out[f"{name}_mae"] = [], []
     mask = ctx.graph.node_mask
     for k in range(ctx.horizon):
         t = ctx.start + k
@@ -206,7 +209,33 @@ def _feature_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         out["model_crps"].append(float(crps.mean()))
         out["model_mae"].append(float((fc.feature_mean[:, k].mean(0) - y).abs()[keep].mean()))
         out["persistence_crps"].append(float((last - y).abs()[keep].mean()))
+        out["persistence_mae"].append(out["persistence_crps"][-1])  # a point forecast
+        for name, (point, paths) in base.items():
+            out[f"{name}_crps"].append(float(crps_ensemble(y, paths[:, k], dim=0)[keep].mean()))
+            out[f"{name}_mae"].append(float((point[k] - y).abs()[keep].mean()))
     return out
+
+
+#: lags of the feature baselines of ``evaluate`` (the PyG Temporal protocol's 4)
+FEATURE_BASELINE_LAGS = 4
+#: the feature baselines of ``evaluate``, in table order
+FEATURE_BASELINES = ("persistence", "linear_lags", "spatial_lags")
+
+
+def _feature_baselines(ctx: ForecastContext) -> dict[str, tuple[Tensor, Tensor]]:
+    """The Gaussian linear model on the lags and its STAR version (own and neighbour lags),
+    fitted on the history before ``start`` and simulated as many paths as the forecast has
+    samples (:func:`~dyngraphvae.evaluation.baselines.gaussian_lag_paths`, seeded by ``start``,
+    not by the context's generator); none when the history is too short to fit them."""
+    from dyngraphvae.evaluation.baselines import gaussian_lag_paths
+
+    if ctx.start < FEATURE_BASELINE_LAGS + 2 or ctx.graph.x is None or ctx.graph.x.dim() != 3:
+        return {}
+    history = ctx.graph[:ctx.start]
+    gen = torch.Generator().manual_seed(ctx.start)  # its own stream: other metrics unmoved
+    return {name: gaussian_lag_paths(history, ctx.horizon, ctx.forecast.num_samples,
+                                     lags=FEATURE_BASELINE_LAGS, neighbours=nb, generator=gen)
+            for name, nb in (("linear_lags", False), ("spatial_lags", True))}
 
 
 def _likelihood_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
@@ -382,7 +411,8 @@ def plot_training_curves(history: Sequence[dict[str, float]], path: str | Path) 
 
 def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     """Forecast quality vs horizon: edge AUC / AP / MRR of the model next to persistence, edge
-    frequency and EdgeBank; feature CRPS next to persistence; predictive log-likelihood."""
+    frequency and EdgeBank; feature CRPS next to persistence and the Gaussian linear models on
+    the lags (own; own and neighbours'); predictive log-likelihood."""
     plt = _pyplot()
     h = metrics["horizon"]
     link_base = _link_baseline_names()
@@ -391,7 +421,7 @@ def plot_horizon_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
         ("AP (higher is better)", "links/model_ap", [f"links/{b}_ap" for b in link_base]),
         ("MRR (higher is better)", "links/model_mrr", [f"links/{b}_mrr" for b in link_base]),
         ("feature CRPS (lower is better)", "features/model_crps",
-         ["features/persistence_crps"]),
+         [f"features/{b}_crps" for b in FEATURE_BASELINES]),
         ("predictive log-lik per node", "predictive/log_likelihood_per_node", []),
     ]
     panels = [p for p in panels if p[1] in metrics]
@@ -529,6 +559,36 @@ def _link_baseline_names() -> tuple[str, ...]:
 
 
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
+
+
+def feature_table(metrics: dict[str, Any]) -> tuple[str, list[str]]:
+    """A console table (CRPS and MAE × horizon, the model above each baseline) of
+    :func:`~dyngraphvae.report.evaluate_forecast`'s feature scores, and the warnings where the
+    model is worse than the best baseline (empty without feature scores)."""
+    if "features/model_crps" not in metrics:
+        return "", []
+    hs = metrics["horizon"]
+    lines = [f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)]
+    warns = []
+    for m in ("crps", "mae"):
+        names = [n for n in ("model", *FEATURE_BASELINES) if f"features/{n}_{m}" in metrics]
+        for i, name in enumerate(names):
+            cells = "".join(f"{'n/a' if v is None else f'{v:.3f}':>9}"
+                            for v in metrics[f"features/{name}_{m}"])
+            lines.append(f"{(m.upper() if i == 0 else ''):<9}{name:<16}{cells}")
+        model = metrics[f"features/model_{m}"]
+        worse = [(h, model[k], min((metrics[f"features/{b}_{m}"][k], b) for b in names[1:]))
+                 for k, h in enumerate(hs) if len(names) > 1
+                 and model[k] > min(metrics[f"features/{b}_{m}"][k] for b in names[1:])]
+        if worse:
+            h, mv, (bv, bn) = worse[0]
+            warns.append(f"the model is worse than the best baseline on feature {m.upper()} at "
+                         f"h={','.join(str(w[0]) for w in worse)} (h={h}: model {mv:.3f}, "
+                         f"{bn} {bv:.3f})")
+    lines.append("(lower is better; persistence: the last observed features (its CRPS is its "
+                 "MAE); linear_lags / spatial_lags: Gaussian linear models on 4 own lags / and "
+                 "their neighbour means, fitted on the history, simulated paths)")
+    return "\n".join(lines), warns
 
 
 def link_table(metrics: dict[str, Any], negatives: str,

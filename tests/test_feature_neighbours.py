@@ -206,3 +206,63 @@ def test_lag_order_scores_are_least_squares_on_the_validation_block(neighbours):
     assert best >= 4 and scores[4] < 0.8 * scores[2]  # the noise floor is 0.01
     with pytest.raises(ValueError, match="no lag order"):
         feature_lag_scores(graph, 118, (4,), neighbours)
+
+
+def test_gaussian_lag_paths_iterate_the_least_squares_map_and_spread_like_the_ar():
+    """Own lags: the point forecast is LinearLagRegression's iterated forecast; the simulated
+    paths of an AR(1) have the closed-form h-step mean and variance σ² Σ_{j<h} a^{2j}."""
+    from dyngraphvae.evaluation.baselines import gaussian_lag_paths
+
+    g = torch.Generator().manual_seed(0)
+    T, N, a, sd = 400, 8, 0.7, 0.3
+    x = torch.zeros(T, N, 1, dtype=torch.float64)
+    for t in range(1, T):
+        x[t] = a * x[t - 1] + sd * torch.randn(N, 1, generator=g, dtype=torch.float64)
+    graph = TemporalGraph([torch.tensor([[0, 1], [1, 2]])] * T, N, x=x)
+    point, paths = gaussian_lag_paths(graph, 3, 4000, lags=1,
+                                      generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(point, LinearLagRegression(lags=1).predict(graph, 3))
+    assert paths.shape == (4000, 3, N, 1)
+    for h in range(3):
+        var = sd**2 * sum(a ** (2 * j) for j in range(h + 1))
+        got = paths[:, h].var(0)
+        assert float((got / var).mean()) == pytest.approx(1.0, abs=0.08)
+        assert float((paths[:, h].mean(0) - point[h]).abs().max()) < 5 * (var / 4000) ** 0.5
+
+
+def test_gaussian_lag_paths_with_neighbours_iterate_the_star_fit():
+    from dyngraphvae.evaluation.baselines import gaussian_lag_paths
+
+    graph, p = _star(T=200)
+    L = 2
+    x = graph.x[..., 0].double().numpy()
+    pd = p.double().numpy()
+    rows = [np.concatenate([np.stack([x[s - 1], x[s - 2]], 1),
+                            pd @ np.stack([x[s - 1], x[s - 2]], 1), np.ones((12, 1))], 1)
+            for s in range(L, 200)]
+    coef = np.linalg.lstsq(np.concatenate(rows), np.concatenate([x[s] for s in range(L, 200)]),
+                           rcond=None)[0]
+    window = [x[-1], x[-2]]
+    want = []
+    for _ in range(3):
+        own = np.stack(window[:2], 1)
+        nxt = np.concatenate([own, pd @ own, np.ones((12, 1))], 1) @ coef
+        want.append(nxt)
+        window = [nxt] + window
+    point, _ = gaussian_lag_paths(graph, 3, 5, lags=L, neighbours=True)
+    np.testing.assert_allclose(point[..., 0].double().numpy(), np.stack(want), atol=1e-5)
+
+
+def test_evaluate_reports_the_feature_baselines_and_warns_when_the_model_is_worse():
+    from dyngraphvae.report import evaluate_forecast, feature_table
+
+    graph, _ = _star(T=30)
+    model = _model(graph, feature_lags=2).eval()  # untrained: far worse than the baselines
+    out = evaluate_forecast(model, graph, 24, 3, num_samples=10, metrics=["features"])
+    for name in ("model", "persistence", "linear_lags", "spatial_lags"):
+        assert len(out[f"features/{name}_crps"]) == 3 and len(out[f"features/{name}_mae"]) == 3
+    table, warns = feature_table(out)
+    assert "spatial_lags" in table and "linear_lags" in table
+    assert any("worse than the best baseline on feature CRPS" in w for w in warns)
+    short = evaluate_forecast(model, graph, 4, 2, num_samples=4, metrics=["features"])
+    assert "features/linear_lags_crps" not in short  # too little history to fit the baselines

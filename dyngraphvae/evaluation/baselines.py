@@ -51,6 +51,7 @@ __all__ = [
     "PersistenceFeatures",
     "PersistenceLinks",
     "VGAELinks",
+    "gaussian_lag_paths",
     "least_squares",
     "link_baselines",
 ]
@@ -448,6 +449,70 @@ class LinearLagRegression:
         if train.y.dim() == 2:
             pred = pred.squeeze(-1)
         return pred.to(x.dtype)
+
+
+def gaussian_lag_paths(history: TemporalGraph, horizon: int, num_samples: int, *,
+                       lags: int = 4, neighbours: bool = False,
+                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    r"""The Gaussian linear model on the lags as a multi-step forecaster of per-snapshot features:
+
+    .. math::
+        x_s[v] = b + \sum_{l=1}^{L} W_l x_{s-l}[v]
+                 \ [+ \sum_{l=1}^{L} V_l (P_{s-1} x_{s-l})[v]] + ε,
+        \quad ε \sim N(0, \mathrm{diag}\,σ^2)
+
+    fitted by least squares on the targets ``s = L..T−1`` of ``history`` (every lag observed;
+    rows of absent nodes left out), ``σ²`` the mean squared training residual per feature; with
+    ``neighbours`` the STAR of :class:`SpatialLagRegression` (``P_{s-1}``: the neighbour-mean
+    operator of ``G_{s-1}``; forecasts use the last observed graph's). Returns the iterated point
+    forecast ``(H, N, F)`` (the noise-free map) and ``num_samples`` simulated paths
+    ``(S, H, N, F)``, each step fed its own draw: the multi-step predictive of the baseline."""
+    from dyngraphvae.data.neighbours import neighbour_mean
+
+    x = _per_step_features(history, "gaussian_lag_paths").double()
+    T, n, f = x.shape
+    L = int(lags)
+    history.require_snapshots(L + 2, f"gaussian_lag_paths with lags={L}")
+    H = _check_horizon(horizon, "gaussian_lag_paths")
+
+    def op(t: int) -> Tensor:
+        return neighbour_mean(history.edges(t), n).double().to(x.device)
+
+    def design(window: Tensor, p: Tensor | None) -> Tensor:
+        """``window (…, N, L·F)`` → the inputs ``(…, N, K)``."""
+        if p is None:
+            return window
+        b = window.reshape(-1, n, window.size(-1))
+        nb = torch.stack([torch.sparse.mm(p, w) for w in b]).reshape(window.shape)
+        return torch.cat([window, nb], -1)
+
+    rows, targets = [], []
+    for s in range(L, T):
+        window = torch.cat([x[s - l] for l in range(1, L + 1)], -1)
+        d = design(window, op(s - 1) if neighbours else None)
+        keep = (torch.ones(n, dtype=torch.bool, device=x.device) if history.node_mask is None
+                else history.node_mask[s - L:s + 1].all(0))
+        rows.append(d[keep])
+        targets.append(x[s][keep])
+    X, Y = torch.cat(rows), torch.cat(targets)
+    W, b = least_squares(X, Y)
+    sigma = (X @ W + b - Y).pow(2).mean(0).sqrt()  # (F,)
+    p_last = op(T - 1) if neighbours else None
+    window = torch.cat([x[T - l] for l in range(1, L + 1)], -1)  # lag 1 first
+    point, paths = [], []
+    win_p = window
+    win_s = window.expand(int(num_samples), n, L * f).clone()
+    for _ in range(H):
+        mean_p = design(win_p, p_last) @ W + b
+        mean_s = design(win_s, p_last) @ W + b
+        draw = mean_s + sigma * torch.randn(mean_s.shape, generator=generator,
+                                            dtype=mean_s.dtype, device=mean_s.device)
+        point.append(mean_p)
+        paths.append(draw)
+        win_p = torch.cat([mean_p, win_p[..., :-f]], -1)
+        win_s = torch.cat([draw, win_s[..., :-f]], -1)
+    dtype = history.x.dtype
+    return torch.stack(point).to(dtype), torch.stack(paths, 1).to(dtype)
 
 
 @dataclass(frozen=True)
