@@ -282,17 +282,19 @@ def fit(
     if train_config.save_checkpoints:
         # Lightning >= 2.5 refreshes save_last only when a top-k file is written, so the
         # every-epoch "last" checkpoint is its own callback.
-        last_ckpt = ModelCheckpoint(
-            dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
-            enable_version_counter=False,
-        )
-        cbs.append(last_ckpt)
+        # The best-model callback runs first: the "last" checkpoint then stores its state after
+        # this epoch's score, so a resumed run keeps a best epoch that came before the resume.
         if validate:
             best_ckpt = ModelCheckpoint(
                 dirpath=ckpt_dir, filename="best-{epoch}", monitor=VAL_METRIC, mode="max",
                 save_top_k=1, auto_insert_metric_name=False,
             )
             cbs.append(best_ckpt)
+        last_ckpt = ModelCheckpoint(
+            dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+            enable_version_counter=False,
+        )
+        cbs.append(last_ckpt)
     early = None
     if validate and train_config.patience is not None:
         early = EarlyStopping(
