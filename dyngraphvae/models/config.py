@@ -148,7 +148,8 @@ class ForecasterConfig(ConfigBase):
             ``logit = β_k s(z_u, z_v) + term``, ``β_k`` with prior mean 1 (the trained model),
             so that the refit contains the likelihood-fitted regression on its columns
             (``β = 0``) and can lower the latent's share at leads where it forecasts worse
-            (``docs/results.md``, section 3n). A candidate of the choice (``"+lw"``).
+            (``docs/results.md``, section 3n). Candidate suffix ``"+lw"``; on validation it did
+            not beat the refit without it, so ``dyngraphvae train`` does not offer it.
     """
 
     num_nodes: int
