@@ -37,6 +37,7 @@ from dyngraphvae.cli_io import (
     apply_weight_policy,
     load_data,
     load_event_data,
+    static_edges,
 )
 
 __all__ = ["CLIError", "EVENT_OPTIONS", "SYNTHETIC_DATASETS", "WEIGHT_POLICIES",
@@ -84,6 +85,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings["transition_components"] = args.components
     # the decoder context is chosen on the validation snapshots unless it is given
     contexts = [settings.pop("decoder_context", "auto")]
+    if graph.has_features and "decode_edges" not in settings and static_edges(graph):
+        # a fixed graph (sensors, roads): forecast the features with the AR mean of
+        # docs/results.md, section 2c, and take the graph as given
+        settings["decode_edges"] = False
+        contexts = ["previous"] if contexts == ["auto"] else contexts
+        print(f"{graph.name or 'the graph'}: the same edges in every snapshot, so only the node "
+              "features are forecast (decode_edges=False, decoder context "
+              f"{contexts[0]!r}); --model-config can say otherwise")
     if contexts == ["auto"]:
         contexts = list(AUTO_DECODER_CONTEXTS)
         if args.resume is not None:  # continue the run with the context it was trained with
@@ -273,7 +282,13 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from dyngraphvae.report import evaluate_forecast, feature_table, link_table, write_json
+    from dyngraphvae.report import (
+        drift_feature_table,
+        evaluate_forecast,
+        feature_table,
+        link_table,
+        write_json,
+    )
 
     _positive("--samples", args.samples)
     torch.set_num_threads(_positive("--threads", args.threads))
@@ -311,6 +326,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report["drift"] = drift
     path = write_json(out / "metrics.json", report)
     tables = [feature_table(metrics)]
+    if "drift" in report:
+        tables.append(drift_feature_table(report["drift"]))
     if any(k.startswith("links/") for k in metrics):
         tables.insert(0, link_table(metrics, args.negatives, args.mrr_negatives))
     for table, warns in tables:

@@ -5,11 +5,12 @@ is a :class:`CLIError`: one line on stderr and exit status 2."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
 __all__ = ["CLIError", "EVENT_OPTIONS", "SYNTHETIC_DATASETS", "WEIGHT_POLICIES",
-           "apply_weight_policy", "load_data", "load_event_data"]
+           "apply_weight_policy", "load_data", "load_event_data", "static_edges"]
 
 
 class CLIError(Exception):
@@ -65,7 +66,30 @@ def load_data(
         ) from err
     except (dio.DatasetFormatError, dio.DatasetChecksumError) as err:
         raise CLIError(str(err)) from err
+    from dyngraphvae.data.interop import is_lag_window_signal, series_graph
+
+    if is_lag_window_signal(graph):  # PyG Temporal: forecast the series, not its lag windows
+        graph = series_graph(graph)
+        logging.getLogger("dyngraphvae").info(
+            "%s is a PyG Temporal lag-window signal: the command works on the series behind it "
+            "(one feature per node, %d snapshots)", name, len(graph))
     return apply_weight_policy(graph, weights)
+
+
+def static_edges(graph) -> bool:
+    """Whether every snapshot of ``graph`` has the same edge set (a fixed sensor or road graph:
+    nothing to forecast about the edges)."""
+    if len(graph) < 2:
+        return False
+    n = graph.num_nodes
+
+    def keys(t: int):
+        e = graph.edges(t).long()
+        return (e[0] * n + e[1]).unique()
+
+    first = keys(0)
+    return all(k.numel() == first.numel() and bool((k == first).all())
+               for k in (keys(t) for t in range(1, len(graph))))
 
 
 #: options of :func:`dyngraphvae.data.events.load_events` that ``train --events`` records.

@@ -561,16 +561,21 @@ def _link_baseline_names() -> tuple[str, ...]:
 _TABLE_LABELS = {"auc": "AUC", "ap": "AP", "mrr": "MRR", "hits10": "Hits@10"}
 
 
-def feature_table(metrics: dict[str, Any]) -> tuple[str, list[str]]:
-    """A console table (CRPS and MAE × horizon, the model above each baseline) of
-    :func:`~dyngraphvae.report.evaluate_forecast`'s feature scores, and the warnings where the
-    model is worse than the best baseline (empty without feature scores)."""
+def feature_table(metrics: dict[str, Any], scores: Sequence[str] = ("crps", "mae"),
+                  note: str | None = None) -> tuple[str, list[str]]:
+    """A console table (``scores`` × horizon, the model above each baseline) of
+    :func:`~dyngraphvae.report.evaluate_forecast`'s feature scores (``features/<name>_<score>``),
+    and the warnings where the model is worse than the best baseline (empty without feature
+    scores). ``note``: a first line (e.g. over how many origins the scores are means)."""
     if "features/model_crps" not in metrics:
         return "", []
     hs = metrics["horizon"]
-    lines = [f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)]
+    lines = ([note] if note else []) + [
+        f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)]
     warns = []
-    for m in ("crps", "mae"):
+    for m in scores:
+        if f"features/model_{m}" not in metrics:
+            continue
         names = [n for n in ("model", *FEATURE_BASELINES) if f"features/{n}_{m}" in metrics]
         for i, name in enumerate(names):
             cells = "".join(f"{'n/a' if v is None else f'{v:.3f}':>9}"
@@ -589,6 +594,20 @@ def feature_table(metrics: dict[str, Any]) -> tuple[str, list[str]]:
                  "MAE); linear_lags / spatial_lags: Gaussian linear models on 4 own lags / and "
                  "their neighbour means, fitted on the history, simulated paths)")
     return "\n".join(lines), warns
+
+
+def drift_feature_table(drift: dict[str, Any]) -> tuple[str, list[str]]:
+    """:func:`feature_table` of the drift evaluation's means over origins (CRPS and MSE of the
+    model and the feature baselines, :func:`~dyngraphvae.evaluation.drift.drift_curve`)."""
+    mean = drift.get("mean", {})
+    metrics: dict[str, Any] = {"horizon": list(range(1, int(drift["horizon"]) + 1))}
+    for score in ("crps", "mse"):
+        for name in ("model", *FEATURE_BASELINES):
+            key = f"feature/{score}" if name == "model" else f"feature/{name}_{score}"
+            if key in mean:
+                metrics[f"features/{name}_{score}"] = mean[key]
+    return feature_table(metrics, ("crps", "mse"),
+                         note=f"features, mean over the {len(drift['origins'])} held-out origins:")
 
 
 def link_table(metrics: dict[str, Any], negatives: str,

@@ -9,7 +9,9 @@ Supported representations
   typing, so ``torch_geometric_temporal`` is never imported (:func:`from_pygt_signal`);
 * a PyG :class:`~torch_geometric.data.TemporalData` event stream, binned into
   snapshots (:func:`from_temporal_data`, built on :func:`bin_events`);
-* a list of networkx graphs (:func:`from_networkx` / :func:`to_networkx`).
+* a list of networkx graphs (:func:`from_networkx` / :func:`to_networkx`);
+* a PyG Temporal lag-window signal (``x`` the last ``L`` values, ``y`` the next) as the
+  series behind it (:func:`series_graph`, :func:`is_lag_window_signal`).
 
 Every converter validates through the :class:`TemporalGraph` constructor, so bad
 input raises :class:`TemporalGraphError` naming the snapshot and field. Keyword
@@ -35,7 +37,9 @@ __all__ = [
     "from_networkx",
     "from_pygt_signal",
     "from_temporal_data",
+    "is_lag_window_signal",
     "is_symmetric",
+    "series_graph",
     "to_data_list",
     "to_networkx",
 ]
@@ -625,3 +629,41 @@ def to_networkx(graph: TemporalGraph, nodes: Sequence[Hashable] | None = None) -
             )
         out.append(G)
     return out
+
+
+def is_lag_window_signal(graph: TemporalGraph) -> bool:
+    """Whether ``graph`` is a PyG Temporal lag-window signal: per-step features ``x (T, N, L)``,
+    targets ``y (T, N)`` and ``x[i+1, :, -1] == y[i]`` (each window ends with the previous
+    target), as ``load_dataset`` gives for the PyG Temporal datasets."""
+    x, y = graph.x, graph.y
+    return (x is not None and y is not None and x.dim() == 3 and y.dim() == 2
+            and x.shape[:2] == y.shape and len(graph) > 1
+            and bool(torch.allclose(x[1:, :, -1], y[:-1])))
+
+
+def series_graph(signal: TemporalGraph) -> TemporalGraph:
+    r"""The univariate series behind a lag-window signal, as a graph with feature ``F = 1``.
+
+    PyG Temporal lag windows hold ``x[i, v] = (s_i, …, s_{i+L-1})`` and ``y[i, v] = s_{i+L}``; the
+    series ``s_0..s_{T+L-1}`` (``T = len(signal)``) is ``x[0]`` followed by ``y``. Snapshot ``j``
+    of the returned graph has node feature ``s_j`` and the signal's snapshot-``max(j − L, 0)``
+    edges (static graphs: the same at every step). Forecasting the target ``y[i] = s_{i+L}`` is then
+    the one-step forecast of snapshot ``i + L`` from origin ``i + L`` (history ``s_0..s_{i+L-1}``,
+    which contains the lag window ``x[i]``).
+    """
+    if signal.y is None or signal.x is None or signal.x.dim() != 3:
+        raise ValueError("series_graph: needs lag-window features x (T, N, L) and targets y")
+    x, y = signal.x, signal.y
+    if y.dim() != 2:
+        raise ValueError(f"series_graph: targets must be (T, N), got {tuple(y.shape)}")
+    L = x.size(-1)
+    if not torch.allclose(x[1:, :, -1], y[:-1]):
+        raise ValueError("series_graph: x[i+1, :, -1] != y[i]; not a lag-window signal")
+    s = torch.cat([x[0].transpose(0, 1), y], dim=0)  # (T + L, N)
+    edges = [signal.edges(max(j - L, 0)) for j in range(s.size(0))]
+    weights = None
+    if signal.weights(0) is not None:
+        weights = [signal.weights(max(j - L, 0)) for j in range(s.size(0))]
+    return TemporalGraph(edges, signal.num_nodes, directed=signal.directed, edge_weights=weights,
+                         x=s.unsqueeze(-1), self_loops="keep",
+                         name=f"series({signal.name})" if signal.name else "series")

@@ -152,7 +152,9 @@ class DriftResult:
         values: ``name -> (O, H)`` float64 tensor (NaN where the truth ``G_{T+h}`` is beyond the
             data or the metric is undefined). Names: ``link/auc``, ``link/ap`` (in [0, 1]),
             ``link/persistence_auc`` ..., ``feature/crps``, ``feature/mse``, ``feature/coverage``,
-            ``feature/log_score``, ``feature/persistence_mse``, ``feature/persistence_crps``, and
+            ``feature/log_score``, ``feature/persistence_mse``, ``feature/persistence_crps``,
+            ``feature/{linear,spatial}_lags_{mse,crps}`` (the Gaussian linear models on 4 own
+            lags, and on them and their neighbour means, fitted on each origin's history), and
             for oracles ``oracle_kalman/...``, ``oracle_state/...``.
         fits: ``name -> GrowthFit`` of the loss view (:data:`LOSS_VIEW`) of the mean curve.
         meta: settings (samples, seed, level, model label).
@@ -291,6 +293,8 @@ def drift_curve(
 
     for i, o in progress(list(enumerate(origins)), "scoring origins"):
         hist = graph[:o]
+        lag_paths = _lag_baseline_paths(hist, H, num_samples, seed + o) if (
+            baselines and feat_ok) else {}
         for k in range(H):
             t = o + k
             if t >= T_all:
@@ -343,10 +347,32 @@ def drift_curve(
                     last = graph.features(o - 1).double()
                     put("feature/persistence_mse", i, k, float((last - y).pow(2)[keep].mean()))
                     put("feature/persistence_crps", i, k, float((last - y).abs()[keep].mean()))
+                for name, (point, paths) in lag_paths.items():
+                    put(f"feature/{name}_mse", i, k,
+                        float((point[k].double() - y).pow(2)[keep].mean()))
+                    put(f"feature/{name}_crps", i, k, float(crps_ensemble(
+                        y, paths[:, k].double(), dim=0, estimator=est)[keep].mean()))
     meta = {"num_samples": int(num_samples), "seed": int(seed), "level": float(level),
             "label": label, "negatives": negatives,
             "crps_estimator": "fair" if num_samples > 1 else "nrg"}
     return DriftResult(origins, H, vals, {}, meta).refit()
+
+
+def _lag_baseline_paths(history: Any, horizon: int, num_samples: int, seed: int
+                        ) -> dict[str, tuple[Tensor, Tensor]]:
+    """The Gaussian linear models on 4 own lags and on them and their neighbour means, fitted on
+    ``history`` (:func:`~dyngraphvae.evaluation.baselines.gaussian_lag_paths`): point forecasts
+    and ``num_samples`` paths; none when the history is too short or has no per-step
+    features."""
+    from dyngraphvae.evaluation.baselines import gaussian_lag_paths
+
+    lags = 4
+    if history.x is None or history.x.dim() != 3 or len(history) < lags + 2:
+        return {}
+    gen = torch.Generator().manual_seed(int(seed))
+    return {name: gaussian_lag_paths(history, horizon, num_samples, lags=lags, neighbours=nb,
+                                     generator=gen)
+            for name, nb in (("linear_lags", False), ("spatial_lags", True))}
 
 
 # ==================================================================================================

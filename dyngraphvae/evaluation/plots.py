@@ -22,8 +22,10 @@ _BASELINE_OF = {
                  "link/edgebank_tw_auc", "link/pair_history_auc"),
     "link/ap": ("link/persistence_ap", "link/frequency_ap", "link/edgebank_ap",
                 "link/edgebank_tw_ap", "link/pair_history_ap"),
-    "feature/crps": ("feature/persistence_crps",),
-    "feature/mse": ("feature/persistence_mse",),
+    "feature/crps": ("feature/persistence_crps", "feature/linear_lags_crps",
+                     "feature/spatial_lags_crps"),
+    "feature/mse": ("feature/persistence_mse", "feature/linear_lags_mse",
+                    "feature/spatial_lags_mse"),
 }
 
 

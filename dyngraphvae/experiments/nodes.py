@@ -12,39 +12,12 @@ from typing import Any
 
 import torch
 
+from dyngraphvae.data.interop import series_graph
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.experiments.runs import summarise_runs, to_dict, train_forecaster
 from dyngraphvae.models.rolling import rolling_forecast
 
 __all__ = ["pygt_node_protocol", "series_graph"]
-
-
-def series_graph(signal: TemporalGraph) -> TemporalGraph:
-    r"""The univariate series behind a lag-window signal, as a graph with feature ``F = 1``.
-
-    PyG Temporal lag windows hold ``x[i, v] = (s_i, …, s_{i+L-1})`` and ``y[i, v] = s_{i+L}``; the
-    series ``s_0..s_{T+L-1}`` (``T = len(signal)``) is ``x[0]`` followed by ``y``. Snapshot ``j``
-    of the returned graph has node feature ``s_j`` and the signal's snapshot-``max(j − L, 0)``
-    edges (static graphs: the same at every step). Forecasting the target ``y[i] = s_{i+L}`` is then
-    the one-step forecast of snapshot ``i + L`` from origin ``i + L`` (history ``s_0..s_{i+L-1}``,
-    which contains the lag window ``x[i]``).
-    """
-    if signal.y is None or signal.x is None or signal.x.dim() != 3:
-        raise ValueError("series_graph: needs lag-window features x (T, N, L) and targets y")
-    x, y = signal.x, signal.y
-    if y.dim() != 2:
-        raise ValueError(f"series_graph: targets must be (T, N), got {tuple(y.shape)}")
-    L = x.size(-1)
-    if not torch.allclose(x[1:, :, -1], y[:-1]):
-        raise ValueError("series_graph: x[i+1, :, -1] != y[i]; not a lag-window signal")
-    s = torch.cat([x[0].transpose(0, 1), y], dim=0)  # (T + L, N)
-    edges = [signal.edges(max(j - L, 0)) for j in range(s.size(0))]
-    weights = None
-    if signal.weights(0) is not None:
-        weights = [signal.weights(max(j - L, 0)) for j in range(s.size(0))]
-    return TemporalGraph(edges, signal.num_nodes, directed=signal.directed, edge_weights=weights,
-                         x=s.unsqueeze(-1), self_loops="keep",
-                         name=f"series({signal.name})" if signal.name else "series")
 
 
 def gaussian_lag_baseline(train: TemporalGraph, test: TemporalGraph, lags: int,
