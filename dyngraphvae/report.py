@@ -570,6 +570,8 @@ def feature_table(metrics: dict[str, Any], scores: Sequence[str] = ("crps", "mae
     if "features/model_crps" not in metrics:
         return "", []
     hs = metrics["horizon"]
+    if note is None and "start" in metrics:
+        note = f"features, forecast from one origin (after snapshot {metrics['start']}):"
     lines = ([note] if note else []) + [
         f"{'metric':<9}{'':<16}" + "".join(f"{'h=' + str(h):>9}" for h in hs)]
     warns = []
@@ -589,7 +591,7 @@ def feature_table(metrics: dict[str, Any], scores: Sequence[str] = ("crps", "mae
             h, mv, (bv, bn) = worse[0]
             warns.append(f"the model is worse than the best baseline on feature {m.upper()} at "
                          f"h={','.join(str(w[0]) for w in worse)} (h={h}: model {mv:.3f}, "
-                         f"{bn} {bv:.3f})")
+                         f"{bn} {bv:.3f})" + (f"; {note.rstrip(':')}" if note else ""))
     lines.append("(lower is better; persistence: the last observed features (its CRPS is its "
                  "MAE); linear_lags / spatial_lags: Gaussian linear models on 4 own lags / and "
                  "their neighbour means, fitted on the history, simulated paths)")
