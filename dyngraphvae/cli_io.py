@@ -195,6 +195,12 @@ def _model_data(saved, args) -> tuple[Any, dict[str, Any]]:
             f"dataset {name!r} has {graph.num_nodes} nodes but the model in {saved.directory} "
             f"was built for {n_model}"
         )
+    f_model = getattr(saved.model.config, "num_features", graph.num_features)
+    if graph.num_features != f_model:
+        raise CLIError(
+            f"dataset {name!r} has {graph.num_features} node features per snapshot but the model "
+            f"in {saved.directory} was built for {f_model} (a PyG Temporal dataset is read as "
+            "its series, one feature, since 2026-12-06: retrain the model)")
     if saved.node_ids is not None and graph.node_ids is not None \
             and list(graph.node_ids) != saved.node_ids:
         raise CLIError(

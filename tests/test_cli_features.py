@@ -93,3 +93,21 @@ def test_train_and_evaluate_a_pygt_dataset_forecast_its_series(tmp_path, capsys)
     assert "spatial_lags" in text and "held-out origins" in text
     metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
     assert len(metrics["drift"]["mean"]["feature/linear_lags_crps"]) == 2
+
+
+@pytest.mark.skipif(_data_root() is None, reason="no data root with pygt/pedalme_london.json")
+def test_a_model_with_another_feature_count_is_a_one_line_error(tmp_path, capsys):
+    """A model folder trained on the lag windows themselves (4 features, as before 2026-12-06)."""
+    from dyngraphvae.data import load_dataset
+    from dyngraphvae.training import TrainConfig, fit
+
+    raw = load_dataset("pedalme_london", _data_root())
+    out = tmp_path / "pm"
+    fit(ForecasterConfig.for_graph(raw, latent_dim=2, hidden_dim=8), TrainConfig(
+        epochs=1, progress_bar=False), raw[:30], out,
+        metadata={"dataset": "pedalme_london", "data_root": str(_data_root()), "data_seed": 0,
+                  "history_snapshots": 30, "test_snapshots": 1, "weights": "auto"})
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(out), "--no-drift"]) == 2
+    err = capsys.readouterr().err
+    assert "1 node features per snapshot but the model" in err and "built for 4" in err
