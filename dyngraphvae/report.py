@@ -197,7 +197,10 @@ def _feature_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     last = ctx.graph.features(ctx.start - 1)
     out: dict[str, list[float | None]] = {"model_crps": [], "persistence_crps": [],
                                           "model_mae": [], "persistence_mae": []}
-    base = _feature_baselines(ctx)
+    from dyngraphvae.evaluation.baselines import lag_baseline_paths
+
+    # seeded by the origin, not by the context's generator: the other metrics stay unmoved
+    base = lag_baseline_paths(ctx.graph[:ctx.start], ctx.horizon, fc.num_samples, ctx.start)
     for name in base:
         out[f"{name}_crps"], out[f"{name}_mae"] = [], []
     mask = ctx.graph.node_mask
@@ -216,26 +219,8 @@ def _feature_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
     return out
 
 
-#: lags of the feature baselines of ``evaluate`` (the PyG Temporal protocol's 4)
-FEATURE_BASELINE_LAGS = 4
 #: the feature baselines of ``evaluate``, in table order
 FEATURE_BASELINES = ("persistence", "linear_lags", "spatial_lags")
-
-
-def _feature_baselines(ctx: ForecastContext) -> dict[str, tuple[Tensor, Tensor]]:
-    """The Gaussian linear model on the lags and its STAR version (own and neighbour lags),
-    fitted on the history before ``start`` and simulated as many paths as the forecast has
-    samples (:func:`~dyngraphvae.evaluation.baselines.gaussian_lag_paths`, seeded by ``start``,
-    not by the context's generator); none when the history is too short to fit them."""
-    from dyngraphvae.evaluation.baselines import gaussian_lag_paths
-
-    if ctx.start < FEATURE_BASELINE_LAGS + 2 or ctx.graph.x is None or ctx.graph.x.dim() != 3:
-        return {}
-    history = ctx.graph[:ctx.start]
-    gen = torch.Generator().manual_seed(ctx.start)  # its own stream: other metrics unmoved
-    return {name: gaussian_lag_paths(history, ctx.horizon, ctx.forecast.num_samples,
-                                     lags=FEATURE_BASELINE_LAGS, neighbours=nb, generator=gen)
-            for name, nb in (("linear_lags", False), ("spatial_lags", True))}
 
 
 def _likelihood_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
@@ -584,9 +569,12 @@ def feature_table(metrics: dict[str, Any], scores: Sequence[str] = ("crps", "mae
                             for v in metrics[f"features/{name}_{m}"])
             lines.append(f"{(m.upper() if i == 0 else ''):<9}{name:<16}{cells}")
         model = metrics[f"features/model_{m}"]
-        worse = [(h, model[k], min((metrics[f"features/{b}_{m}"][k], b) for b in names[1:]))
-                 for k, h in enumerate(hs) if len(names) > 1
-                 and model[k] > min(metrics[f"features/{b}_{m}"][k] for b in names[1:])]
+        worse = []
+        for k, h in enumerate(hs):
+            base = [(metrics[f"features/{b}_{m}"][k], b) for b in names[1:]
+                    if metrics[f"features/{b}_{m}"][k] is not None]
+            if base and model[k] is not None and model[k] > min(base)[0]:
+                worse.append((h, model[k], min(base)))
         if worse:
             h, mv, (bv, bn) = worse[0]
             warns.append(f"the model is worse than the best baseline on feature {m.upper()} at "

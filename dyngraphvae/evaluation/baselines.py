@@ -51,7 +51,9 @@ __all__ = [
     "PersistenceFeatures",
     "PersistenceLinks",
     "VGAELinks",
+    "FEATURE_BASELINE_LAGS",
     "gaussian_lag_paths",
+    "lag_baseline_paths",
     "least_squares",
     "link_baselines",
 ]
@@ -513,6 +515,25 @@ def gaussian_lag_paths(history: TemporalGraph, horizon: int, num_samples: int, *
         win_s = torch.cat([draw, win_s[..., :-f]], -1)
     dtype = history.x.dtype
     return torch.stack(point).to(dtype), torch.stack(paths, 1).to(dtype)
+
+
+#: lags of the feature baselines of ``evaluate`` and the drift evaluation (PyG Temporal's 4)
+FEATURE_BASELINE_LAGS = 4
+
+
+def lag_baseline_paths(history: TemporalGraph, horizon: int, num_samples: int, seed: int,
+                       lags: int = FEATURE_BASELINE_LAGS) -> dict[str, tuple[Tensor, Tensor]]:
+    """The feature baselines of a forecast from the end of ``history``: ``"linear_lags"`` (the
+    Gaussian linear model on ``lags`` own lags) and ``"spatial_lags"`` (and their neighbour
+    means), each ``(point forecast, paths)`` of :func:`gaussian_lag_paths`, drawn from one
+    generator seeded by ``seed``; empty when the history has no per-snapshot features or is too
+    short to fit them."""
+    if history.x is None or history.x.dim() != 3 or len(history) < int(lags) + 2:
+        return {}
+    gen = torch.Generator().manual_seed(int(seed))
+    return {name: gaussian_lag_paths(history, horizon, num_samples, lags=lags, neighbours=nb,
+                                     generator=gen)
+            for name, nb in (("linear_lags", False), ("spatial_lags", True))}
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ def drift_curve(
         train_end: end of the training span for inductive negatives (default: the first
             origin).
     """
-    from dyngraphvae.evaluation.baselines import link_baselines
+    from dyngraphvae.evaluation.baselines import lag_baseline_paths, link_baselines
     from dyngraphvae.evaluation.links import link_metrics
     from dyngraphvae.evaluation.negatives import link_pairs
     from dyngraphvae.evaluation.scores import crps_ensemble, interval_coverage
@@ -293,7 +293,7 @@ def drift_curve(
 
     for i, o in progress(list(enumerate(origins)), "scoring origins"):
         hist = graph[:o]
-        lag_paths = _lag_baseline_paths(hist, H, num_samples, seed + o) if (
+        lag_paths = lag_baseline_paths(hist, H, num_samples, seed + o) if (
             baselines and feat_ok) else {}
         for k in range(H):
             t = o + k
@@ -356,23 +356,6 @@ def drift_curve(
             "label": label, "negatives": negatives,
             "crps_estimator": "fair" if num_samples > 1 else "nrg"}
     return DriftResult(origins, H, vals, {}, meta).refit()
-
-
-def _lag_baseline_paths(history: Any, horizon: int, num_samples: int, seed: int
-                        ) -> dict[str, tuple[Tensor, Tensor]]:
-    """The Gaussian linear models on 4 own lags and on them and their neighbour means, fitted on
-    ``history`` (:func:`~dyngraphvae.evaluation.baselines.gaussian_lag_paths`): point forecasts
-    and ``num_samples`` paths; none when the history is too short or has no per-step
-    features."""
-    from dyngraphvae.evaluation.baselines import gaussian_lag_paths
-
-    lags = 4
-    if history.x is None or history.x.dim() != 3 or len(history) < lags + 2:
-        return {}
-    gen = torch.Generator().manual_seed(int(seed))
-    return {name: gaussian_lag_paths(history, horizon, num_samples, lags=lags, neighbours=nb,
-                                     generator=gen)
-            for name, nb in (("linear_lags", False), ("spatial_lags", True))}
 
 
 # ==================================================================================================
