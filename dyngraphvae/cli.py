@@ -331,7 +331,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if any(k.startswith("links/") for k in metrics):
         tables.insert(0, link_table(metrics, args.negatives, args.mrr_negatives))
     for table, warns in tables:
-        print(table) if table else None
+        if table:
+            print(table)
         for w in warns:
             print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {path}")

@@ -470,6 +470,7 @@ def gaussian_lag_paths(history: TemporalGraph, horizon: int, num_samples: int, *
     forecast ``(H, N, F)`` (the noise-free map) and ``num_samples`` simulated paths
     ``(S, H, N, F)``, each step fed its own draw: the multi-step predictive of the baseline."""
     from dyngraphvae.data.neighbours import neighbour_mean
+    from dyngraphvae.models.context import lag_inputs
 
     x = _per_step_features(history, "gaussian_lag_paths").double()
     T, n, f = x.shape
@@ -481,12 +482,9 @@ def gaussian_lag_paths(history: TemporalGraph, horizon: int, num_samples: int, *
         return neighbour_mean(history.edges(t), n).double().to(x.device)
 
     def design(window: Tensor, p: Tensor | None) -> Tensor:
-        """``window (…, N, L·F)`` → the inputs ``(…, N, K)``."""
-        if p is None:
-            return window
-        b = window.reshape(-1, n, window.size(-1))
-        nb = torch.stack([torch.sparse.mm(p, w) for w in b]).reshape(window.shape)
-        return torch.cat([window, nb], -1)
+        """``window (…, N, L·F)`` → the inputs ``(…, N, K)``, as the model's AR mean reads them
+        (every sample path in one sparse product)."""
+        return lag_inputs(window, p, neighbours)
 
     rows, targets = [], []
     for s in range(L, T):

@@ -95,8 +95,8 @@ def pygt_node_protocol(
     base = {
         "persistence": PersistenceFeatures().predict_targets(train, test).double(),
         "linear_lags": LinearLagRegression(lags=L).predict_targets(train, test).double(),
+        "spatial_lags": SpatialLagRegression().predict_targets(train, test).double(),
     }
-    base["spatial_lags"] = SpatialLagRegression().predict_targets(train, test).double()
     baseline_mse = {k: float((v - y_test).pow(2).mean()) for k, v in base.items()}
     baseline_scores = {"linear_lags_gaussian": gaussian_lag_baseline(train, test, L, level),
                        "spatial_lags_gaussian": gaussian_lag_baseline(train, test, L, level,
