@@ -113,6 +113,15 @@ class ForecasterConfig(ConfigBase):
             snapshot, so that forecast edge counts carry the snapshot-to-snapshot swings of real
             activity; ``τ`` (with a shift of the edge offset) is fitted by marginal likelihood on
             the training snapshots after the ELBO (:mod:`dyngraphvae.training.snapshot_effect`).
+        node_effect: sender and receiver random intercepts of the edges (needs an edge
+            context): ``logit π_uv = ℓ_uv + a_u + c_v`` with ``a_u ~ N(b_out, τ_out²)``,
+            ``c_v ~ N(b_in, τ_in²)`` drawn per sampled future and step (undirected: one
+            ``a_u`` per node on both ends), so that a few nodes can be busy on a step as in real
+            data, instead of the under-dispersed degrees of pairs independent given the latent
+            (``docs/results.md``, 3o). ``τ`` by the rows' (columns') marginal likelihood on the
+            training snapshots after the ELBO, ``b`` keeping their expected edge count
+            (:mod:`dyngraphvae.training.node_effect`); integrated out of the pair probabilities,
+            drawn for the sampled graphs.
         context_refit: ``W``, the per-origin refit of the edge context term (needs an edge
             context; ``0``: off). At every forecast origin the term of each lead ``k`` is
             re-estimated by maximum a posteriori on the last ``W`` observed snapshots, the latent
@@ -196,6 +205,7 @@ class ForecasterConfig(ConfigBase):
     context_refit_degree_form: str = "cumulative"
     context_refit_neighbours: bool = False
     context_refit_latent: bool = False
+    node_effect: bool = False
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -293,6 +303,7 @@ class ForecasterConfig(ConfigBase):
         edge_context = self.decoder_context != "none" and self.decode_edges
         for name, used in (("context_leads > 1", self.context_leads > 1),
                            ("snapshot_effect", self.snapshot_effect),
+                           ("node_effect", self.node_effect),
                            ("context_refit > 0", self.context_refit > 0)):
             if used and not edge_context:
                 raise ValueError(f"ForecasterConfig.{name} needs an edge context (set "

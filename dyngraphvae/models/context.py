@@ -495,21 +495,45 @@ class ContextScorer:
 
 
 class OffsetScorer:
-    """An edge scorer with one logit offset per sample row: ``ℓ_uv + δ_b`` (the snapshot effect,
-    ``ForecasterConfig.snapshot_effect``), with the scorer's ``logits`` / ``dense_logits`` /
-    ``block_logits`` interface; ``offsets (B,)`` drawn from ``N(0, scale²)``."""
+    r"""An edge scorer with random intercepts drawn once per sample row: ``ℓ_uv + δ_b`` (the
+    snapshot effect, ``ForecasterConfig.snapshot_effect``, ``offsets (B,)``) and, with node
+    effects (``node_effect``), ``+ shift + a_{b,u} + c_{b,v}`` (``source``, ``target``
+    ``(B, N)``, centred at 0; ``shift`` their centre); the scorer's ``logits`` /
+    ``dense_logits`` / ``block_logits`` interface. ``scale``: the standard deviation of all the
+    intercepts of a pair together, with which :meth:`predictive` integrates them out."""
 
-    def __init__(self, scorer: Any, offsets: Tensor, scale: float | None = None) -> None:
+    def __init__(self, scorer: Any, offsets: Tensor, scale: float | None = None,
+                 source: Tensor | None = None, target: Tensor | None = None,
+                 shift: float = 0.0) -> None:
         self.scorer, self.offsets, self.scale = scorer, offsets, scale
+        self.source, self.target, self.shift = source, target, float(shift)
+
+    def effect(self, pairs: Tensor) -> Tensor:
+        """``(B, P)`` drawn intercepts of ``pairs (2, P)``."""
+        out = self.offsets.unsqueeze(-1) + self.shift
+        if self.source is not None:
+            out = out + self.source[:, pairs[0]] + self.target[:, pairs[1]]
+        return out
+
+    def _block(self, start: int, end: int) -> Tensor:
+        out = self.offsets[:, None, None] + self.shift
+        if self.source is not None:
+            out = out + self.source[:, start:end, None] + self.target[:, None, :]
+        return out
 
     def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
-        return self.scorer.logits(z, pairs) + self.offsets.unsqueeze(-1)
+        return self.scorer.logits(z, pairs) + self.effect(pairs)
 
     def dense_logits(self, z: Tensor) -> Tensor:
-        return self.scorer.dense_logits(z) + self.offsets[:, None, None]
+        return self.scorer.dense_logits(z) + self._block(0, z.size(-2))
 
     def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
-        return self.scorer.block_logits(z, start, end) + self.offsets[:, None, None]
+        return self.scorer.block_logits(z, start, end) + self._block(start, end)
+
+    def predictive(self, logits: Tensor) -> Tensor:
+        """``E σ(ℓ + shift + ε)``, ``ε ~ N(0, scale²)``, from the scorer's own ``logits``: the
+        intercepts integrated out of each sample's pair probabilities."""
+        return expected_sigmoid(logits + self.shift, self.scale or 0.0)
 
 
 def normal_quadrature(scale: float, nodes: int = 20, like: Tensor | None = None

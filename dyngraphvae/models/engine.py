@@ -26,6 +26,7 @@ The functions take the model as their first argument and read its building block
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -260,6 +261,52 @@ def step_effect(model: TemporalGraphVAE, term: EdgeContextTerm | None, num_sampl
     return torch.randn(num_samples, generator=generator, device=model.device) * tau, float(tau)
 
 
+@dataclass
+class NodeDraws:
+    """One forecast step's node effects (``node_effect``): ``source``, ``target`` ``(S, N)``
+    draws centred at 0 (undirected: the same tensor), ``shift`` their centre and ``var`` the
+    variance they add to a pair's logit."""
+
+    source: Tensor
+    target: Tensor
+    shift: float
+    var: float
+
+
+def node_draws(model: TemporalGraphVAE, num_samples: int,
+               generator: torch.Generator | None = None) -> NodeDraws | None:
+    """Draw one step's sender and receiver intercepts per sampled future
+    (:mod:`dyngraphvae.training.node_effect`), or ``None`` without node effects (and for the
+    deterministic ablation)."""
+    c = model.config
+    if not getattr(c, "node_effect", False) or c.deterministic:
+        return None
+    t_out, t_in = (float(v) for v in model.node_scale)
+    n, dev = c.num_nodes, model.device
+    src = torch.randn(num_samples, n, generator=generator, device=dev) * t_out
+    if not c.directed:
+        return NodeDraws(src, src, float(model.node_shift), 2 * t_out ** 2)
+    tgt = torch.randn(num_samples, n, generator=generator, device=dev) * t_in
+    return NodeDraws(src, tgt, float(model.node_shift), t_out ** 2 + t_in ** 2)
+
+
+def effect_scorer(scorer: Any, offsets: Tensor | None, scale: float, nodes: NodeDraws | None,
+                  num_samples: int) -> tuple[Any, Tensor | None, float]:
+    """``scorer`` with one step's snapshot effect (``offsets (S,)`` of scale ``scale``) and node
+    effects added (:class:`~dyngraphvae.models.context.OffsetScorer`), and the step's offsets
+    and total scale; unchanged without either."""
+    if nodes is None:
+        if offsets is None:
+            return scorer, None, 0.0
+        return OffsetScorer(scorer, offsets, scale), offsets, scale
+    if offsets is None:
+        offsets = nodes.source.new_zeros(num_samples)
+        scale = 0.0
+    total = math.sqrt(scale ** 2 + nodes.var)
+    return (OffsetScorer(scorer, offsets, total, nodes.source, nodes.target, nodes.shift),
+            offsets, total)
+
+
 def latent_path(model: TemporalGraphVAE, z: Tensor, horizon: int,
                 generator: torch.Generator | None = None) -> list[Tensor]:
     """``[Ẑ_T, …, Ẑ_{T+H-1}]`` from ``Ẑ_T = z`` by the transition alone."""
@@ -276,7 +323,8 @@ class Rollout:
     ``(4, E)`` rows ``(sample, k, u, v)`` (autoregressive decoder), and the snapshot effect's
     ``(S,)`` draws per step and its scale (``snapshot_effect``, ``context_refit_effect``), and the
     refitted context term read at each
-    step (``context_refit``)."""
+    step (``context_refit``), and the node effects' ``(2, S, N)`` draws per step
+    (``node_effect``)."""
 
     z: list[Tensor]
     feature_mean: list[Tensor]
@@ -287,6 +335,7 @@ class Rollout:
     edge_offsets: list[Tensor] | None = None
     edge_scales: list[float] | None = None
     edge_terms: list[EdgeContextTerm] | None = None
+    node_offsets: list[Tensor] | None = None
 
 
 def rollout(
@@ -327,7 +376,7 @@ def rollout(
     direct = c.context_leads > 1 or terms is not None
     if terms is not None:  # one term per step; steps beyond the refitted leads use the last
         terms = [terms[min(k, len(terms) - 1)] for k in range(int(horizon))]
-    ctxs, edges, offsets, scales = [], [], [], []
+    ctxs, edges, offsets, scales, node_offsets = [], [], [], [], []
     for k in range(int(horizon)):
         zs.append(z)
         ctxs.append(ctx)
@@ -341,10 +390,13 @@ def rollout(
             scorer = (model.edge_scorer(ctx, k + 1) if terms is None
                       else ContextScorer(model.edge_decoder, terms[k], ctx.edges))
             off, tau = step_effect(model, None if terms is None else terms[k], S, generator)
+            nodes = node_draws(model, S, generator)
+            scorer, off, tau = effect_scorer(scorer, off, tau, nodes, S)
             if off is not None:
-                scorer = OffsetScorer(scorer, off, tau)
                 offsets.append(off)
                 scales.append(tau)
+            if nodes is not None:
+                node_offsets.append(torch.stack([nodes.source, nodes.target]))
             coords = sample_edge_coords(scorer, z, c.directed, c.deterministic,
                                         generator)  # (3, E): b, u, v
             edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
@@ -354,7 +406,8 @@ def rollout(
         z = model.next_latent(z, generator)
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
                    sampled_edges=torch.cat(edges, dim=1) if edges else None,
-                   edge_offsets=offsets or None, edge_scales=scales or None, edge_terms=terms)
+                   edge_offsets=offsets or None, edge_scales=scales or None, edge_terms=terms,
+                   node_offsets=node_offsets or None)
 
 
 def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
@@ -377,7 +430,10 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forec
         extra = dict(edge_context=terms, contexts=ro.contexts, sampled_edges=ro.sampled_edges,
                      edge_offsets=(torch.stack(ro.edge_offsets, dim=1) if ro.edge_offsets
                                    else None),
-                     snapshot_scale=tuple(ro.edge_scales) if ro.edge_offsets else None)
+                     snapshot_scale=tuple(ro.edge_scales) if ro.edge_offsets else None,
+                     node_offsets=(torch.stack(ro.node_offsets, dim=2) if ro.node_offsets
+                                   else None),
+                     node_shift=float(model.node_shift) if ro.node_offsets else 0.0)
     return Forecast(z=torch.stack(ro.z, dim=1), feature_mean=stack(ro.feature_mean),
                     feature_var=stack(ro.feature_var), x=stack(ro.x), start=int(start),
                     directed=c.directed, deterministic=c.deterministic,

@@ -124,8 +124,13 @@ class Forecast:
             sampled graphs ``Â_{T+k+1}`` (undirected: ``u < v`` once). They were drawn during the
             rollout (each feeds the next step), so :meth:`sample_adjacency` returns them.
         edge_offsets: ``(S, H)`` draws of the snapshot effect ``δ`` added to every logit of
-            sample ``s`` at step ``k`` (``ForecasterConfig.snapshot_effect``), or ``None``.
-        snapshot_scale: the effect's ``τ`` of each step (with ``edge_offsets``).
+            sample ``s`` at step ``k`` (``ForecasterConfig.snapshot_effect``; zeros with node
+            effects alone), or ``None``.
+        snapshot_scale: the standard deviation of all the random intercepts of a pair at each
+            step (the snapshot effect's ``τ``, with node effects ``√(τ² + τ_out² + τ_in²)``).
+        node_offsets: ``(2, S, H, N)`` draws of the sender and receiver intercepts (centred;
+            ``ForecasterConfig.node_effect``), or ``None``.
+        node_shift: their centre, added to every logit with them.
     """
 
     z: Tensor
@@ -142,6 +147,8 @@ class Forecast:
     sampled_edges: Tensor | None = None
     edge_offsets: Tensor | None = None
     snapshot_scale: tuple[float, ...] | None = None
+    node_offsets: Tensor | None = None
+    node_shift: float = 0.0
 
     @property
     def autoregressive(self) -> bool:
@@ -180,7 +187,11 @@ class Forecast:
         scorer = ContextScorer(dec, term, self.contexts[k].edges)
         if self.edge_offsets is None:
             return scorer
-        return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k])
+        if self.node_offsets is None:
+            return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k])
+        return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k],
+                            self.node_offsets[0, :, k], self.node_offsets[1, :, k],
+                            self.node_shift)
 
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
         """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None).

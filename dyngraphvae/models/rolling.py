@@ -36,7 +36,6 @@ from dyngraphvae.models.context import (
     EdgeContext,
     OffsetScorer,
     aged,
-    expected_sigmoid,
 )
 from dyngraphvae.models.results import FilterState
 
@@ -92,14 +91,14 @@ class RollingForecast:
 
     def edge_prob(self, origin_index: int, step: int, pairs: Tensor) -> Tensor:
         r"""``(P,)`` Monte Carlo predictive ``p(A_uv = 1 | G_{1:T}) ≈ \frac1S\sum_s π_uv^{(s)}``;
-        with a snapshot effect, its draw at this step is integrated out of each ``π^{(s)}``
-        (:func:`~dyngraphvae.models.context.expected_sigmoid`)."""
+        with a snapshot effect or node effects, their draws at this step are integrated out of
+        each ``π^{(s)}`` (:meth:`~dyngraphvae.models.context.OffsetScorer.predictive`)."""
         scorer = None if self.edge_scorers is None else self.edge_scorers[origin_index][step]
         if isinstance(scorer, OffsetScorer) and scorer.scale is not None:
             with torch.no_grad():
                 logits = scorer.scorer.logits(self.z[:, origin_index, step],
                                               pairs.to(self.z.device))
-            return expected_sigmoid(logits, scorer.scale).mean(0)
+            return scorer.predictive(logits).mean(0)
         return torch.sigmoid(self.edge_logits(origin_index, step, pairs)).mean(0)
 
 
@@ -285,6 +284,9 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     # the refit's own effect replaces the trained one
                     offsets, scales = zip(*(engine.step_effect(model, terms[k], S, generator)
                                             for k in range(H)), strict=True)
+                nodes = [engine.node_draws(model, S, generator) for _ in range(H)]
+                effects = [engine.effect_scorer(None, offsets[k], scales[k], nodes[k], S)[0]
+                           for k in range(H)]
                 union, inv = _unique_pairs(torch.cat(present, dim=1), n, c.directed)
                 probs = torch.empty(H, union.size(1), dtype=torch.float64)
                 for a in range(0, union.size(1), max_pairs):
@@ -295,10 +297,10 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                                   if terms is None else ContextScorer(model.edge_decoder,
                                                                      terms[k], ctx))
                         logits = scorer.logits(zs[k], pairs)  # (S, P)
-                        # the snapshot effect: integrated out of the predictive, drawn for Â
-                        off = offsets[k]
-                        pred = expected_sigmoid(logits, scales[k])
-                        prob = pred if off is None else torch.sigmoid(logits + off.unsqueeze(-1))
+                        # the random intercepts: integrated out of the predictive, drawn for Â
+                        eff = effects[k]
+                        pred = torch.sigmoid(logits) if eff is None else eff.predictive(logits)
+                        prob = pred if eff is None else torch.sigmoid(logits + eff.effect(pairs))
                         probs[k, a:a + pairs.size(1)] = pred.mean(0).double()
                         if k < H - 1 and direct:
                             ctx = aged(ctx, decay)

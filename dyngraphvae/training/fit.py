@@ -188,6 +188,20 @@ def _fit_snapshot_effect(model: nn.Module, data: TemporalGraph, config: TrainCon
             info["num_snapshots"])
 
 
+def _fit_node_effect(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
+    """Fit the node effects' scales on the training snapshots (validation ones excluded)."""
+    from dyngraphvae.training.lightning_module import num_validation_snapshots
+    from dyngraphvae.training.node_effect import fit_node_effect
+
+    train = data[: len(data) - num_validation_snapshots(len(data), config)]
+    info = fit_node_effect(model, train, seed=config.seed)
+    if info is not None:
+        logging.getLogger("dyngraphvae").info(
+            "fit: node effects τ_out = %.3f, τ_in = %.3f, centre %.3f (marginal likelihood of "
+            "the rows and columns of the last %d training snapshots)", info["scale_out"],
+            info["scale_in"], info["shift"], info["num_snapshots"])
+
+
 def _strategy(config: TrainConfig) -> Any:
     """Lightning's strategy. With windows, a window after the first never reaches the learned
     ``Z_0`` (its start is a cached state), so on a process whose windows all start later that
@@ -384,6 +398,8 @@ def fit(
     model = module.model.cpu().eval()
     if getattr(model.config, "snapshot_effect", False) and isinstance(data, TemporalGraph):
         _fit_snapshot_effect(model, data, train_config)
+    if getattr(model.config, "node_effect", False) and isinstance(data, TemporalGraph):
+        _fit_node_effect(model, data, train_config)
     meta = dict(metadata or {})
     meta.setdefault("best_val_elbo_per_step", best_score)
     meta.setdefault("epochs_completed", int(trainer.current_epoch))

@@ -1,0 +1,208 @@
+"""Node (sender / receiver) effects (``ForecasterConfig.node_effect``).
+
+Known truth: the rows' sums that the fit keeps equal the exact sums over pairs; the marginal
+likelihood equals numerical integration; the centre keeps the expected edge count; the fit
+recovers the scale of row intercepts drawn from ``N(b, τ²)`` and finds none where there are none;
+forecasts add the drawn intercepts to every logit (visible in ``Forecast.edge_logits``), widen the
+sampled degrees, and the pair predictive integrates them out; ``fit`` sets the scales.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE
+from dyngraphvae.models.context import ContextScorer, expected_sigmoid
+from dyngraphvae.models.random_effect import (
+    RowStatistics,
+    node_centre,
+    node_effect_fit,
+    node_log_likelihood,
+    row_statistics,
+)
+
+torch.set_num_threads(1)
+
+
+def _rows(tau: float, rows: int, cols: int, seed: int, loc: float = -7.0):
+    g = torch.Generator().manual_seed(seed)
+    lg = loc + 2.0 * torch.randn(rows, cols, generator=g, dtype=torch.float64)
+    if rows == cols:
+        lg.fill_diagonal_(-math.inf)
+    a = tau * torch.randn(rows, 1, generator=g, dtype=torch.float64) - tau ** 2 / 2
+    y = (torch.rand(rows, cols, generator=g, dtype=torch.float64)
+         < torch.sigmoid(lg + a)).double()
+    return lg, y
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), a=st.floats(-3.0, 3.0), loc=st.floats(-12.0, 0.0))
+def test_row_sums_equal_the_exact_sums_over_pairs(seed, a, loc):
+    lg, y = _rows(0.0, 30, 40, seed, loc)
+    s = row_statistics(lg, y)
+    exact = torch.nn.functional.softplus(lg + a).sum(1)
+    from dyngraphvae.models.random_effect import _interp
+
+    at = torch.tensor([a], dtype=torch.float64)
+    got = s.rare * math.exp(a) + _interp(s.common, at, s.slope)[:, 0]
+    # the rare pairs by e^x: relative error below e^(RARE_LOGIT + 3) / 2 = 0.12 %
+    torch.testing.assert_close(got, exact, rtol=1.3e-3, atol=1e-12)
+    count = float(s.rare.sum()) * math.exp(a) + float(_interp(s.slope.sum(0), at))
+    assert count == pytest.approx(float(torch.sigmoid(lg + a).sum()), rel=2e-3)
+    torch.testing.assert_close(s.degree, y.sum(1))
+
+
+def test_the_marginal_likelihood_is_the_integral():
+    lg, y = _rows(0.8, 25, 60, seed=1, loc=-4.0)
+    s = row_statistics(lg, y)
+    grid = torch.linspace(-10.0, 8.0, 6001, dtype=torch.float64)
+    for b, t in ((-0.3, 0.8), (0.2, 1.5)):
+        x = lg.unsqueeze(-1) + grid  # (R, N, G)
+        ll = (y.unsqueeze(-1) * grid - torch.nn.functional.softplus(x)).sum(1)  # y·ℓ left out
+        dens = -0.5 * ((grid - b) / t) ** 2 - math.log(t * math.sqrt(2 * math.pi))
+        want = float((torch.logsumexp(ll + dens, 1) + math.log(float(grid[1] - grid[0]))).sum())
+        assert node_log_likelihood(s, b, t) == pytest.approx(want, abs=5e-3)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 2.0])
+def test_the_centre_keeps_the_expected_edge_count(scale):
+    lg, y = _rows(0.0, 40, 40, seed=2, loc=-5.0)
+    s = row_statistics(lg, y)
+    b = node_centre(s, scale)
+    a = torch.linspace(-12, 12, 20001, dtype=torch.float64)
+    dens = torch.exp(-0.5 * (a / max(scale, 1e-9)) ** 2)
+    if scale == 0:
+        count = float(torch.sigmoid(lg + b).sum())
+    else:
+        dens = dens / torch.trapezoid(dens, a)
+        per_a = torch.stack([torch.sigmoid(lg + b + v).sum() for v in a[::20]])
+        count = float(torch.trapezoid(per_a * dens[::20], a[::20]))
+    assert count == pytest.approx(float(y.sum()), rel=1e-2)
+    if scale > 0:  # rare edges: the centre sits about τ²/2 below the effect-free one
+        assert b < node_centre(s, 0.0) - 0.3 * scale ** 2
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.7, 1.4])
+def test_the_fit_recovers_the_scale_of_row_intercepts(tau):
+    parts = [row_statistics(*_rows(tau, 400, 400, seed=10 + i)) for i in range(4)]
+    b, t = node_effect_fit(RowStatistics.cat(parts))
+    assert abs(t - tau) <= 0.2, (t, tau)
+
+
+def _graph(n=30, t=10, seed=0, bursty=False):
+    g = torch.Generator().manual_seed(seed)
+    snaps = []
+    for _ in range(t):
+        a = torch.full((n, n), -3.0)
+        if bursty:  # a few senders very active on a snapshot
+            a = a + 2.0 * torch.randn(n, 1, generator=g) - 2.0
+        e = torch.rand(n, n, generator=g) < torch.sigmoid(a)
+        e.fill_diagonal_(False)
+        snaps.append(e.nonzero().t())
+    return TemporalGraph(snaps, n, directed=True)
+
+
+def _model(graph, scales=(0.0, 0.0), shift=0.0, **kw):
+    torch.manual_seed(0)
+    cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history", node_effect=True, **kw)
+    model = TemporalGraphVAE(cfg).eval()
+    with torch.no_grad():
+        model.node_scale.copy_(torch.tensor(scales))
+        model.node_shift.fill_(shift)
+        model.edge_decoder.bias.fill_(-3.0)
+    return model
+
+
+def test_config_needs_an_edge_context():
+    with pytest.raises(ValueError, match="node_effect needs an edge context"):
+        ForecasterConfig.for_graph(_graph(), node_effect=True)
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_forecasts_add_the_drawn_intercepts_to_every_logit(directed):
+    g = _graph()
+    if not directed:
+        g = TemporalGraph([g.edges(s) for s in range(len(g))], g.num_nodes, directed=False)
+    model = _model(g, (1.2, 0.7), shift=-0.5)
+    fc = model.forecast(g, 3, 5, generator=torch.Generator().manual_seed(0))
+    assert fc.node_offsets.shape == (2, 5, 3, g.num_nodes) and fc.node_shift == -0.5
+    if directed:
+        assert float(fc.node_offsets[0].std()) == pytest.approx(1.2, rel=0.2)
+        assert float(fc.node_offsets[1].std()) == pytest.approx(0.7, rel=0.2)
+    else:  # one intercept per node, on both ends
+        torch.testing.assert_close(fc.node_offsets[0], fc.node_offsets[1])
+    pairs = torch.tensor([[0, 1, 2, 5], [3, 0, 7, 9]])
+    for k in range(3):
+        plain = ContextScorer(model.edge_decoder, model.edge_context, fc.contexts[k].edges)
+        want = (plain.logits(fc.z[:, k], pairs) - 0.5 + fc.node_offsets[0, :, k][:, pairs[0]]
+                + fc.node_offsets[1, :, k][:, pairs[1]])
+        torch.testing.assert_close(fc.edge_logits(pairs)[:, k], want)
+        if directed:
+            full = fc.edge_logits()[:, k]
+            torch.testing.assert_close(full[:, pairs[0], pairs[1]], want)
+
+
+def test_the_effect_widens_the_sampled_degrees():
+    g = _graph(n=40)
+    var = []
+    for scales in ((0.0, 0.0), (1.5, 0.0)):
+        fc = _model(g, scales).forecast(g, 1, 100, generator=torch.Generator().manual_seed(3))
+        e = fc.sampled_edges
+        deg = torch.stack([torch.bincount(e[2][e[0] == s], minlength=40) for s in range(100)])
+        var.append(float(deg.double().var(1).mean()))
+    assert var[1] > 2 * var[0], var
+
+
+def test_the_pair_predictive_integrates_the_intercepts():
+    from dyngraphvae.models.rolling import predictive_pair_probs, rolling_forecast
+
+    g = _graph()
+    model = _model(g, (1.0, 0.5), shift=-0.4)
+    fc = rolling_forecast(model, g, [6, 7], 2, 4, generator=torch.Generator().manual_seed(6))
+    pairs = torch.tensor([[0, 1, 2], [3, 0, 7]])
+    total = math.sqrt(1.0 + 0.25)
+    for i in range(2):
+        for k in range(2):
+            sc = fc.edge_scorers[i][k]
+            base = sc.scorer.logits(fc.z[:, i, k], pairs)
+            torch.testing.assert_close(fc.edge_prob(i, k, pairs),
+                                       expected_sigmoid(base - 0.4, total).mean(0))
+    # the pair-only path: the same law, so its mean over many samples matches the drawn one's
+    reqs = [[pairs]]
+    got = predictive_pair_probs(model, g, [6], 1, 4000, reqs, torch.Generator().manual_seed(1))
+    plain = _model(g, (0.0, 0.0), shift=0.0)
+    base = predictive_pair_probs(plain, g, [6], 1, 4000, reqs, torch.Generator().manual_seed(1))
+    assert not torch.allclose(got[0][0], base[0][0])
+
+
+def test_without_the_effect_nothing_is_drawn():
+    g = _graph()
+    cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history")
+    model = TemporalGraphVAE(cfg).eval()
+    assert not hasattr(model, "node_scale")
+    assert model.forecast(g, 2, 3).node_offsets is None
+
+
+def test_fit_sets_the_scales_from_the_training_snapshots(tmp_path):
+    from dyngraphvae.training import TrainConfig, fit
+
+    scales = {}
+    for name, bursty in (("bursty", True), ("steady", False)):
+        graph = _graph(n=60, t=16, seed=5, bursty=bursty)
+        cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                         decoder_context="pair_history", node_effect=True)
+        tc = TrainConfig(epochs=3, window=2, val_snapshots=3, progress_bar=False,
+                         tensorboard=False, save_checkpoints=False, patience=None)
+        model = fit(cfg, tc, graph, tmp_path / name).model
+        scales[name] = [float(v) for v in model.node_scale]
+        assert math.isfinite(float(model.node_shift))
+    assert scales["bursty"][0] > 1.2 and scales["steady"][0] < 0.5, scales
+    assert scales["bursty"][1] < 0.6, scales  # the bursts are the senders', not the receivers'
