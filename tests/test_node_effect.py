@@ -206,3 +206,41 @@ def test_fit_sets_the_scales_from_the_training_snapshots(tmp_path):
         assert math.isfinite(float(model.node_shift))
     assert scales["bursty"][0] > 1.2 and scales["steady"][0] < 0.5, scales
     assert scales["bursty"][1] < 0.6, scales  # the bursts are the senders', not the receivers'
+
+
+def test_the_correlation_fit_recovers_a_known_correlation():
+    from dyngraphvae.models.random_effect import node_correlation_fit
+
+    g = torch.Generator().manual_seed(7)
+    n, tau, rho_true = 300, 1.2, 0.7
+    rows, cols = [], []
+    for _ in range(4):
+        lg = -6.0 + torch.randn(n, n, generator=g, dtype=torch.float64)
+        lg.fill_diagonal_(-math.inf)
+        z1, z2 = torch.randn(2, n, generator=g, dtype=torch.float64)
+        a = tau * z1 - tau ** 2 / 2
+        c = tau * (rho_true * z1 + math.sqrt(1 - rho_true ** 2) * z2) - tau ** 2 / 2
+        y = (torch.rand(n, n, generator=g, dtype=torch.float64)
+             < torch.sigmoid(lg + a[:, None] + c[None, :])).double()
+        rows.append(row_statistics(lg, y))
+        cols.append(row_statistics(lg.T, y.T))
+    r, c = RowStatistics.cat(rows), RowStatistics.cat(cols)
+    out, into = node_effect_fit(r), node_effect_fit(c)
+    assert abs(out[1] - tau) < 0.25 and abs(into[1] - tau) < 0.25, (out, into)
+    rho = node_correlation_fit(r, c, out, into)
+    assert abs(rho - rho_true) <= 0.2, rho
+    # independent intercepts: no correlation found
+    perm = torch.randperm(c.degree.numel(), generator=g)
+    shuffled = RowStatistics(c.degree[perm], c.rare[perm], c.common[perm], c.slope[perm])
+    assert abs(node_correlation_fit(r, shuffled, out, into)) <= 0.2
+
+
+def test_forecasts_draw_correlated_sender_and_receiver_intercepts():
+    g = _graph()
+    model = _model(g, (1.0, 2.0))
+    with torch.no_grad():
+        model.node_corr.fill_(0.8)
+    fc = model.forecast(g, 1, 400, generator=torch.Generator().manual_seed(2))
+    a, c = fc.node_offsets[0, :, 0].flatten(), fc.node_offsets[1, :, 0].flatten()
+    assert float(torch.corrcoef(torch.stack([a, c]))[0, 1]) == pytest.approx(0.8, abs=0.05)
+    assert float(c.std()) == pytest.approx(2.0, rel=0.05)

@@ -275,9 +275,9 @@ class NodeDraws:
 
 def node_draws(model: TemporalGraphVAE, num_samples: int,
                generator: torch.Generator | None = None) -> NodeDraws | None:
-    """Draw one step's sender and receiver intercepts per sampled future
-    (:mod:`dyngraphvae.training.node_effect`), or ``None`` without node effects (and for the
-    deterministic ablation)."""
+    """Draw one step's sender and receiver intercepts per sampled future (a node's two with
+    correlation ``node_corr``; :mod:`dyngraphvae.training.node_effect`), or ``None`` without
+    node effects (and for the deterministic ablation)."""
     c = model.config
     if not getattr(c, "node_effect", False) or c.deterministic:
         return None
@@ -286,7 +286,9 @@ def node_draws(model: TemporalGraphVAE, num_samples: int,
     src = torch.randn(num_samples, n, generator=generator, device=dev) * t_out
     if not c.directed:
         return NodeDraws(src, src, float(model.node_shift), 2 * t_out ** 2)
-    tgt = torch.randn(num_samples, n, generator=generator, device=dev) * t_in
+    rho = float(model.node_corr)
+    own = torch.randn(num_samples, n, generator=generator, device=dev)
+    tgt = t_in * (rho * src / t_out if t_out > 0 else 0.0) + t_in * math.sqrt(1 - rho ** 2) * own
     return NodeDraws(src, tgt, float(model.node_shift), t_out ** 2 + t_in ** 2)
 
 

@@ -29,8 +29,9 @@ from torch import Tensor
 from dyngraphvae.models.context import normal_quadrature
 
 __all__ = [
-    "RowStatistics", "matched_centre", "node_centre", "node_effect_fit", "node_log_likelihood",
-    "offset_estimates", "random_effect_fit", "row_statistics",
+    "RowStatistics", "matched_centre", "node_centre", "node_correlation_fit", "node_effect_fit",
+    "node_log_likelihood", "offset_estimates", "random_effect_fit", "row_log_likelihood",
+    "row_statistics",
 ]
 
 
@@ -189,16 +190,49 @@ def node_centre(stats: RowStatistics, scale: float, nodes: int = 16) -> float:
     return 0.5 * (lo + hi)
 
 
+def row_log_likelihood(stats: RowStatistics, a: Tensor) -> Tensor:
+    """``d_u a − Σ_v softplus(ℓ_uv + a)`` of every row at the offsets ``a`` (any shape):
+    ``(R, *a.shape)``; the terms ``Σ_v y_uv ℓ_uv``, free of ``a``, left out."""
+    flat = a.reshape(-1)
+    ll = (stats.degree.unsqueeze(1) * flat - stats.rare.unsqueeze(1) * flat.exp()
+          - _interp(stats.common, flat, stats.slope))
+    return ll.reshape(-1, *a.shape)
+
+
 def node_log_likelihood(stats: RowStatistics, centre: float, scale: float,
                         nodes: int = 32) -> float:
     r"""``Σ_u log ∫ exp(d_u a − Σ_v softplus(ℓ_uv + a)) N(a; b, scale²) da`` (Gauss–Hermite;
-    the terms ``Σ_v y_uv ℓ_uv``, free of ``a``, left out): the rows' marginal log-likelihood of
-    a node effect, up to a constant."""
+    :func:`row_log_likelihood`): the rows' marginal log-likelihood of a node effect, up to a
+    constant."""
     d, q = normal_quadrature(float(scale), nodes, stats.rare)
-    a = centre + d  # (K,)
-    ll = (stats.degree.unsqueeze(1) * a - stats.rare.unsqueeze(1) * a.exp()
-          - _interp(stats.common, a, stats.slope))
+    ll = row_log_likelihood(stats, centre + d)
     return float(torch.logsumexp(ll + q.log(), dim=1).sum())
+
+
+def node_correlation_fit(rows: RowStatistics, cols: RowStatistics, out: tuple[float, float],
+                         into: tuple[float, float], nodes: int = 20, grid: int = 39) -> float:
+    r"""The correlation ``ρ`` of a node's sender and receiver intercepts, ``(a_u, c_u)`` bivariate
+    normal with the margins ``out = (b_out, τ_out)`` and ``into = (b_in, τ_in)`` fitted on their
+    own: ``ρ`` maximises ``Σ_u log ∫∫ L^{row}_u(a) L^{col}_u(c) N_2((a, c); b, Σ_ρ) da dc`` on a
+    grid of ``[−0.95, 0.95]`` (product Gauss–Hermite; row ``u`` of ``rows`` and of ``cols`` must
+    be the same node of the same snapshot). Given its own two intercepts a node's out-row and
+    in-column are independent (every other pair reads another node's intercept), so the margins
+    keep their expected counts whatever ``ρ``. Real senders often receive on the same day
+    (replies): independent effects would spread a step's activity over too many nodes."""
+    (b_o, t_o), (b_i, t_i) = out, into
+    if t_o <= 0 or t_i <= 0:
+        return 0.0
+    x, w = normal_quadrature(1.0, nodes, rows.rare)  # points of N(0, 1)
+    lr = row_log_likelihood(rows, b_o + t_o * x)  # (R, K)
+    logw = w.log().unsqueeze(1) + w.log().unsqueeze(0)  # (K, K)
+    best = (-math.inf, 0.0)
+    for rho in torch.linspace(-0.95, 0.95, int(grid), dtype=torch.float64).tolist():
+        c = b_i + t_i * (rho * x.unsqueeze(1) + math.sqrt(1 - rho * rho) * x.unsqueeze(0))
+        ll = lr.unsqueeze(2) + row_log_likelihood(cols, c) + logw  # (R, K, K)
+        total = float(torch.logsumexp(ll.flatten(1), dim=1).sum())
+        if total > best[0]:
+            best = (total, rho)
+    return best[1]
 
 
 def node_effect_fit(stats: RowStatistics, max_scale: float = 2.5, grid: int = 51

@@ -17,7 +17,9 @@ effect carries). A node's out-row is then conditionally independent of the other
     Σ_s Σ_u log ∫ Π_v p(y_suv | ℓ_suv + δ̂_s + a) N(a; b_out, τ_out²) da
 
 (Gauss–Hermite), with ``b_out`` at each ``τ`` the centre that keeps the rows' expected edge count
-(:func:`~dyngraphvae.models.random_effect.node_effect_fit`); ``τ_in`` the same on the columns.
+(:func:`~dyngraphvae.models.random_effect.node_effect_fit`); ``τ_in`` the same on the columns,
+then the correlation ``ρ`` of a node's two intercepts from its row and column together
+(:func:`~dyngraphvae.models.random_effect.node_correlation_fit`).
 The rows' sums over pairs are kept as ``(N, G)`` tables on a grid of offsets
 (:class:`~dyngraphvae.models.random_effect.RowStatistics`), so one pass over the ``N²`` pairs of
 each snapshot serves every ``τ``.
@@ -33,6 +35,7 @@ from torch import Tensor
 from dyngraphvae.models.random_effect import (
     RARE_LOGIT,
     RowStatistics,
+    node_correlation_fit,
     node_effect_fit,
     row_statistics,
 )
@@ -84,8 +87,9 @@ def fit_node_effect(model: Any, graph: Any, *, snapshots: int = 20, seed: int = 
     """Fit ``(b_out, τ_out)`` and ``(b_in, τ_in)`` (module docstring) on the last ``snapshots``
     snapshots of ``graph`` that have edges (from snapshot 1 on: each is scored by the filter of
     the ones before) and set them on ``model`` (``node_scale = (τ_out, τ_in)``, ``node_shift =
-    b_out + b_in``; undirected: ``τ_in = 0`` and the one intercept on both ends, shift
-    ``2 b``). Returns ``{"scale_out", "scale_in", "shift", "num_snapshots"}``, or ``None`` when
+    b_out + b_in``, ``node_corr = ρ``; undirected: ``τ_in = 0`` and the one intercept on both
+    ends, shift ``2 b``). Returns ``{"scale_out", "scale_in", "corr", "shift",
+    "num_snapshots"}``, or ``None`` when
     the model has no node effect or the graph too few snapshots (nothing is changed then)."""
     from dyngraphvae.models import engine
 
@@ -113,10 +117,18 @@ def fit_node_effect(model: Any, graph: Any, *, snapshots: int = 20, seed: int = 
                     cols.append(row_statistics(lg.T, y.T))
     finally:
         model.train(was_training)
-    b_out, t_out = node_effect_fit(RowStatistics.cat(rows))
-    b_in, t_in = node_effect_fit(RowStatistics.cat(cols)) if directed else (b_out, 0.0)
+    rows_all = RowStatistics.cat(rows)
+    b_out, t_out = node_effect_fit(rows_all)
+    rho = 0.0
+    if directed:
+        cols_all = RowStatistics.cat(cols)
+        b_in, t_in = node_effect_fit(cols_all)
+        rho = node_correlation_fit(rows_all, cols_all, (b_out, t_out), (b_in, t_in))
+    else:
+        b_in, t_in = b_out, 0.0
     with torch.no_grad():
         model.node_scale.copy_(torch.tensor([t_out, t_in]))
         model.node_shift.fill_(b_out + b_in)
-    return {"scale_out": t_out, "scale_in": t_in if directed else t_out,
+        model.node_corr.fill_(rho)
+    return {"scale_out": t_out, "scale_in": t_in if directed else t_out, "corr": rho,
             "shift": b_out + b_in, "num_snapshots": len(chosen)}
