@@ -115,13 +115,13 @@ class ForecasterConfig(ConfigBase):
             the training snapshots after the ELBO (:mod:`dyngraphvae.training.snapshot_effect`).
         node_effect: sender and receiver random intercepts of the edges (needs an edge
             context): ``logit π_uv = ℓ_uv + a_u + c_v`` with ``a_u ~ N(b_out, τ_out²)``,
-            ``c_v ~ N(b_in, τ_in²)`` drawn per sampled future and step (undirected: one
-            ``a_u`` per node on both ends), so that a few nodes can be busy on a step as in real
-            data, instead of the under-dispersed degrees of pairs independent given the latent
-            (``docs/results.md``, 3o). ``τ`` by the rows' (columns') marginal likelihood on the
-            training snapshots after the ELBO, ``b`` keeping their expected edge count
-            (:mod:`dyngraphvae.training.node_effect`); integrated out of the pair probabilities,
-            drawn for the sampled graphs.
+            ``c_v ~ N(b_in, τ_in²)`` drawn per sampled future and step, a node's two with
+            correlation ``ρ`` (undirected: one ``a_u`` per node on both ends), so that a few
+            nodes can be busy on a step as in real data, instead of the under-dispersed degrees
+            of pairs independent given the latent (``docs/results.md``, 3o). ``τ`` and ``ρ`` by
+            the rows' and columns' marginal likelihood on the training snapshots after the ELBO,
+            ``b`` keeping their expected edge count (:mod:`dyngraphvae.training.node_effect`);
+            integrated out of the pair probabilities, drawn for the sampled graphs.
         context_refit: ``W``, the per-origin refit of the edge context term (needs an edge
             context; ``0``: off). At every forecast origin the term of each lead ``k`` is
             re-estimated by maximum a posteriori on the last ``W`` observed snapshots, the latent
