@@ -243,7 +243,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             summary["sampled_edges_mean"] = counts.mean(0).tolist()
             summary["sampled_edges_std"] = counts.std(0, unbiased=False).tolist()
             if fc.num_nodes <= fc.dense_max_nodes:
-                prob = fc.edge_prob().mean(0)
+                prob = fc.predictive_edge_prob().mean(0)
                 arrays["edge_prob_mean"] = prob.numpy()
                 iu = torch.triu_indices(fc.num_nodes, fc.num_nodes, 1)
                 expected = prob[:, iu[0], iu[1]].sum(-1) if not fc.directed else (

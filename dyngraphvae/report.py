@@ -171,7 +171,7 @@ def _link_metrics(ctx: ForecastContext) -> dict[str, list[float | None]]:
         corrupted = corrupted_destinations(ctx.graph, t, queries, K, rank_gen,
                                            strategy=ctx.mrr_negatives, history_end=ctx.start)
         pairs = torch.cat([pos, neg, queries, corrupted.reshape(2, -1)], dim=1)
-        scores = {"model": ctx.forecast.edge_prob(pairs)[:, k].mean(0).double()}
+        scores = {"model": ctx.forecast.predictive_edge_prob(pairs)[:, k].mean(0).double()}
         for name, b in link_baselines(window, horizon=k + 1).items():
             scores[name] = b.score_pairs(history, pairs).double()
         for name, oracle in oracles.items():
@@ -495,7 +495,7 @@ def top_pairs(fc: Any, top_k: int, block: int = 1 << 18) -> tuple[Tensor, Tensor
         pairs = torch.stack([u[keep], v[keep]])
         if pairs.size(1) == 0:
             continue
-        p = fc.edge_prob(pairs).mean(0).double()  # (H, P)
+        p = fc.predictive_edge_prob(pairs).mean(0).double()  # (H, P)
         cat_p = torch.cat([best_p, p], dim=1)
         cat_i = torch.cat([best_i, pairs.unsqueeze(0).expand(H, 2, -1)], dim=2)
         k = min(top_k, cat_p.size(1))

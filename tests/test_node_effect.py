@@ -244,3 +244,24 @@ def test_forecasts_draw_correlated_sender_and_receiver_intercepts():
     a, c = fc.node_offsets[0, :, 0].flatten(), fc.node_offsets[1, :, 0].flatten()
     assert float(torch.corrcoef(torch.stack([a, c]))[0, 1]) == pytest.approx(0.8, abs=0.05)
     assert float(c.std()) == pytest.approx(2.0, rel=0.05)
+
+
+def test_the_forecast_predictive_integrates_the_intercepts():
+    g = _graph()
+    model = _model(g, (1.3, 0.8), shift=-0.6)
+    fc = model.forecast(g, 2, 3, generator=torch.Generator().manual_seed(8))
+    pairs = torch.tensor([[0, 1, 2, 5], [3, 0, 7, 9]])
+    got = fc.predictive_edge_prob(pairs)
+    for k in range(2):
+        plain = ContextScorer(model.edge_decoder, model.edge_context, fc.contexts[k].edges)
+        want = expected_sigmoid(plain.logits(fc.z[:, k], pairs) - 0.6,
+                                math.sqrt(1.3 ** 2 + 0.8 ** 2))
+        torch.testing.assert_close(got[:, k], want)
+    dense = fc.predictive_edge_prob()
+    torch.testing.assert_close(dense[:, :, pairs[0], pairs[1]], got)
+    # without intercepts it is the plain probability
+    cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history")
+    fc0 = TemporalGraphVAE(cfg).eval().forecast(g, 2, 3)
+    assert fc0.edge_offsets is None
+    torch.testing.assert_close(fc0.predictive_edge_prob(pairs), fc0.edge_prob(pairs))
