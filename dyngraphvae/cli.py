@@ -284,6 +284,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from dyngraphvae.report import (
         drift_feature_table,
+        drift_future_table,
         evaluate_forecast,
         feature_table,
         link_table,
@@ -327,7 +328,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     path = write_json(out / "metrics.json", report)
     tables = [feature_table(metrics)]
     if "drift" in report:
-        tables.append(drift_feature_table(report["drift"]))
+        tables += [drift_feature_table(report["drift"]), drift_future_table(report["drift"])]
     if any(k.startswith("links/") for k in metrics):
         tables.insert(0, link_table(metrics, args.negatives, args.mrr_negatives))
     for table, warns in tables:

@@ -600,6 +600,35 @@ def drift_feature_table(drift: dict[str, Any]) -> tuple[str, list[str]]:
                          note=f"features, mean over the {len(drift['origins'])} held-out origins:")
 
 
+def drift_future_table(drift: dict[str, Any]) -> tuple[str, list[str]]:
+    """The sampled futures over the drift evaluation's held-out origins: the 90 % interval's
+    coverage of the true edge count, the mean sampled count over the true one and the degree
+    MMD², each next to persistence's (the last observed graph), with a warning where the
+    model's MMD is the larger (:func:`~dyngraphvae.evaluation.futures.future_stats`)."""
+    mean = drift.get("mean", {})
+    if "future/mmd_degree" not in mean:
+        return "", []
+    hs = range(1, int(drift["horizon"]) + 1)
+    rows = (("coverage", "model", "future/count_cover", "{:.0f}"),
+            ("count/true", "model", "future/count_ratio", "{:.2f}"),
+            ("", "persistence", "future/persistence_count_ratio", "{:.2f}"),
+            ("degree MMD", "model", "future/mmd_degree", "{:.1e}"),
+            ("", "persistence", "future/persistence_mmd_degree", "{:.1e}"))
+    lines = [f"sampled graphs, mean over the {len(drift['origins'])} held-out origins:",
+             f"{'':<11}{'':<12}" + "".join(f"{'h=' + str(h):>9}" for h in hs)]
+    for label, name, key, fmt in rows:
+        cells = "".join(f"{'n/a' if v is None else fmt.format(v):>9}" for v in mean[key])
+        lines.append(f"{label:<11}{name:<12}{cells}")
+    lines.append("(coverage: % of origins whose sampled edge counts' 90 % interval holds the "
+                 "true count; degree MMD²: GRAN's Gaussian-TV kernel)")
+    worse = [h for h, a, b in zip(hs, mean["future/mmd_degree"],
+                                  mean["future/persistence_mmd_degree"], strict=True)
+             if a is not None and b is not None and a > b]
+    warns = ([f"the sampled graphs' degree distributions are farther from the truth than the "
+              f"last observed graph's at h={','.join(map(str, worse))}"] if worse else [])
+    return "\n".join(lines), warns
+
+
 def link_table(metrics: dict[str, Any], negatives: str,
                mrr_negatives: str = "random") -> tuple[str, list[str]]:
     """A console table (metric × horizon, the model above each baseline) of

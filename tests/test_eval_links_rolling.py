@@ -194,8 +194,8 @@ def test_protocol_many_origins_with_validation_origins():
 def test_sampled_future_statistics_by_hand():
     """Edge-count interval coverage, count ratio and degree MMD of sampled futures against the
     truth and persistence, on hand-made samples."""
+    from dyngraphvae.evaluation.futures import future_stats as _future_stats
     from dyngraphvae.evaluation.graph_stats import graph_mmd
-    from dyngraphvae.experiments.links import _future_stats
 
     g = _shifted_graph(num_nodes=12, num_snapshots=6)  # 12 edges per snapshot
     rows = []
@@ -208,6 +208,7 @@ def test_sampled_future_statistics_by_hand():
     # quantiles 5 % / 95 % of (10, 11, 12, 13, 30) by linear interpolation: 10.2 and 26.6
     assert st["count_cover"] == (100.0, None)
     assert st["count_ratio"][0] == pytest.approx((10 + 11 + 12 + 13 + 30) / 5 / 12)
+    assert st["count_ratio"][1] == pytest.approx(g.edges(2).size(1) / 12)
     truth = (g.edges(4), 12)
     want = graph_mmd([truth], [(r[2:], 12) for r in rows]).value
     assert st["mmd_degree"][0] == pytest.approx(want)

@@ -246,7 +246,10 @@ def drift_curve(
     negatives: str = "random",
     train_end: int | None = None,
 ) -> DriftResult:
-    r"""Score ``H``-step forecasts from every origin (module docstring).
+    r"""Score ``H``-step forecasts from every origin (module docstring). With an
+    autoregressive decoder, the sampled graphs are scored too
+    (:func:`~dyngraphvae.evaluation.futures.future_stats`): ``future/count_cover``,
+    ``future/count_ratio``, ``future/mmd_degree`` and persistence's ratio and MMD.
 
     Args:
         model: a trained :class:`~dyngraphvae.models.TemporalGraphVAE`.
@@ -266,6 +269,7 @@ def drift_curve(
             origin).
     """
     from dyngraphvae.evaluation.baselines import lag_baseline_paths, link_baselines
+    from dyngraphvae.evaluation.futures import future_stats
     from dyngraphvae.evaluation.links import link_metrics
     from dyngraphvae.evaluation.negatives import link_pairs
     from dyngraphvae.evaluation.scores import crps_ensemble, interval_coverage
@@ -325,6 +329,12 @@ def drift_curve(
                             mb = link_metrics(s[:p], s[p:])
                             put(f"link/{bname}_auc", i, k, mb.auc)
                             put(f"link/{bname}_ap", i, k, mb.ap)
+            if link_ok and fc.sampled_edges is not None and graph.num_edges(t) > 0:
+                for m, (ours, last) in future_stats(fc.sampled_edges[i], k, graph, o,
+                                                    num_samples, level).items():
+                    put(f"future/{m}", i, k, ours)
+                    if last is not None:
+                        put(f"future/persistence_{m}", i, k, last)
             if feat_ok:
                 y = graph.features(t).double()
                 keep = graph.node_mask[t] if graph.node_mask is not None else torch.ones(

@@ -330,35 +330,6 @@ _FUTURE_METRICS = ("count_cover", "count_ratio", "mmd_degree")
 _LINK_METRICS = _SCORE_METRICS + _FUTURE_METRICS
 
 
-def _without_loops(edges: Tensor) -> Tensor:
-    """The pairs of a snapshot's edges ``(2, E)`` (stored once each by ``TemporalGraph``)
-    without its self-loops, which no forecast samples."""
-    return edges[:, edges[0] != edges[1]]
-
-
-def _future_stats(sampled: Tensor, k: int, graph: TemporalGraph, origin: int, num_samples: int
-                  ) -> dict[str, tuple[float, float]]:
-    r"""The sampled futures of one origin at step ``k`` against the truth ``G_{origin + k}``:
-    whether the central 90 % interval of the ``S`` sampled edge counts covers the true count
-    (``count_cover``, 0 or 100), the ratio of the mean sampled count to the true count
-    (``count_ratio``), and the degree MMD (GRAN's Gaussian-TV kernel, σ = 1) of the sampled graphs
-    to the true graph, with persistence's (``G_{origin - 1}``) second."""
-    from dyngraphvae.evaluation.graph_stats import graph_mmd
-    from dyngraphvae.evaluation.scores import interval_coverage
-
-    n, t = graph.num_nodes, origin + k
-    truth = _without_loops(graph.edges(t).cpu())
-    at_k = sampled[:, sampled[1] == k]
-    counts = torch.bincount(at_k[0], minlength=num_samples).double()
-    cover = 100 * float(interval_coverage(torch.tensor(float(truth.size(1))), counts, 0.9))
-    ratio = float(counts.mean()) / max(truth.size(1), 1)
-    graphs = [(at_k[2:, at_k[0] == s], n) for s in range(num_samples)]
-    last = (_without_loops(graph.edges(origin - 1).cpu()), n)
-    model_mmd = graph_mmd([(truth, n)], graphs).value
-    return {"count_cover": (cover, None), "count_ratio": (ratio, None),
-            "mmd_degree": (model_mmd, graph_mmd([(truth, n)], [last]).value)}
-
-
 def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
                         *, seed: int, num_samples: int, num_mrr_negatives: int, max_queries: int,
                         generator: torch.Generator | None, edgebank_window: int | None = None
@@ -378,6 +349,7 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
     "target"}], "num_positives": [[int] * H] * O}``.
     """
     from dyngraphvae.evaluation.baselines import link_baselines
+    from dyngraphvae.evaluation.futures import future_stats
 
     H = horizon
     targets = {t + k for t in origins for k in range(H)}
@@ -412,10 +384,10 @@ def _score_link_origins(model: Any, graph: TemporalGraph, origins: Sequence[int]
                                 strict=True):
                     scores[name][m][i][k] = v
             if futures:
-                for m, (ours, last) in _future_stats(futures[i], k, graph, t,
-                                                     num_samples).items():
+                for m, (ours, last) in future_stats(futures[i], k, graph, t,
+                                                    num_samples).items():
                     scores["model"][m][i][k] = ours
-                    scores["persistence"][m][i][k] = last
+                    scores["persistence"][m][i][k] = None if m == "count_ratio" else last
     return {"scores": scores, "skipped": skipped, "num_positives": npos}
 
 
@@ -566,8 +538,9 @@ def link_forecast_protocol(
     averages over ``h`` first). The model also gets ``ece``: the expected calibration error (in
     %) of its predictive probabilities over all pairs of the target (:func:`_link_ece`), and,
     when its forecasts are full rollouts (an autoregressive decoder that reads degrees, ``H >
-    1``), the sampled futures as distributions (:func:`_future_stats`): ``count_cover`` (does the
-    90 % interval of the sampled edge counts cover the truth), ``count_ratio`` and
+    1``), the sampled futures as distributions
+    (:func:`~dyngraphvae.evaluation.futures.future_stats`): ``count_cover`` (does the 90 %
+    interval of the sampled edge counts cover the truth), ``count_ratio`` and
     ``mmd_degree``, the latter also for persistence.
 
     Returns a dict with ``per_seed[name][seed_index][metric]`` (``H`` values),
