@@ -9,6 +9,7 @@ sampled degrees, and the pair predictive integrates them out; ``fit`` sets the s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE
-from dyngraphvae.models.context import ContextScorer, expected_sigmoid
+from dyngraphvae.models.context import ContextScorer, expected_sigmoid, marginal_logit
 from dyngraphvae.models.random_effect import (
     RowStatistics,
     node_centre,
@@ -108,14 +109,13 @@ def _graph(n=30, t=10, seed=0, bursty=False):
     return TemporalGraph(snaps, n, directed=True)
 
 
-def _model(graph, scales=(0.0, 0.0), shift=0.0, **kw):
+def _model(graph, scales=(0.0, 0.0), **kw):
     torch.manual_seed(0)
     cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
                                      decoder_context="pair_history", node_effect=True, **kw)
     model = TemporalGraphVAE(cfg).eval()
     with torch.no_grad():
         model.node_scale.copy_(torch.tensor(scales))
-        model.node_shift.fill_(shift)
         model.edge_decoder.bias.fill_(-3.0)
     return model
 
@@ -130,9 +130,11 @@ def test_forecasts_add_the_drawn_intercepts_to_every_logit(directed):
     g = _graph()
     if not directed:
         g = TemporalGraph([g.edges(s) for s in range(len(g))], g.num_nodes, directed=False)
-    model = _model(g, (1.2, 0.7), shift=-0.5)
+    model = _model(g, (1.2, 0.7))
     fc = model.forecast(g, 3, 5, generator=torch.Generator().manual_seed(0))
-    assert fc.node_offsets.shape == (2, 5, 3, g.num_nodes) and fc.node_shift == -0.5
+    var = 1.2 ** 2 + 0.7 ** 2 if directed else 2 * 1.2 ** 2
+    assert fc.node_offsets.shape == (2, 5, 3, g.num_nodes)
+    assert fc.node_var == pytest.approx(var)
     if directed:
         assert float(fc.node_offsets[0].std()) == pytest.approx(1.2, rel=0.2)
         assert float(fc.node_offsets[1].std()) == pytest.approx(0.7, rel=0.2)
@@ -141,12 +143,27 @@ def test_forecasts_add_the_drawn_intercepts_to_every_logit(directed):
     pairs = torch.tensor([[0, 1, 2, 5], [3, 0, 7, 9]])
     for k in range(3):
         plain = ContextScorer(model.edge_decoder, model.edge_context, fc.contexts[k].edges)
-        want = (plain.logits(fc.z[:, k], pairs) - 0.5 + fc.node_offsets[0, :, k][:, pairs[0]]
-                + fc.node_offsets[1, :, k][:, pairs[1]])
+        want = (marginal_logit(plain.logits(fc.z[:, k], pairs), var)
+                + fc.node_offsets[0, :, k][:, pairs[0]] + fc.node_offsets[1, :, k][:, pairs[1]])
         torch.testing.assert_close(fc.edge_logits(pairs)[:, k], want)
         if directed:
             full = fc.edge_logits()[:, k]
             torch.testing.assert_close(full[:, pairs[0], pairs[1]], want)
+
+
+@settings(max_examples=30, deadline=None)
+@given(var=st.floats(0.01, 8.0), lo=st.floats(-40.0, 10.0))
+def test_the_marginal_logit_keeps_each_pair_probability(var, lo):
+    logits = torch.linspace(lo, lo + 5.0, 7, dtype=torch.float64)
+    m = marginal_logit(logits, var)
+    s = math.sqrt(var)
+    e = torch.linspace(-10 * s, 10 * s, 20001, dtype=torch.float64)
+    dens = torch.exp(-0.5 * (e / s) ** 2)
+    dens = dens / torch.trapezoid(dens, e)
+    got = torch.log(torch.trapezoid(torch.sigmoid(m[:, None] + e) * dens, e, dim=1))
+    torch.testing.assert_close(got, torch.nn.functional.logsigmoid(logits), atol=1e-4, rtol=0)
+    assert bool((m.diff() > 0).all())  # monotone: the ranking of pairs is kept
+    assert torch.equal(marginal_logit(logits, 0.0), logits)
 
 
 def test_the_effect_widens_the_sampled_degrees():
@@ -164,22 +181,26 @@ def test_the_pair_predictive_integrates_the_intercepts():
     from dyngraphvae.models.rolling import predictive_pair_probs, rolling_forecast
 
     g = _graph()
-    model = _model(g, (1.0, 0.5), shift=-0.4)
+    model = _model(g, (1.0, 0.5))
     fc = rolling_forecast(model, g, [6, 7], 2, 4, generator=torch.Generator().manual_seed(6))
     pairs = torch.tensor([[0, 1, 2], [3, 0, 7]])
-    total = math.sqrt(1.0 + 0.25)
     for i in range(2):
         for k in range(2):
             sc = fc.edge_scorers[i][k]
             base = sc.scorer.logits(fc.z[:, i, k], pairs)
-            torch.testing.assert_close(fc.edge_prob(i, k, pairs),
-                                       expected_sigmoid(base - 0.4, total).mean(0))
-    # the pair-only path: the same law, so its mean over many samples matches the drawn one's
-    reqs = [[pairs]]
-    got = predictive_pair_probs(model, g, [6], 1, 4000, reqs, torch.Generator().manual_seed(1))
-    plain = _model(g, (0.0, 0.0), shift=0.0)
-    base = predictive_pair_probs(plain, g, [6], 1, 4000, reqs, torch.Generator().manual_seed(1))
-    assert not torch.allclose(got[0][0], base[0][0])
+            got = fc.edge_prob(i, k, pairs)
+            torch.testing.assert_close(
+                got, expected_sigmoid(marginal_logit(base, 1.25), math.sqrt(1.25)).mean(0))
+            # node effects alone keep every pair's probability: the plain model's
+            torch.testing.assert_close(got, torch.sigmoid(base).mean(0), atol=1e-5, rtol=1e-4)
+    # the pair-only path too: at h = 1 the same probabilities as without node effects
+    plain = TemporalGraphVAE(dataclasses.replace(model.config, node_effect=False)).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items()
+                           if k not in ("node_scale", "node_corr")})
+    got, want = (predictive_pair_probs(m, g, [6, 7], 1, 8, [[pairs], [pairs]],
+                                       torch.Generator().manual_seed(1)) for m in (model, plain))
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a[0], b[0], atol=1e-6, rtol=1e-5)
 
 
 def test_without_the_effect_nothing_is_drawn():
@@ -203,7 +224,7 @@ def test_fit_sets_the_scales_from_the_training_snapshots(tmp_path):
                          tensorboard=False, save_checkpoints=False, patience=None)
         model = fit(cfg, tc, graph, tmp_path / name).model
         scales[name] = [float(v) for v in model.node_scale]
-        assert math.isfinite(float(model.node_shift))
+        assert math.isfinite(float(model.node_corr))
     assert scales["bursty"][0] > 1.2 and scales["steady"][0] < 0.5, scales
     assert scales["bursty"][1] < 0.6, scales  # the bursts are the senders', not the receivers'
 
@@ -248,20 +269,19 @@ def test_forecasts_draw_correlated_sender_and_receiver_intercepts():
 
 def test_the_forecast_predictive_integrates_the_intercepts():
     g = _graph()
-    model = _model(g, (1.3, 0.8), shift=-0.6)
+    model = _model(g, (1.3, 0.8))
     fc = model.forecast(g, 2, 3, generator=torch.Generator().manual_seed(8))
     pairs = torch.tensor([[0, 1, 2, 5], [3, 0, 7, 9]])
     got = fc.predictive_edge_prob(pairs)
     for k in range(2):
         plain = ContextScorer(model.edge_decoder, model.edge_context, fc.contexts[k].edges)
-        want = expected_sigmoid(plain.logits(fc.z[:, k], pairs) - 0.6,
-                                math.sqrt(1.3 ** 2 + 0.8 ** 2))
-        torch.testing.assert_close(got[:, k], want)
+        torch.testing.assert_close(got[:, k], torch.sigmoid(plain.logits(fc.z[:, k], pairs)),
+                                   atol=1e-5, rtol=1e-4)
     dense = fc.predictive_edge_prob()
     torch.testing.assert_close(dense[:, :, pairs[0], pairs[1]], got)
     # without intercepts it is the plain probability
     cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
-                                     decoder_context="pair_history")
+                                     decoder_context="pair_history", node_effect=False)
     fc0 = TemporalGraphVAE(cfg).eval().forecast(g, 2, 3)
     assert fc0.edge_offsets is None
     torch.testing.assert_close(fc0.predictive_edge_prob(pairs), fc0.edge_prob(pairs))

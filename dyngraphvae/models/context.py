@@ -497,43 +497,80 @@ class ContextScorer:
 class OffsetScorer:
     r"""An edge scorer with random intercepts drawn once per sample row: ``ℓ_uv + δ_b`` (the
     snapshot effect, ``ForecasterConfig.snapshot_effect``, ``offsets (B,)``) and, with node
-    effects (``node_effect``), ``+ shift + a_{b,u} + c_{b,v}`` (``source``, ``target``
-    ``(B, N)``, centred at 0; ``shift`` their centre); the scorer's ``logits`` /
-    ``dense_logits`` / ``block_logits`` interface. ``scale``: the standard deviation of all the
-    intercepts of a pair together, with which :meth:`predictive` integrates them out."""
+    effects (``node_effect``, ``source``, ``target`` ``(B, N)`` centred draws of variance
+    ``node_var`` per pair), ``m(ℓ_uv) + δ_b + a_{b,u} + c_{b,v}`` with ``m`` the
+    :func:`marginal_logit` that keeps every pair's probability, ``E σ(m(ℓ) + a + c) = σ(ℓ)``;
+    the scorer's ``logits`` / ``dense_logits`` / ``block_logits`` interface. ``scale``: the
+    standard deviation of all the intercepts of a pair together, with which :meth:`predictive`
+    integrates them out."""
 
     def __init__(self, scorer: Any, offsets: Tensor, scale: float | None = None,
                  source: Tensor | None = None, target: Tensor | None = None,
-                 shift: float = 0.0) -> None:
+                 node_var: float = 0.0) -> None:
         self.scorer, self.offsets, self.scale = scorer, offsets, scale
-        self.source, self.target, self.shift = source, target, float(shift)
+        self.source, self.target, self.node_var = source, target, float(node_var)
+
+    def base(self, logits: Tensor) -> Tensor:
+        """The scorer's ``logits`` before the drawn intercepts: ``m(ℓ)`` with node effects."""
+        return marginal_logit(logits, self.node_var) if self.source is not None else logits
 
     def effect(self, pairs: Tensor) -> Tensor:
         """``(B, P)`` drawn intercepts of ``pairs (2, P)``."""
-        out = self.offsets.unsqueeze(-1) + self.shift
+        out = self.offsets.unsqueeze(-1)
         if self.source is not None:
             out = out + self.source[:, pairs[0]] + self.target[:, pairs[1]]
         return out
 
     def _block(self, start: int, end: int) -> Tensor:
-        out = self.offsets[:, None, None] + self.shift
+        out = self.offsets[:, None, None]
         if self.source is not None:
             out = out + self.source[:, start:end, None] + self.target[:, None, :]
         return out
 
+    def drawn(self, logits: Tensor, pairs: Tensor) -> Tensor:
+        """The sampled logits of ``pairs`` from the scorer's own ``logits (B, P)``."""
+        return self.base(logits) + self.effect(pairs)
+
     def logits(self, z: Tensor, pairs: Tensor) -> Tensor:
-        return self.scorer.logits(z, pairs) + self.effect(pairs)
+        return self.drawn(self.scorer.logits(z, pairs), pairs)
 
     def dense_logits(self, z: Tensor) -> Tensor:
-        return self.scorer.dense_logits(z) + self._block(0, z.size(-2))
+        return self.base(self.scorer.dense_logits(z)) + self._block(0, z.size(-2))
 
     def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
-        return self.scorer.block_logits(z, start, end) + self._block(start, end)
+        return self.base(self.scorer.block_logits(z, start, end)) + self._block(start, end)
 
     def predictive(self, logits: Tensor) -> Tensor:
-        """``E σ(ℓ + shift + ε)``, ``ε ~ N(0, scale²)``, from the scorer's own ``logits``: the
-        intercepts integrated out of each sample's pair probabilities."""
-        return expected_sigmoid(logits + self.shift, self.scale or 0.0)
+        """``E σ(m(ℓ) + ε)``, ``ε ~ N(0, scale²)``, from the scorer's own ``logits``: the
+        intercepts integrated out of each sample's pair probabilities (``σ(ℓ)`` itself with node
+        effects alone)."""
+        return expected_sigmoid(self.base(logits), self.scale or 0.0)
+
+
+def marginal_logit(logits: Tensor, var: float, step: float = 0.05, span: float = 60.0
+                   ) -> Tensor:
+    r"""``m(ℓ)`` with ``E σ(m(ℓ) + ε) = σ(ℓ)``, ``ε ~ N(0, var)``: the logit that keeps a pair's
+    probability when a random intercept of variance ``var`` is added to it (so the intercepts
+    reshape which pairs occur together, not how often each does). ``logit E σ(x + ε)`` is
+    tabulated on a grid of ``x`` (Gauss–Hermite, in log space) and inverted by linear
+    interpolation; beyond the grid it is ``x ∓ var / 2`` (``E e^{x + ε} = e^{x + var/2}``). For
+    rare pairs ``m(ℓ) ≈ ℓ − var / 2``, the centre that keeps the expected count."""
+    if var <= 0:
+        return logits
+    x = torch.arange(-span, span + step / 2, step, dtype=torch.float64, device=logits.device)
+    d, w = normal_quadrature(math.sqrt(var), 40, x)
+    lw = w.log()
+    lf = torch.logsumexp(lw + torch.nn.functional.logsigmoid(x.unsqueeze(1) + d), 1)
+    lg = torch.logsumexp(lw + torch.nn.functional.logsigmoid(-x.unsqueeze(1) - d), 1)
+    table = lf - lg  # logit E σ(x + ε), increasing in x
+    flat = logits.detach().double().reshape(-1)
+    i = torch.searchsorted(table, flat).clamp(1, table.numel() - 1)
+    lo, hi = table[i - 1], table[i]
+    t = ((flat - lo) / (hi - lo)).clamp(0.0, 1.0)
+    out = x[i - 1] + t * step
+    out = torch.where(flat < table[0], flat - var / 2, out)
+    out = torch.where(flat > table[-1], flat + var / 2, out)
+    return out.reshape(logits.shape).to(logits.dtype)
 
 
 def normal_quadrature(scale: float, nodes: int = 20, like: Tensor | None = None

@@ -264,12 +264,11 @@ def step_effect(model: TemporalGraphVAE, term: EdgeContextTerm | None, num_sampl
 @dataclass
 class NodeDraws:
     """One forecast step's node effects (``node_effect``): ``source``, ``target`` ``(S, N)``
-    draws centred at 0 (undirected: the same tensor), ``shift`` their centre and ``var`` the
-    variance they add to a pair's logit."""
+    draws centred at 0 (undirected: the same tensor) and ``var`` the variance they add to a
+    pair's logit."""
 
     source: Tensor
     target: Tensor
-    shift: float
     var: float
 
 
@@ -285,11 +284,11 @@ def node_draws(model: TemporalGraphVAE, num_samples: int,
     n, dev = c.num_nodes, model.device
     src = torch.randn(num_samples, n, generator=generator, device=dev) * t_out
     if not c.directed:
-        return NodeDraws(src, src, float(model.node_shift), 2 * t_out ** 2)
+        return NodeDraws(src, src, 2 * t_out ** 2)
     rho = float(model.node_corr)
     own = torch.randn(num_samples, n, generator=generator, device=dev)
     tgt = t_in * (rho * src / t_out if t_out > 0 else 0.0) + t_in * math.sqrt(1 - rho ** 2) * own
-    return NodeDraws(src, tgt, float(model.node_shift), t_out ** 2 + t_in ** 2)
+    return NodeDraws(src, tgt, t_out ** 2 + t_in ** 2)
 
 
 def effect_scorer(scorer: Any, offsets: Tensor | None, scale: float, nodes: NodeDraws | None,
@@ -305,7 +304,7 @@ def effect_scorer(scorer: Any, offsets: Tensor | None, scale: float, nodes: Node
         offsets = nodes.source.new_zeros(num_samples)
         scale = 0.0
     total = math.sqrt(scale ** 2 + nodes.var)
-    return (OffsetScorer(scorer, offsets, total, nodes.source, nodes.target, nodes.shift),
+    return (OffsetScorer(scorer, offsets, total, nodes.source, nodes.target, nodes.var),
             offsets, total)
 
 
@@ -338,6 +337,7 @@ class Rollout:
     edge_scales: list[float] | None = None
     edge_terms: list[EdgeContextTerm] | None = None
     node_offsets: list[Tensor] | None = None
+    node_var: float = 0.0
 
 
 def rollout(
@@ -379,6 +379,7 @@ def rollout(
     if terms is not None:  # one term per step; steps beyond the refitted leads use the last
         terms = [terms[min(k, len(terms) - 1)] for k in range(int(horizon))]
     ctxs, edges, offsets, scales, node_offsets = [], [], [], [], []
+    node_var = 0.0
     for k in range(int(horizon)):
         zs.append(z)
         ctxs.append(ctx)
@@ -399,6 +400,7 @@ def rollout(
                 scales.append(tau)
             if nodes is not None:
                 node_offsets.append(torch.stack([nodes.source, nodes.target]))
+                node_var = nodes.var
             coords = sample_edge_coords(scorer, z, c.directed, c.deterministic,
                                         generator)  # (3, E): b, u, v
             edges.append(torch.cat([coords[:1], torch.full_like(coords[:1], k), coords[1:]]))
@@ -409,7 +411,7 @@ def rollout(
     return Rollout(zs, means, vars_, xs, contexts=ctxs,
                    sampled_edges=torch.cat(edges, dim=1) if edges else None,
                    edge_offsets=offsets or None, edge_scales=scales or None, edge_terms=terms,
-                   node_offsets=node_offsets or None)
+                   node_offsets=node_offsets or None, node_var=node_var)
 
 
 def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forecast:
@@ -435,7 +437,7 @@ def assemble_forecast(model: TemporalGraphVAE, start: int, ro: Rollout) -> Forec
                      snapshot_scale=tuple(ro.edge_scales) if ro.edge_offsets else None,
                      node_offsets=(torch.stack(ro.node_offsets, dim=2) if ro.node_offsets
                                    else None),
-                     node_shift=float(model.node_shift) if ro.node_offsets else 0.0)
+                     node_var=float(ro.node_var) if ro.node_offsets else 0.0)
     return Forecast(z=torch.stack(ro.z, dim=1), feature_mean=stack(ro.feature_mean),
                     feature_var=stack(ro.feature_var), x=stack(ro.x), start=int(start),
                     directed=c.directed, deterministic=c.deterministic,

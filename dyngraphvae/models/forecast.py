@@ -130,7 +130,9 @@ class Forecast:
             step (the snapshot effect's ``τ``, with node effects ``√(τ² + τ_out² + τ_in²)``).
         node_offsets: ``(2, S, H, N)`` draws of the sender and receiver intercepts (centred;
             ``ForecasterConfig.node_effect``), or ``None``.
-        node_shift: their centre, added to every logit with them.
+        node_var: the variance they add to a pair's logit; with them every logit ``ℓ`` is
+            first mapped to :func:`~dyngraphvae.models.context.marginal_logit` ``m(ℓ)``, so
+            that each pair keeps its probability.
     """
 
     z: Tensor
@@ -148,7 +150,7 @@ class Forecast:
     edge_offsets: Tensor | None = None
     snapshot_scale: tuple[float, ...] | None = None
     node_offsets: Tensor | None = None
-    node_shift: float = 0.0
+    node_var: float = 0.0
 
     @property
     def autoregressive(self) -> bool:
@@ -191,7 +193,7 @@ class Forecast:
             return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k])
         return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k],
                             self.node_offsets[0, :, k], self.node_offsets[1, :, k],
-                            self.node_shift)
+                            self.node_var)
 
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:
         """Edge scores: ``(S, H, P)`` for ``pairs (2, P)``, or dense ``(S, H, N, N)`` (None).

@@ -145,9 +145,9 @@ class TemporalGraphVAE(nn.Module):
         ) if self.edge_context is not None and c.context_leads > 1 else None
         if c.snapshot_effect:  # τ of the snapshot effect, fitted after training
             self.register_buffer("snapshot_scale", torch.zeros(()))
-        if c.node_effect:  # (τ_out, τ_in), centre b_out + b_in and ρ, fitted after training
-            for name, size in (("node_scale", (2,)), ("node_shift", ()), ("node_corr", ())):
-                self.register_buffer(name, torch.zeros(size))
+        if c.node_effect:  # (τ_out, τ_in) and ρ, fitted after training
+            self.register_buffer("node_scale", torch.zeros(2))
+            self.register_buffer("node_corr", torch.zeros(()))
         self.feature_context = None
         if ar and self.feature_decoder is not None:
             self.feature_context = nn.Linear(  # own lags [and their neighbour means]

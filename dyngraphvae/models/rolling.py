@@ -300,7 +300,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                         # the random intercepts: integrated out of the predictive, drawn for Â
                         eff = effects[k]
                         pred = torch.sigmoid(logits) if eff is None else eff.predictive(logits)
-                        prob = pred if eff is None else torch.sigmoid(logits + eff.effect(pairs))
+                        prob = pred if eff is None else torch.sigmoid(eff.drawn(logits, pairs))
                         probs[k, a:a + pairs.size(1)] = pred.mean(0).double()
                         if k < H - 1 and direct:
                             ctx = aged(ctx, decay)

@@ -86,10 +86,11 @@ def fit_node_effect(model: Any, graph: Any, *, snapshots: int = 20, seed: int = 
                     num_samples: int = 4) -> dict[str, Any] | None:
     """Fit ``(b_out, τ_out)`` and ``(b_in, τ_in)`` (module docstring) on the last ``snapshots``
     snapshots of ``graph`` that have edges (from snapshot 1 on: each is scored by the filter of
-    the ones before) and set them on ``model`` (``node_scale = (τ_out, τ_in)``, ``node_shift =
-    b_out + b_in``, ``node_corr = ρ``; undirected: ``τ_in = 0`` and the one intercept on both
-    ends, shift ``2 b``). Returns ``{"scale_out", "scale_in", "corr", "shift",
-    "num_snapshots"}``, or ``None`` when
+    the ones before) and set them on ``model`` (``node_scale = (τ_out, τ_in)``, ``node_corr =
+    ρ``; undirected: ``τ_in = 0`` and the one intercept on both ends). Forecasts keep every
+    pair's probability (:func:`~dyngraphvae.models.context.marginal_logit`); the fitted centres
+    ``b_out + b_in`` (the rare pairs' limit of that map) are returned as ``"shift"``. Returns
+    ``{"scale_out", "scale_in", "corr", "shift", "num_snapshots"}``, or ``None`` when
     the model has no node effect or the graph too few snapshots (nothing is changed then)."""
     from dyngraphvae.models import engine
 
@@ -128,7 +129,6 @@ def fit_node_effect(model: Any, graph: Any, *, snapshots: int = 20, seed: int = 
         b_in, t_in = b_out, 0.0
     with torch.no_grad():
         model.node_scale.copy_(torch.tensor([t_out, t_in]))
-        model.node_shift.fill_(b_out + b_in)
         model.node_corr.fill_(rho)
     return {"scale_out": t_out, "scale_in": t_in if directed else t_out, "corr": rho,
             "shift": b_out + b_in, "num_snapshots": len(chosen)}
