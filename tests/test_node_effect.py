@@ -206,7 +206,7 @@ def test_the_pair_predictive_integrates_the_intercepts():
 def test_without_the_effect_nothing_is_drawn():
     g = _graph()
     cfg = ForecasterConfig.for_graph(g, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
-                                     decoder_context="pair_history")
+                                     decoder_context="pair_history", node_effect=False)
     model = TemporalGraphVAE(cfg).eval()
     assert not hasattr(model, "node_scale")
     assert model.forecast(g, 2, 3).node_offsets is None
@@ -285,3 +285,14 @@ def test_the_forecast_predictive_integrates_the_intercepts():
     fc0 = TemporalGraphVAE(cfg).eval().forecast(g, 2, 3)
     assert fc0.edge_offsets is None
     torch.testing.assert_close(fc0.predictive_edge_prob(pairs), fc0.edge_prob(pairs))
+
+
+def test_for_graph_gives_node_effects_to_edge_contexts_only():
+    from dyngraphvae.models.config import RECIPE_NODE_EFFECT
+
+    g = _graph()
+    cfg = ForecasterConfig.for_graph(g, decoder_context="pair_history")
+    assert cfg.node_effect is RECIPE_NODE_EFFECT
+    assert not ForecasterConfig.for_graph(g).node_effect  # the plain decoder: no edge context
+    assert not ForecasterConfig.for_graph(g, decoder_context="pair_history",
+                                          node_effect=False).node_effect

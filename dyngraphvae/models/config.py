@@ -33,6 +33,11 @@ RECIPE_FEATURE_LAGS = 4
 #: neighbour-mean lags in the autoregressive feature mean that ``for_graph`` gives the same models:
 #: the validation CRPS fell on all five PyG Temporal splits (``docs/results.md``, section 2c)
 RECIPE_FEATURE_NEIGHBOURS = True
+#: node (sender / receiver) effects that ``for_graph`` gives a model that decodes edges with a
+#: decoder context: on the validation origins of uci_collegemsg and bitcoin_alpha they brought
+#: the sampled degree distributions closer to the truth at level ranking (``docs/results.md``,
+#: section 3p)
+RECIPE_NODE_EFFECT = True
 
 
 @dataclass
@@ -324,7 +329,8 @@ class ForecasterConfig(ConfigBase):
         against 0.60 s with the sparse one, which the published uci results use
         (``docs/benchmarks.md``, "Time to the validation optimum"). With a decoder context and
         node features, ``feature_lags`` defaults to :data:`RECIPE_FEATURE_LAGS` and
-        ``feature_neighbours`` to :data:`RECIPE_FEATURE_NEIGHBOURS`. ``overrides`` replace
+        ``feature_neighbours`` to :data:`RECIPE_FEATURE_NEIGHBOURS`; with a decoder context and
+        edges decoded, ``node_effect`` to :data:`RECIPE_NODE_EFFECT`. ``overrides`` replace
         any field.
         """
         base = dict(num_nodes=graph.num_nodes, num_features=graph.num_features,
@@ -338,6 +344,10 @@ class ForecasterConfig(ConfigBase):
             base["feature_lags"] = RECIPE_FEATURE_LAGS
         if ar_features and "feature_neighbours" not in overrides:
             base["feature_neighbours"] = RECIPE_FEATURE_NEIGHBOURS
+        edge_context = (base.get("decoder_context", "none") != "none"
+                        and base.get("decode_edges") is not False)
+        if edge_context and "node_effect" not in overrides:
+            base["node_effect"] = RECIPE_NODE_EFFECT
         return cls(**base)
 
     @property

@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import (
@@ -24,6 +23,11 @@ from torch.distributions import (
 )
 
 from dyngraphvae.data.neighbours import neighbour_mean
+from dyngraphvae.models.random_effect import (  # noqa: F401  (re-exported)
+    expected_sigmoid,
+    marginal_logit,
+    normal_quadrature,
+)
 from dyngraphvae.nn.decoders import EdgeDecoder
 from dyngraphvae.objectives.weakening import drop_edges, drop_inputs
 
@@ -545,52 +549,6 @@ class OffsetScorer:
         intercepts integrated out of each sample's pair probabilities (``σ(ℓ)`` itself with node
         effects alone)."""
         return expected_sigmoid(self.base(logits), self.scale or 0.0)
-
-
-def marginal_logit(logits: Tensor, var: float, step: float = 0.05, span: float = 60.0
-                   ) -> Tensor:
-    r"""``m(ℓ)`` with ``E σ(m(ℓ) + ε) = σ(ℓ)``, ``ε ~ N(0, var)``: the logit that keeps a pair's
-    probability when a random intercept of variance ``var`` is added to it (so the intercepts
-    reshape which pairs occur together, not how often each does). ``logit E σ(x + ε)`` is
-    tabulated on a grid of ``x`` (Gauss–Hermite, in log space) and inverted by linear
-    interpolation; beyond the grid it is ``x ∓ var / 2`` (``E e^{x + ε} = e^{x + var/2}``). For
-    rare pairs ``m(ℓ) ≈ ℓ − var / 2``, the centre that keeps the expected count."""
-    if var <= 0:
-        return logits
-    x = torch.arange(-span, span + step / 2, step, dtype=torch.float64, device=logits.device)
-    d, w = normal_quadrature(math.sqrt(var), 40, x)
-    lw = w.log()
-    lf = torch.logsumexp(lw + torch.nn.functional.logsigmoid(x.unsqueeze(1) + d), 1)
-    lg = torch.logsumexp(lw + torch.nn.functional.logsigmoid(-x.unsqueeze(1) - d), 1)
-    table = lf - lg  # logit E σ(x + ε), increasing in x
-    flat = logits.detach().double().reshape(-1)
-    i = torch.searchsorted(table, flat).clamp(1, table.numel() - 1)
-    lo, hi = table[i - 1], table[i]
-    t = ((flat - lo) / (hi - lo)).clamp(0.0, 1.0)
-    out = x[i - 1] + t * step
-    out = torch.where(flat < table[0], flat - var / 2, out)
-    out = torch.where(flat > table[-1], flat + var / 2, out)
-    return out.reshape(logits.shape).to(logits.dtype)
-
-
-def normal_quadrature(scale: float, nodes: int = 20, like: Tensor | None = None
-                      ) -> tuple[Tensor, Tensor]:
-    r"""Gauss–Hermite points and weights of ``δ ~ N(0, scale²)``: ``E f(δ) ≈ Σ_j w_j f(δ_j)``
-    with ``δ_j = √2 · scale · x_j`` and ``w_j = π^{-1/2} ω_j`` (dtype and device of ``like``)."""
-    x, w = np.polynomial.hermite.hermgauss(int(nodes))
-    kw = {} if like is None else {"dtype": like.dtype, "device": like.device}
-    return (torch.as_tensor(math.sqrt(2.0) * float(scale) * x, **kw),
-            torch.as_tensor(w / math.sqrt(math.pi), **kw))
-
-
-def expected_sigmoid(logits: Tensor, scale: float, nodes: int = 20) -> Tensor:
-    r"""``E[σ(ℓ + δ)]``, ``δ ~ N(0, scale²)``, by Gauss–Hermite quadrature
-    (:func:`normal_quadrature`). The snapshot effect integrated out of a pair's probability (a
-    Rao–Blackwellised predictive: the same mean as a drawn ``δ``, less noise)."""
-    if scale <= 0:
-        return torch.sigmoid(logits)
-    d, w = normal_quadrature(scale, nodes, logits)
-    return (torch.sigmoid(logits.unsqueeze(-1) + d) * w).sum(-1)
 
 
 def shift_mean(dist: Distribution | Tensor, shift: Tensor) -> Distribution | Tensor:

@@ -281,6 +281,8 @@ def node_draws(model: TemporalGraphVAE, num_samples: int,
     if not getattr(c, "node_effect", False) or c.deterministic:
         return None
     t_out, t_in = (float(v) for v in model.node_scale)
+    if t_out == 0 and t_in == 0:  # not fitted, or fitted to none: no effect
+        return None
     n, dev = c.num_nodes, model.device
     src = torch.randn(num_samples, n, generator=generator, device=dev) * t_out
     if not c.directed:

@@ -131,7 +131,7 @@ class Forecast:
         node_offsets: ``(2, S, H, N)`` draws of the sender and receiver intercepts (centred;
             ``ForecasterConfig.node_effect``), or ``None``.
         node_var: the variance they add to a pair's logit; with them every logit ``ℓ`` is
-            first mapped to :func:`~dyngraphvae.models.context.marginal_logit` ``m(ℓ)``, so
+            first mapped to :func:`~dyngraphvae.models.random_effect.marginal_logit` ``m(ℓ)``, so
             that each pair keeps its probability.
     """
 

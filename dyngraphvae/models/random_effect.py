@@ -16,23 +16,87 @@ maximum-likelihood random-effects fit of the estimates ``δ̂_s`` with variances
 (:func:`random_effect_fit`; the model of DerSimonian & Laird, "Meta-analysis in clinical
 trials", 1986). Used by the trained effect (:mod:`dyngraphvae.training.snapshot_effect`) and by
 the per-origin refit's (:mod:`dyngraphvae.models.refit`).
+
+The node effects (sender / receiver intercepts, ``ForecasterConfig.node_effect``) are fitted the
+same way on the rows and columns of each snapshot (:class:`RowStatistics`,
+:func:`node_effect_fit`, :func:`node_correlation_fit`; :mod:`dyngraphvae.training.node_effect`),
+and the Gauss–Hermite helpers that integrate any of these intercepts out of a pair's probability
+live here (:func:`normal_quadrature`, :func:`expected_sigmoid`, :func:`marginal_logit`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from dyngraphvae.models.context import normal_quadrature
-
 __all__ = [
-    "RowStatistics", "matched_centre", "node_centre", "node_correlation_fit", "node_effect_fit",
-    "node_log_likelihood", "offset_estimates", "random_effect_fit", "row_log_likelihood",
-    "row_statistics",
+    "RowStatistics", "expected_sigmoid", "marginal_logit", "matched_centre", "node_centre",
+    "node_correlation_fit", "node_effect_fit", "node_log_likelihood", "normal_quadrature",
+    "offset_estimates", "random_effect_fit", "row_log_likelihood", "row_statistics",
 ]
+
+
+def marginal_logit(logits: Tensor, var: float, step: float = 0.05, span: float = 60.0
+                   ) -> Tensor:
+    r"""``m(ℓ)`` with ``E σ(m(ℓ) + ε) = σ(ℓ)``, ``ε ~ N(0, var)``: the logit that keeps a pair's
+    probability when a random intercept of variance ``var`` is added to it (so the intercepts
+    reshape which pairs occur together, not how often each does). ``m`` is tabulated once per
+    ``var`` on a uniform grid of ``ℓ`` (:func:`_marginal_table`) and interpolated linearly;
+    beyond the grid ``m(ℓ) = ℓ ∓ var / 2`` (``E e^{x + ε} = e^{x + var/2}``). For rare pairs
+    ``m(ℓ) ≈ ℓ − var / 2``, the centre that keeps the expected count."""
+    if var <= 0:
+        return logits
+    table = _marginal_table(float(var), float(step), float(span))
+    table = table.to(device=logits.device, dtype=logits.dtype)
+    slope = table.diff()
+    x = logits.detach()
+    inside = x.clamp(-span, span)
+    pos = (inside + span).mul_(1.0 / step).clamp_(0, table.numel() - 1.0001)
+    i = pos.long()
+    # linear in the cell; beyond the grid m has slope 1 (ℓ ∓ var / 2)
+    return torch.addcmul(table[i], slope[i], pos.sub_(i)).add_(x - inside)
+
+
+@functools.lru_cache(maxsize=64)
+def _marginal_table(var: float, step: float, span: float) -> Tensor:
+    """``m`` on the uniform grid ``ℓ = −span, −span + step, …, span``: ``logit E σ(x + ε)``
+    tabulated by Gauss–Hermite in log space on a grid of ``x`` (twice as fine) and inverted by
+    linear interpolation (it increases with ``x``)."""
+    x = torch.arange(-span - var, span + var + step / 4, step / 2, dtype=torch.float64)
+    d, w = normal_quadrature(math.sqrt(var), 40, x)
+    lw = w.log()
+    lf = torch.logsumexp(lw + torch.nn.functional.logsigmoid(x.unsqueeze(1) + d), 1)
+    lg = torch.logsumexp(lw + torch.nn.functional.logsigmoid(-x.unsqueeze(1) - d), 1)
+    table = lf - lg
+    ell = torch.arange(-span, span + step / 2, step, dtype=torch.float64)
+    k = torch.searchsorted(table, ell).clamp(1, table.numel() - 1)
+    lo, hi = table[k - 1], table[k]
+    return x[k - 1] + ((ell - lo) / (hi - lo)).clamp(0.0, 1.0) * (step / 2)
+
+
+def normal_quadrature(scale: float, nodes: int = 20, like: Tensor | None = None
+                      ) -> tuple[Tensor, Tensor]:
+    r"""Gauss–Hermite points and weights of ``δ ~ N(0, scale²)``: ``E f(δ) ≈ Σ_j w_j f(δ_j)``
+    with ``δ_j = √2 · scale · x_j`` and ``w_j = π^{-1/2} ω_j`` (dtype and device of ``like``)."""
+    x, w = np.polynomial.hermite.hermgauss(int(nodes))
+    kw = {} if like is None else {"dtype": like.dtype, "device": like.device}
+    return (torch.as_tensor(math.sqrt(2.0) * float(scale) * x, **kw),
+            torch.as_tensor(w / math.sqrt(math.pi), **kw))
+
+
+def expected_sigmoid(logits: Tensor, scale: float, nodes: int = 20) -> Tensor:
+    r"""``E[σ(ℓ + δ)]``, ``δ ~ N(0, scale²)``, by Gauss–Hermite quadrature
+    (:func:`normal_quadrature`). The snapshot effect integrated out of a pair's probability (a
+    Rao–Blackwellised predictive: the same mean as a drawn ``δ``, less noise)."""
+    if scale <= 0:
+        return torch.sigmoid(logits)
+    d, w = normal_quadrature(scale, nodes, logits)
+    return (torch.sigmoid(logits.unsqueeze(-1) + d) * w).sum(-1)
 
 
 def offset_estimates(logits: list[Tensor], labels: list[Tensor], weights: list[Tensor],

@@ -88,8 +88,9 @@ def fit_node_effect(model: Any, graph: Any, *, snapshots: int = 20, seed: int = 
     snapshots of ``graph`` that have edges (from snapshot 1 on: each is scored by the filter of
     the ones before) and set them on ``model`` (``node_scale = (τ_out, τ_in)``, ``node_corr =
     ρ``; undirected: ``τ_in = 0`` and the one intercept on both ends). Forecasts keep every
-    pair's probability (:func:`~dyngraphvae.models.context.marginal_logit`); the fitted centres
-    ``b_out + b_in`` (the rare pairs' limit of that map) are returned as ``"shift"``. Returns
+    pair's probability (:func:`~dyngraphvae.models.random_effect.marginal_logit`); the fitted
+    centres ``b_out + b_in`` (the rare pairs' limit of that map) are returned as ``"shift"``.
+    Returns
     ``{"scale_out", "scale_in", "corr", "shift", "num_snapshots"}``, or ``None`` when
     the model has no node effect or the graph too few snapshots (nothing is changed then)."""
     from dyngraphvae.models import engine
