@@ -33,11 +33,6 @@ RECIPE_FEATURE_LAGS = 4
 #: neighbour-mean lags in the autoregressive feature mean that ``for_graph`` gives the same models:
 #: the validation CRPS fell on all five PyG Temporal splits (``docs/results.md``, section 2c)
 RECIPE_FEATURE_NEIGHBOURS = True
-#: node (sender / receiver) effects that ``for_graph`` gives a model that decodes edges with a
-#: decoder context: on the validation origins of uci_collegemsg and bitcoin_alpha they brought
-#: the sampled degree distributions closer to the truth at level ranking (``docs/results.md``,
-#: section 3p)
-RECIPE_NODE_EFFECT = True
 
 
 @dataclass
@@ -119,14 +114,17 @@ class ForecasterConfig(ConfigBase):
             activity; ``τ`` (with a shift of the edge offset) is fitted by marginal likelihood on
             the training snapshots after the ELBO (:mod:`dyngraphvae.training.snapshot_effect`).
         node_effect: sender and receiver random intercepts of the edges (needs an edge
-            context): ``logit π_uv = ℓ_uv + a_u + c_v`` with ``a_u ~ N(b_out, τ_out²)``,
-            ``c_v ~ N(b_in, τ_in²)`` drawn per sampled future and step, a node's two with
-            correlation ``ρ`` (undirected: one ``a_u`` per node on both ends), so that a few
-            nodes can be busy on a step as in real data, instead of the under-dispersed degrees
-            of pairs independent given the latent (``docs/results.md``, 3o). ``τ`` and ``ρ`` by
-            the rows' and columns' marginal likelihood on the training snapshots after the ELBO,
-            ``b`` keeping their expected edge count (:mod:`dyngraphvae.training.node_effect`);
-            integrated out of the pair probabilities, drawn for the sampled graphs.
+            context): ``logit π_uv = m(ℓ_uv) + a_u + c_v`` with ``a_u ~ N(0, τ_out²)``,
+            ``c_v ~ N(0, τ_in²)`` drawn per sampled future and step, a node's two with
+            correlation ``ρ`` (undirected: one ``a_u`` per node on both ends) and ``m`` the map
+            that keeps every pair's probability, so that a few nodes can be busy on a step as in
+            real data, instead of the under-dispersed degrees of pairs independent given the
+            latent (``docs/results.md``, 3o). ``τ`` and ``ρ`` by the rows' and columns' marginal
+            likelihood on the training snapshots after the ELBO
+            (:mod:`dyngraphvae.training.node_effect`). Off by default: on uci_collegemsg's
+            validation origins it brought the sampled degree distributions closer to the truth
+            than persistence's at level ranking, but where forecasts feed their sampled graphs
+            back (bitcoin_alpha's chosen forecasts) it lowered MRR at h ≥ 4 (section 3p).
         context_refit: ``W``, the per-origin refit of the edge context term (needs an edge
             context; ``0``: off). At every forecast origin the term of each lead ``k`` is
             re-estimated by maximum a posteriori on the last ``W`` observed snapshots, the latent
@@ -329,8 +327,7 @@ class ForecasterConfig(ConfigBase):
         against 0.60 s with the sparse one, which the published uci results use
         (``docs/benchmarks.md``, "Time to the validation optimum"). With a decoder context and
         node features, ``feature_lags`` defaults to :data:`RECIPE_FEATURE_LAGS` and
-        ``feature_neighbours`` to :data:`RECIPE_FEATURE_NEIGHBOURS`; with a decoder context and
-        edges decoded, ``node_effect`` to :data:`RECIPE_NODE_EFFECT`. ``overrides`` replace
+        ``feature_neighbours`` to :data:`RECIPE_FEATURE_NEIGHBOURS`. ``overrides`` replace
         any field.
         """
         base = dict(num_nodes=graph.num_nodes, num_features=graph.num_features,
@@ -344,10 +341,6 @@ class ForecasterConfig(ConfigBase):
             base["feature_lags"] = RECIPE_FEATURE_LAGS
         if ar_features and "feature_neighbours" not in overrides:
             base["feature_neighbours"] = RECIPE_FEATURE_NEIGHBOURS
-        edge_context = (base.get("decoder_context", "none") != "none"
-                        and base.get("decode_edges") is not False)
-        if edge_context and "node_effect" not in overrides:
-            base["node_effect"] = RECIPE_NODE_EFFECT
         return cls(**base)
 
     @property
