@@ -174,32 +174,25 @@ def _warm_start(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> N
                  "snapshots (MSE %.4g)", model.config.feature_lags, len(train), info["mse"])
 
 
-def _fit_snapshot_effect(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
-    """Fit the snapshot effect's scale on the training snapshots (validation ones excluded)."""
+def _fit_random_effects(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
+    """Fit the snapshot effect's and the node effects' scales, each where the config asks for
+    it, on the training snapshots (validation ones excluded)."""
     from dyngraphvae.training.lightning_module import num_validation_snapshots
+    from dyngraphvae.training.node_effect import fit_node_effect
     from dyngraphvae.training.snapshot_effect import fit_snapshot_effect
 
+    log = logging.getLogger("dyngraphvae")
     train = data[: len(data) - num_validation_snapshots(len(data), config)]
     info = fit_snapshot_effect(model, train, seed=config.seed)
     if info is not None:
-        logging.getLogger("dyngraphvae").info(
-            "fit: snapshot effect τ = %.3f, edge offset moved by %.3f (marginal likelihood of "
-            "the %d training snapshots)", info["scale"], info["offset_shift"],
-            info["num_snapshots"])
-
-
-def _fit_node_effect(model: nn.Module, data: TemporalGraph, config: TrainConfig) -> None:
-    """Fit the node effects' scales on the training snapshots (validation ones excluded)."""
-    from dyngraphvae.training.lightning_module import num_validation_snapshots
-    from dyngraphvae.training.node_effect import fit_node_effect
-
-    train = data[: len(data) - num_validation_snapshots(len(data), config)]
+        log.info("fit: snapshot effect τ = %.3f, edge offset moved by %.3f (marginal likelihood "
+                 "of the %d training snapshots)", info["scale"], info["offset_shift"],
+                 info["num_snapshots"])
     info = fit_node_effect(model, train, seed=config.seed)
     if info is not None:
-        logging.getLogger("dyngraphvae").info(
-            "fit: node effects τ_out = %.3f, τ_in = %.3f, centre %.3f (marginal likelihood of "
-            "the rows and columns of the last %d training snapshots)", info["scale_out"],
-            info["scale_in"], info["shift"], info["num_snapshots"])
+        log.info("fit: node effects τ_out = %.3f, τ_in = %.3f, ρ = %.2f (marginal likelihood of "
+                 "the rows and columns of the last %d training snapshots)", info["scale_out"],
+                 info["scale_in"], info["corr"], info["num_snapshots"])
 
 
 def _strategy(config: TrainConfig) -> Any:
@@ -396,10 +389,8 @@ def fit(
         state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model = module.model.cpu().eval()
-    if getattr(model.config, "snapshot_effect", False) and isinstance(data, TemporalGraph):
-        _fit_snapshot_effect(model, data, train_config)
-    if getattr(model.config, "node_effect", False) and isinstance(data, TemporalGraph):
-        _fit_node_effect(model, data, train_config)
+    if isinstance(data, TemporalGraph):
+        _fit_random_effects(model, data, train_config)
     meta = dict(metadata or {})
     meta.setdefault("best_val_elbo_per_step", best_score)
     meta.setdefault("epochs_completed", int(trainer.current_epoch))
