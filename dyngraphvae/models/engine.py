@@ -293,8 +293,8 @@ def node_draws(model: TemporalGraphVAE, num_samples: int,
     return NodeDraws(src, tgt, t_out ** 2 + t_in ** 2)
 
 
-def effect_scorer(scorer: Any, offsets: Tensor | None, scale: float, nodes: NodeDraws | None,
-                  num_samples: int) -> tuple[Any, Tensor | None, float]:
+def effect_scorer(scorer: Any, offsets: Tensor | None, scale: float, nodes: NodeDraws | None
+                  ) -> tuple[Any, Tensor | None, float]:
     """``scorer`` with one step's snapshot effect (``offsets (S,)`` of scale ``scale``) and node
     effects added (:class:`~dyngraphvae.models.context.OffsetScorer`), and the step's offsets
     and total scale; unchanged without either."""
@@ -303,7 +303,7 @@ def effect_scorer(scorer: Any, offsets: Tensor | None, scale: float, nodes: Node
             return scorer, None, 0.0
         return OffsetScorer(scorer, offsets, scale), offsets, scale
     if offsets is None:
-        offsets = nodes.source.new_zeros(num_samples)
+        offsets = nodes.source.new_zeros(nodes.source.size(0))
         scale = 0.0
     total = math.sqrt(scale ** 2 + nodes.var)
     return (OffsetScorer(scorer, offsets, total, nodes.source, nodes.target, nodes.var),
@@ -396,7 +396,7 @@ def rollout(
                       else ContextScorer(model.edge_decoder, terms[k], ctx.edges))
             off, tau = step_effect(model, None if terms is None else terms[k], S, generator)
             nodes = node_draws(model, S, generator)
-            scorer, off, tau = effect_scorer(scorer, off, tau, nodes, S)
+            scorer, off, tau = effect_scorer(scorer, off, tau, nodes)
             if off is not None:
                 offsets.append(off)
                 scales.append(tau)

@@ -189,10 +189,8 @@ class Forecast:
         scorer = ContextScorer(dec, term, self.contexts[k].edges)
         if self.edge_offsets is None:
             return scorer
-        if self.node_offsets is None:
-            return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k])
-        return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k],
-                            self.node_offsets[0, :, k], self.node_offsets[1, :, k],
+        src, tgt = (None, None) if self.node_offsets is None else self.node_offsets[:, :, k]
+        return OffsetScorer(scorer, self.edge_offsets[:, k], self.snapshot_scale[k], src, tgt,
                             self.node_var)
 
     def edge_logits(self, pairs: Tensor | None = None) -> Tensor:

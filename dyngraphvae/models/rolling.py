@@ -285,7 +285,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     offsets, scales = zip(*(engine.step_effect(model, terms[k], S, generator)
                                             for k in range(H)), strict=True)
                 nodes = [engine.node_draws(model, S, generator) for _ in range(H)]
-                effects = [engine.effect_scorer(None, offsets[k], scales[k], nodes[k], S)[0]
+                effects = [engine.effect_scorer(None, offsets[k], scales[k], nodes[k])[0]
                            for k in range(H)]
                 union, inv = _unique_pairs(torch.cat(present, dim=1), n, c.directed)
                 probs = torch.empty(H, union.size(1), dtype=torch.float64)
