@@ -139,14 +139,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if events is not None:
         meta["events"] = events
     if len(candidates) > 1:
-        from dyngraphvae.selection import fit_and_select
+        from dyngraphvae.selection import fit_and_select, selection_line
 
         try:
             res, record = fit_and_select(candidates, train_config, history, args.out,
                                          metadata=meta)
         except ValueError as err:
             raise CLIError(str(err)) from err
-        print(_selection_line(record))
+        print(selection_line(record))
     else:
         try:
             res = fit(next(iter(candidates.values())), train_config, history, args.out,
@@ -155,35 +155,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(err, ValueError) and "checkpoint" not in str(err):
                 raise
             raise CLIError(str(err)) from err
-    refit_keys = {"context_refit", "context_refit_degrees", "context_refit_degree_form",
-                  "context_refit_neighbours", "context_refit_latent"}
-    if not refit_keys & set(settings) and args.resume is None:
-        from dyngraphvae.selection import select_context_refit
+    if args.resume is None:  # what the user did not set is chosen on validation
+        from dyngraphvae.selection import REFIT_KEYS, choose_forecasts
 
-        refit = select_context_refit(res.model, history, train_config, args.out)
-        if refit is not None:
-            print(_refit_line(refit))
+        for line in choose_forecasts(res.model, history, train_config, args.out,
+                                     refit=not REFIT_KEYS & set(settings),
+                                     node_effect="node_effect" not in settings):
+            print(line)
     print(f"trained {res.epochs_completed} epochs; best val ELBO/step "
           f"{res.best_score if res.best_score is not None else 'n/a'}; model folder {args.out}")
     print(f"next: dyngraphvae evaluate --model {args.out}   |   "
           f"dyngraphvae forecast --model {args.out}")
     return 0
-
-
-def _refit_line(record: dict[str, Any]) -> str:
-    """One line saying which refit window the validation origins chose, and the scores."""
-    table = ", ".join(f"W={w} {v:.3f}" for w, v in record["scores"].items())
-    return (f"context refit chosen on {len(record['origins'])} validation origins, h = 1.."
-            f"{record['horizon']} (pairwise log score per edge: {table}): W={record['chosen']}")
-
-
-def _selection_line(record: dict[str, Any]) -> str:
-    """One line saying which decoder context the validation snapshots chose, and the scores."""
-    table = ", ".join(
-        f"{name} {v['validation_link_auc']:.1f}" if v["validation_link_auc"] is not None
-        else f"{name} n/a" for name, v in record["candidates"].items())
-    return (f"decoder context chosen on the {record['validation_snapshots']} validation "
-            f"snapshots (one-step link AUC: {table}): {record['chosen']}")
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -394,19 +377,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t_fit = time.perf_counter()
     selection = None
     if len(candidates) > 1:
-        from dyngraphvae.selection import fit_and_select
+        from dyngraphvae.selection import fit_and_select, selection_line
 
         res, selection = fit_and_select(candidates, train_config, graph[:start], out / "model",
                                         metadata=meta)
-        print(_selection_line(selection))
+        print(selection_line(selection))
     else:
         res = fit(next(iter(candidates.values())), train_config, graph[:start], out / "model",
                   metadata=meta)
-    from dyngraphvae.selection import select_context_refit
+    from dyngraphvae.selection import choose_forecasts
 
-    refit = select_context_refit(res.model, graph[:start], train_config, out / "model")
-    if refit is not None:  # as train does, for a decoder with an edge context
-        print(_refit_line(refit))
+    for line in choose_forecasts(res.model, graph[:start], train_config, out / "model"):
+        print(line)  # as train does, for a decoder with an edge context
     model_config = res.model.config
     fit_s = time.perf_counter() - t_fit
     model = res.model

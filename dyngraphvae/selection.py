@@ -30,14 +30,19 @@ from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
-__all__ = ["fit_and_select", "refit_validation_origins", "select_context_refit",
-           "validation_link_auc"]
+__all__ = ["REFIT_KEYS", "choose_forecasts", "fit_and_select", "forecasts_are_direct",
+           "refit_validation_origins", "select_context_refit", "select_node_effect",
+           "selection_line", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
 #: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
 #: ``"10+rates+cn"``: and the common-neighbour column, ``context_refit_neighbours``;
 #: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
 REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
+
+#: the config fields that the refit choice sets (a user who sets one keeps their own)
+REFIT_KEYS = frozenset({"context_refit", "context_refit_degrees", "context_refit_degree_form",
+                        "context_refit_neighbours", "context_refit_latent"})
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,
@@ -158,3 +163,78 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
     model.config.save(out_dir / CONFIG_FILE)
     _record(out_dir, "refit_selection", record)
     return record
+
+
+def forecasts_are_direct(config: Any) -> bool:
+    """Whether every lead's forecast reads only the observed history: a per-origin refit
+    (``context_refit > 0``) or the direct multi-horizon decoder (``context_leads > 1``). Then no
+    sampled graph is read back as the next step's context."""
+    return int(getattr(config, "context_refit", 0)) > 0 or int(
+        getattr(config, "context_leads", 1)) > 1
+
+
+def select_node_effect(model: Any, history: TemporalGraph, train_config: TrainConfig,
+                       out_dir: str | Path) -> dict[str, Any] | None:
+    """Turn on the node effects (``ForecasterConfig.node_effect``,
+    :mod:`dyngraphvae.training.node_effect`) of a trained model whose chosen forecasts are
+    direct (:func:`forecasts_are_direct`), fit them on the training snapshots of ``history``
+    (its validation block excluded) and rewrite the model folder ``out_dir`` (weights, config,
+    ``manifest.json`` under ``"node_effect"``).
+
+    Why only there: the effects keep every pair's forecast probability, so a direct forecast
+    ranks pairs as before, while its sampled graphs get the busy and silent nodes of real data
+    (rule K, ``docs/results.md`` 3q: degree MMD lower on uci_collegemsg, vgrnn_enron10 and
+    vgrnn_colab at level ranking and count coverage). Where the forecasts read their own samples
+    back (``W = 0``), a bursty sampled step lifts its busy nodes' pairs at the next step and MRR
+    fell at h ≥ 4 on bitcoin_alpha (3p). Returns the record, or ``None`` (nothing changed) when
+    the model has no edge context, already has the effects, forecasts with feedback, or the
+    training span is too short to fit them."""
+    from dyngraphvae.training.io import update_saved_model
+    from dyngraphvae.training.node_effect import enable_node_effect, fit_node_effect
+
+    c = model.config
+    if (getattr(model, "edge_context", None) is None or c.node_effect or c.deterministic
+            or not forecasts_are_direct(c)):
+        return None
+    train = history[: len(history) - num_validation_snapshots(len(history), train_config)]
+    enable_node_effect(model)
+    info = fit_node_effect(model, train, seed=train_config.seed)
+    if info is None:  # too few snapshots with edges: leave the model as it was
+        c.node_effect = False
+        del model.node_scale, model.node_corr
+        return None
+    record = {"by": "rows' and columns' marginal likelihood on the training snapshots; on "
+              "because the chosen forecasts are direct", **info}
+    out_dir = Path(out_dir)
+    update_saved_model(model, out_dir)
+    _record(out_dir, "node_effect", record)
+    return record
+
+
+def choose_forecasts(model: Any, history: TemporalGraph, train_config: TrainConfig,
+                     out_dir: str | Path, *, refit: bool = True,
+                     node_effect: bool = True) -> list[str]:
+    """What ``dyngraphvae train`` chooses after training, in order: the refit
+    (:func:`select_context_refit`), then the node effects where the chosen forecasts are direct
+    (:func:`select_node_effect`); ``False`` skips a step (a setting the user gave). Returns one
+    line per choice made, for the log."""
+    lines = []
+    if refit and (record := select_context_refit(model, history, train_config, out_dir)):
+        table = ", ".join(f"W={w} {v:.3f}" for w, v in record["scores"].items())
+        lines.append(f"context refit chosen on {len(record['origins'])} validation origins, "
+                     f"h = 1..{record['horizon']} (pairwise log score per edge: {table}): "
+                     f"W={record['chosen']}")
+    if node_effect and (r := select_node_effect(model, history, train_config, out_dir)):
+        lines.append(f"node effects on (direct forecasts): τ_out {r['scale_out']:.3f}, τ_in "
+                     f"{r['scale_in']:.3f}, ρ {r['corr']:.2f}, fitted on "
+                     f"{r['num_snapshots']} training snapshots")
+    return lines
+
+
+def selection_line(record: dict[str, Any]) -> str:
+    """One line saying which decoder context the validation snapshots chose, and the scores."""
+    table = ", ".join(
+        f"{name} {v['validation_link_auc']:.1f}" if v["validation_link_auc"] is not None
+        else f"{name} n/a" for name, v in record["candidates"].items())
+    return (f"decoder context chosen on the {record['validation_snapshots']} validation "
+            f"snapshots (one-step link AUC: {table}): {record['chosen']}")

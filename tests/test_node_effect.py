@@ -151,19 +151,28 @@ def test_forecasts_add_the_drawn_intercepts_to_every_logit(directed):
             torch.testing.assert_close(full[:, pairs[0], pairs[1]], want)
 
 
-@settings(max_examples=30, deadline=None)
-@given(var=st.floats(0.01, 8.0), lo=st.floats(-40.0, 10.0))
-def test_the_marginal_logit_keeps_each_pair_probability(var, lo):
-    logits = torch.linspace(lo, lo + 5.0, 7, dtype=torch.float64)
-    m = marginal_logit(logits, var)
+def _log_mean_sigmoid(x: torch.Tensor, var: float) -> torch.Tensor:
+    """``log E σ(x + ε)``, ``ε ~ N(0, var)``, by the trapezoid rule on a fine grid."""
+    if var == 0:
+        return torch.nn.functional.logsigmoid(x)
     s = math.sqrt(var)
     e = torch.linspace(-10 * s, 10 * s, 20001, dtype=torch.float64)
     dens = torch.exp(-0.5 * (e / s) ** 2)
     dens = dens / torch.trapezoid(dens, e)
-    got = torch.log(torch.trapezoid(torch.sigmoid(m[:, None] + e) * dens, e, dim=1))
-    torch.testing.assert_close(got, torch.nn.functional.logsigmoid(logits), atol=1e-4, rtol=0)
+    return torch.log(torch.trapezoid(torch.sigmoid(x[:, None] + e) * dens, e, dim=1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(var=st.floats(0.01, 8.0), lo=st.floats(-40.0, 10.0),
+       given_var=st.one_of(st.just(0.0), st.floats(0.01, 4.0)))
+def test_the_marginal_logit_keeps_each_pair_probability(var, lo, given_var):
+    # E σ(m(ℓ) + ε + η) = E σ(ℓ + η): node effects ε beside a snapshot effect η (or none)
+    logits = torch.linspace(lo, lo + 5.0, 7, dtype=torch.float64)
+    m = marginal_logit(logits, var, given_var)
+    got = _log_mean_sigmoid(m, var + given_var)
+    torch.testing.assert_close(got, _log_mean_sigmoid(logits, given_var), atol=1e-4, rtol=0)
     assert bool((m.diff() > 0).all())  # monotone: the ranking of pairs is kept
-    assert torch.equal(marginal_logit(logits, 0.0), logits)
+    assert torch.equal(marginal_logit(logits, 0.0, given_var), logits)
 
 
 def test_the_effect_widens_the_sampled_degrees():
@@ -288,5 +297,58 @@ def test_the_forecast_predictive_integrates_the_intercepts():
 
 
 def test_for_graph_leaves_node_effects_off():
-    # rule J failed on bitcoin_alpha (docs/results.md, 3p): an option, not a default
+    # rule J failed on bitcoin_alpha (docs/results.md, 3p): not a config default; train turns
+    # them on only for direct forecasts (rule K, 3q; the tests below)
     assert not ForecasterConfig.for_graph(_graph(), decoder_context="pair_history").node_effect
+
+
+def _trained(tmp_path, name, **kw):
+    from dyngraphvae.training import TrainConfig, fit
+
+    graph = _graph(n=60, t=16, seed=5, bursty=True)
+    cfg = ForecasterConfig.for_graph(graph, latent_dim=3, hidden_dim=8, node_embedding_dim=4,
+                                     decoder_context="pair_history", **kw)
+    tc = TrainConfig(epochs=2, window=2, val_snapshots=3, progress_bar=False, tensorboard=False,
+                     save_checkpoints=False, patience=None)
+    return graph, tc, fit(cfg, tc, graph, tmp_path / name).model
+
+
+def test_train_turns_node_effects_on_for_direct_forecasts_only(tmp_path):
+    import copy
+    import json
+
+    from dyngraphvae.models.rolling import predictive_pair_probs
+    from dyngraphvae.selection import choose_forecasts, forecasts_are_direct, select_node_effect
+    from dyngraphvae.training.io import load_saved
+
+    graph, tc, model = _trained(tmp_path, "refit", context_refit=4)
+    assert forecasts_are_direct(model.config)
+    before = copy.deepcopy(model)
+    lines = choose_forecasts(model, graph, tc, tmp_path / "refit", refit=False)
+    assert len(lines) == 1 and lines[0].startswith("node effects on"), lines
+    # fitted on the 13 training snapshots (val block of 3 excluded); the bursty senders found
+    assert model.config.node_effect and float(model.node_scale[0]) > 1.2
+    record = json.loads((tmp_path / "refit" / "manifest.json").read_text())["metadata"]
+    assert record["node_effect"]["num_snapshots"] == 12  # snapshots 1..12 score on filters
+    saved = load_saved(tmp_path / "refit").model.eval()
+    assert saved.config.node_effect
+    torch.testing.assert_close(saved.node_scale, model.node_scale)
+    # the sampled graphs now carry the drawn intercepts; every pair's forecast is the model's own
+    assert before.forecast(graph[:10], 3, 4).node_offsets is None
+    assert saved.forecast(graph[:10], 3, 4).node_offsets is not None
+    pairs = [[torch.tensor([[0, 1, 2, 5], [3, 0, 7, 9]])] * 3]
+    for origin in (9, 10):  # one origin a call: the node draws use the generator after it
+        got, want = (predictive_pair_probs(m, graph, [origin], 3, 8, pairs,
+                                           torch.Generator().manual_seed(1))[0]
+                     for m in (saved, before))
+        for k in range(3):
+            torch.testing.assert_close(got[k], want[k], atol=1e-5, rtol=1e-4)
+    assert select_node_effect(saved, graph, tc, tmp_path / "refit") is None  # already on
+
+    # forecasts that read their own samples back (W = 0): nothing changes (rule J, 3p)
+    graph, tc, plain = _trained(tmp_path, "feedback")
+    assert not forecasts_are_direct(plain.config)
+    assert choose_forecasts(plain, graph, tc, tmp_path / "feedback", refit=False) == []
+    assert not hasattr(plain, "node_scale")
+    assert not load_saved(tmp_path / "feedback").model.config.node_effect
+    assert forecasts_are_direct(dataclasses.replace(plain.config, context_leads=2))

@@ -503,7 +503,8 @@ class OffsetScorer:
     snapshot effect, ``ForecasterConfig.snapshot_effect``, ``offsets (B,)``) and, with node
     effects (``node_effect``, ``source``, ``target`` ``(B, N)`` centred draws of variance
     ``node_var`` per pair), ``m(ℓ_uv) + δ_b + a_{b,u} + c_{b,v}`` with ``m`` the
-    :func:`marginal_logit` that keeps every pair's probability, ``E σ(m(ℓ) + a + c) = σ(ℓ)``;
+    :func:`marginal_logit` that keeps every pair's probability,
+    ``E σ(m(ℓ) + δ + a + c) = E σ(ℓ + δ)``;
     the scorer's ``logits`` / ``dense_logits`` / ``block_logits`` interface. ``scale``: the
     standard deviation of all the intercepts of a pair together, with which :meth:`predictive`
     integrates them out."""
@@ -516,7 +517,10 @@ class OffsetScorer:
 
     def base(self, logits: Tensor) -> Tensor:
         """The scorer's ``logits`` before the drawn intercepts: ``m(ℓ)`` with node effects."""
-        return marginal_logit(logits, self.node_var) if self.source is not None else logits
+        if self.source is None:
+            return logits
+        # the snapshot effect's variance is what the total scale holds beyond the node effects
+        return marginal_logit(logits, self.node_var, (self.scale or 0.0) ** 2 - self.node_var)
 
     def effect(self, pairs: Tensor) -> Tensor:
         """``(B, P)`` drawn intercepts of ``pairs (2, P)``."""

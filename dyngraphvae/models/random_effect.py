@@ -41,17 +41,19 @@ __all__ = [
 ]
 
 
-def marginal_logit(logits: Tensor, var: float, step: float = 0.05, span: float = 60.0
-                   ) -> Tensor:
-    r"""``m(ℓ)`` with ``E σ(m(ℓ) + ε) = σ(ℓ)``, ``ε ~ N(0, var)``: the logit that keeps a pair's
-    probability when a random intercept of variance ``var`` is added to it (so the intercepts
-    reshape which pairs occur together, not how often each does). ``m`` is tabulated once per
-    ``var`` on a uniform grid of ``ℓ`` (:func:`_marginal_table`) and interpolated linearly;
-    beyond the grid ``m(ℓ) = ℓ ∓ var / 2`` (``E e^{x + ε} = e^{x + var/2}``). For rare pairs
+def marginal_logit(logits: Tensor, var: float, given: float = 0.0, step: float = 0.05,
+                   span: float = 60.0) -> Tensor:
+    r"""``m(ℓ)`` with ``E σ(m(ℓ) + ε + η) = E σ(ℓ + η)``, ``ε ~ N(0, var)``, ``η ~ N(0, given)``:
+    the logit that keeps a pair's probability when a random intercept of variance ``var`` (the
+    node effects) is added to it, beside an intercept ``η`` it already has (a snapshot effect;
+    ``given = 0``: ``E σ(m(ℓ) + ε) = σ(ℓ)``). So the node effects reshape which pairs occur
+    together, not how often each does. ``m`` is tabulated once per ``(var, given)`` on a uniform
+    grid of ``ℓ`` (:func:`_marginal_table`) and interpolated linearly; beyond the grid
+    ``m(ℓ) = ℓ ∓ var / 2`` (``E e^{x + ε} = e^{x + var/2}``). For rare pairs
     ``m(ℓ) ≈ ℓ − var / 2``, the centre that keeps the expected count."""
     if var <= 0:
         return logits
-    table = _marginal_table(float(var), float(step), float(span))
+    table = _marginal_table(float(var), max(float(given), 0.0), float(step), float(span))
     table = table.to(device=logits.device, dtype=logits.dtype)
     slope = table.diff()
     x = logits.detach()
@@ -62,21 +64,31 @@ def marginal_logit(logits: Tensor, var: float, step: float = 0.05, span: float =
     return torch.addcmul(table[i], slope[i], pos.sub_(i)).add_(x - inside)
 
 
-@functools.lru_cache(maxsize=64)
-def _marginal_table(var: float, step: float, span: float) -> Tensor:
-    """``m`` on the uniform grid ``ℓ = −span, −span + step, …, span``: ``logit E σ(x + ε)``
-    tabulated by Gauss–Hermite in log space on a grid of ``x`` (twice as fine) and inverted by
-    linear interpolation (it increases with ``x``)."""
-    x = torch.arange(-span - var, span + var + step / 4, step / 2, dtype=torch.float64)
+def _logit_mean_sigmoid(x: Tensor, var: float) -> Tensor:
+    """``logit E σ(x + ε)``, ``ε ~ N(0, var)``, by Gauss–Hermite in log space (``x`` itself
+    when ``var = 0``)."""
+    if var <= 0:
+        return x
     d, w = normal_quadrature(math.sqrt(var), 40, x)
     lw = w.log()
     lf = torch.logsumexp(lw + torch.nn.functional.logsigmoid(x.unsqueeze(1) + d), 1)
     lg = torch.logsumexp(lw + torch.nn.functional.logsigmoid(-x.unsqueeze(1) - d), 1)
-    table = lf - lg
+    return lf - lg
+
+
+@functools.lru_cache(maxsize=256)
+def _marginal_table(var: float, given: float, step: float, span: float) -> Tensor:
+    """``m`` on the uniform grid ``ℓ = −span, −span + step, …, span``: the target
+    ``logit E σ(ℓ + η)`` and ``logit E σ(x + ε + η)`` on a grid of ``x`` (twice as fine), the
+    latter inverted by linear interpolation (it increases with ``x``)."""
     ell = torch.arange(-span, span + step / 2, step, dtype=torch.float64)
-    k = torch.searchsorted(table, ell).clamp(1, table.numel() - 1)
+    wide = var + given
+    x = torch.arange(-span - wide, span + wide + step / 4, step / 2, dtype=torch.float64)
+    table = _logit_mean_sigmoid(x, wide)
+    target = _logit_mean_sigmoid(ell, given)
+    k = torch.searchsorted(table, target).clamp(1, table.numel() - 1)
     lo, hi = table[k - 1], table[k]
-    return x[k - 1] + ((ell - lo) / (hi - lo)).clamp(0.0, 1.0) * (step / 2)
+    return x[k - 1] + ((target - lo) / (hi - lo)).clamp(0.0, 1.0) * (step / 2)
 
 
 def normal_quadrature(scale: float, nodes: int = 20, like: Tensor | None = None

@@ -29,7 +29,8 @@ from torch import nn
 from dyngraphvae._version import __version__
 from dyngraphvae.training.config import TrainConfig
 
-__all__ = ["CheckpointMismatchError", "SavedModel", "load_model", "load_saved", "save_model"]
+__all__ = ["CheckpointMismatchError", "SavedModel", "load_model", "load_saved", "save_model",
+           "update_saved_model"]
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -115,6 +116,23 @@ def save_model(
         train_config.save(directory / TRAIN_CONFIG_FILE)
     if node_ids is not None:
         (directory / NODE_IDS_FILE).write_text(json.dumps(list(node_ids)) + "\n")
+    return directory
+
+
+def update_saved_model(model: nn.Module, directory: str | Path) -> Path:
+    """Rewrite ``config.json``, ``model.pt`` and the manifest's parameter shapes of a model folder
+    that :func:`save_model` wrote, after a change made once training is over (a buffer fitted
+    after the ELBO, e.g. the node effects); the manifest's metadata and every other file are
+    kept."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    (directory / CONFIG_FILE).write_text(
+        json.dumps(_config_of(model).to_dict(), indent=2, sort_keys=True))
+    torch.save(state, directory / WEIGHTS_FILE)
+    manifest["parameters"] = {k: list(v.shape) for k, v in state.items()}
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return directory
 
 

@@ -42,7 +42,7 @@ from dyngraphvae.models.random_effect import (
     row_statistics,
 )
 
-__all__ = ["fit_node_effect", "snapshot_logits"]
+__all__ = ["enable_node_effect", "fit_node_effect", "snapshot_logits"]
 
 
 def snapshot_logits(scorer: Any, z: Tensor, num_nodes: int, max_block: int = 1 << 22) -> Tensor:
@@ -74,6 +74,19 @@ def _snapshot_offset(logits: Tensor, count: float) -> float:
         c = r * float(torch.tensor(d).exp()) + float(torch.sigmoid(common + d).sum())
         lo, hi = (d, hi) if c < count else (lo, d)
     return 0.5 * (lo + hi)
+
+
+def enable_node_effect(model: Any) -> None:
+    """Give a trained model the node effects it was built without: ``config.node_effect`` and
+    the zero buffers ``node_scale``, ``node_corr`` that the constructor registers for it (zero
+    scales draw nothing until :func:`fit_node_effect` sets them). Nothing trained depends on
+    them, so the weights are untouched."""
+    if getattr(model.config, "node_effect", False):
+        return
+    device = next(model.parameters()).device
+    model.config.node_effect = True
+    model.register_buffer("node_scale", torch.zeros(2, device=device))
+    model.register_buffer("node_corr", torch.zeros((), device=device))
 
 
 def fit_node_effect(model: Any, graph: Any, *, snapshots: int = 20, seed: int = 0,
