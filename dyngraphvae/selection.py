@@ -225,8 +225,10 @@ def choose_forecasts(model: Any, history: TemporalGraph, train_config: TrainConf
                      f"h = 1..{record['horizon']} (pairwise log score per edge: {table}): "
                      f"W={record['chosen']}")
     if node_effect and (r := select_node_effect(model, history, train_config, out_dir)):
-        lines.append(f"node effects on (direct forecasts): τ_out {r['scale_out']:.3f}, τ_in "
-                     f"{r['scale_in']:.3f}, ρ {r['corr']:.2f}, fitted on "
+        scales = (f"τ_out {r['scale_out']:.3f}, τ_in {r['scale_in']:.3f}, ρ {r['corr']:.2f}"
+                  if model.config.directed else
+                  f"τ {r['scale_out']:.3f}, one intercept per node (undirected)")
+        lines.append(f"node effects on (direct forecasts): {scales}, fitted on "
                      f"{r['num_snapshots']} training snapshots")
     return lines
 

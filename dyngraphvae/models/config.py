@@ -121,10 +121,11 @@ class ForecasterConfig(ConfigBase):
             real data, instead of the under-dispersed degrees of pairs independent given the
             latent (``docs/results.md``, 3o). ``τ`` and ``ρ`` by the rows' and columns' marginal
             likelihood on the training snapshots after the ELBO
-            (:mod:`dyngraphvae.training.node_effect`). Off by default: on uci_collegemsg's
-            validation origins it brought the sampled degree distributions closer to the truth
-            than persistence's at level ranking, but where forecasts feed their sampled graphs
-            back (bitcoin_alpha's chosen forecasts) it lowered MRR at h ≥ 4 (section 3p).
+            (:mod:`dyngraphvae.training.node_effect`). Off in the config: where forecasts
+            feed their sampled graphs back (bitcoin_alpha's chosen forecasts) it lowered MRR at
+            h ≥ 4 (``docs/results.md``, 3p). ``dyngraphvae train`` turns it on where the chosen
+            forecasts are direct (:func:`dyngraphvae.selection.select_node_effect`, 3q), where
+            the ranking is unchanged and the sampled degrees come closer to the truth.
         context_refit: ``W``, the per-origin refit of the edge context term (needs an edge
             context; ``0``: off). At every forecast origin the term of each lead ``k`` is
             re-estimated by maximum a posteriori on the last ``W`` observed snapshots, the latent
