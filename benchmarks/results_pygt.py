@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--feature-neighbours", action="store_true",
                     help="the AR feature mean also reads the neighbours' mean lags "
                          "(ForecasterConfig.feature_neighbours; needs --decoder-context)")
+    ap.add_argument("--full-lags", action="store_true",
+                    help="the feature likelihood only where all L lags are observed "
+                         "(ForecasterConfig.feature_full_lags)")
     ap.add_argument("--window", type=int, default=None,
                     help="truncated-BPTT window (TrainConfig.window; default whole sequence)")
     ap.add_argument("--tag", default=None, help="suffix of the output file")
@@ -57,7 +60,8 @@ def main() -> None:
     ctx = {} if args.decoder_context == "none" else {"decoder_context": args.decoder_context,
                                                      "feature_lags": 1 if auto_lags
                                                      else int(args.feature_lags),
-                                                     "feature_neighbours": args.feature_neighbours}
+                                                     "feature_neighbours": args.feature_neighbours,
+                                                     "feature_full_lags": args.full_lags}
     cfg = ForecasterConfig(num_nodes=signal.num_nodes, num_features=1, directed=signal.directed,
                            node_input="both", decode_edges=False, latent_dim=8, hidden_dim=32,
                            feature_min_scale=args.feature_min_scale, **ctx)

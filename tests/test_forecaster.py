@@ -921,6 +921,37 @@ def test_feature_lags_give_an_ar_l_mean_in_training_and_in_rollouts(lg):
         ForecasterConfig(num_nodes=4, num_features=2, feature_lags=2)
 
 
+def test_full_lags_drop_the_feature_terms_whose_lags_reach_before_snapshot_0(lg):
+    """``feature_full_lags``: the feature log-likelihood of snapshot ``s < L`` is 0 and the
+    others are unchanged, in whole-sequence chains and in windows started from a filter state
+    (the count of observed snapshots is absolute); the warm start is least squares on the rows
+    ``s ≥ L`` only."""
+    from dyngraphvae.models import engine
+    from dyngraphvae.models.engine import posterior_chain
+    from dyngraphvae.training.warm_start import warm_start_features
+
+    g, L = lg.graph, 3
+    plain = _ar_model(g, "previous", feature_lags=L)
+    full = _ar_model(g, "previous", feature_lags=L, feature_full_lags=True)
+    with torch.no_grad():
+        a, b = (posterior_chain(m, g, 2, generator=_gen(4)).feature_ll for m in (plain, full))
+        assert bool((a[:, :L] != 0).all()) and bool((b[:, :L] == 0).all())
+        torch.testing.assert_close(b[:, L:], a[:, L:])
+        start = full.filter_states(g, [2], 2, generator=_gen(5))[2]  # a window from s = 2
+        inputs = engine.window_inputs(full, g[2:], start, 2, 0.0, None)
+        assert [c.observed for c in inputs["contexts"]] == list(range(2, len(g)))
+        win = posterior_chain(full, g[2:], 2, generator=_gen(4), **inputs).feature_ll
+        assert bool((win[:, :L - 2] == 0).all()) and bool((win[:, L - 2:] != 0).all())
+    info = warm_start_features(full, g)
+    f = g.num_features
+    X = torch.cat([torch.cat([g.features(s - l) for l in range(1, L + 1)], -1)
+                   for s in range(L, len(g))]).double()
+    Y = torch.cat([g.features(s) for s in range(L, len(g))]).double()
+    ref = torch.linalg.lstsq(torch.cat([X, torch.ones_like(X[:, :1])], 1), Y).solution
+    torch.testing.assert_close(torch.tensor(info["weights"], dtype=torch.float64), ref[:-1].T)
+    assert full.feature_context.weight.shape == (f, L * f)
+
+
 def test_for_graph_gives_the_recipe_lags_with_a_context_and_features(lg):
     from dyngraphvae.models.config import RECIPE_FEATURE_LAGS
 

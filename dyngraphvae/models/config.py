@@ -97,6 +97,10 @@ class ForecasterConfig(ConfigBase):
         feature_lags: ``L``, the lags of the autoregressive feature mean: with a decoder context
             the mean is ``μ(z_v) + Σ_{l=1..L} W_l x_{t+1-l}^v``, an AR(L) on the observed lags
             plus the latent part (so it contains the linear regression on the last ``L`` lags).
+        feature_full_lags: the feature likelihood of snapshot ``s`` counts only where its ``L``
+            lags are all observed (``s ≥ L``): the conditional likelihood of an AR(L), instead
+            of reading zeros for the lags before snapshot 0 (and the AR warm start fits those
+            rows only). No effect without the autoregressive feature mean.
         feature_neighbours: the autoregressive feature mean also reads the neighbour means of
             its lags, ``+ Σ_l V_l (P x)_{t+1-l}`` with ``P`` the neighbour-mean operator of the
             last observed graph (a space-time autoregression, STAR; it contains the linear
@@ -198,6 +202,7 @@ class ForecasterConfig(ConfigBase):
     decoder_input_dropout: float = 0.0
     history_rates: tuple[float, ...] = (0.5, 0.8, 0.95)
     feature_lags: int = 1
+    feature_full_lags: bool = False
     feature_neighbours: bool = False
     context_leads: int = 1
     snapshot_effect: bool = False

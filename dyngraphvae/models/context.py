@@ -253,11 +253,16 @@ class DecoderContext:
             (:func:`~dyngraphvae.data.neighbours.neighbour_mean`;
             ``config.feature_neighbours``), or ``None`` (no graph observed yet, or not used).
             Forecasts keep the origin's ``P`` at every step.
+        observed: how many snapshots the context has read since snapshot 0 (entry ``s`` of
+            :func:`decoder_contexts` from the empty context: ``s``), so the lag window is all
+            observed iff ``observed >= L`` (``config.feature_full_lags``); ``None``: not counted
+            (a forecast's context, or one built by hand), taken as observed.
     """
 
     edges: EdgeContext | None
     x: Tensor | None
     neighbours: Tensor | None = None
+    observed: int | None = None
 
 
 class EdgeContextTerm(nn.Module):
@@ -661,5 +666,6 @@ def decoder_contexts(
                 e = e.select(keep)
             if x is not None:
                 x = drop_inputs(x, dropout, training=True, generator=generator)
-        out.append(DecoderContext(edges=e, x=x, neighbours=op))
+        seen = None if start.observed is None else start.observed + s
+        out.append(DecoderContext(edges=e, x=x, neighbours=op, observed=seen))
     return out

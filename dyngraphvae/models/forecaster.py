@@ -295,7 +295,7 @@ class TemporalGraphVAE(nn.Module):
                  if self.edge_context is not None else None)
         x = (torch.zeros(c.num_nodes, c.num_features * c.feature_lags, device=self.device)
              if self.feature_context is not None else None)
-        return DecoderContext(edges=edges, x=x)
+        return DecoderContext(edges=edges, x=x, observed=0)
 
     def decoder_context(self, graph: TemporalGraph, step: int) -> DecoderContext:
         """The autoregressive decoder's context of snapshot index ``step`` (``0..T``; see
@@ -367,6 +367,9 @@ class TemporalGraphVAE(nn.Module):
             score = out.log_prob(x)
         if graph.node_mask is not None:
             score = torch.where(graph.node_mask[s], score, torch.zeros_like(score))
+        seen = None if context is None else context.observed
+        if self.config.feature_full_lags and seen is not None and seen < self.config.feature_lags:
+            score = torch.zeros_like(score)  # lags before snapshot 0: the AR(L)'s conditional
         return score if per_node else score.sum(-1)
 
     def _edge_ll(

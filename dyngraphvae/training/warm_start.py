@@ -133,7 +133,8 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
     The mean is ``μ(z_v) + Σ_l W_l x^v_{t+1-l}`` (``feature_lags = L``; with
     ``feature_neighbours`` also ``+ Σ_l V_l (P x)^v_{t+1-l}``). The pooled regression
     ``x^v_s = b + Σ_l W_l x^v_{s-l} [+ Σ_l V_l (P x)^v_{s-l}]`` over snapshots ``s = 1..T−1``
-    (lags before snapshot 0 are zero, as in the decoder context; rows of absent nodes left out)
+    (lags before snapshot 0 are zero, as in the decoder context, or with ``feature_full_lags``
+    the rows ``s ≥ L`` only; rows of absent nodes left out)
     gives ``W_l`` (and ``V_l``) and ``b``; ``b``
     becomes the offset of the mean head, so an untrained latent part adds only its small
     initial output to the linear model. Returns ``{"weights", "bias", "mse"}``, or ``None`` when
@@ -150,7 +151,8 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
                          device=lin.weight.device)
     contexts = model.decoder_contexts(graph, start=DecoderContext(edges=None, x=window))
     xs, ys = [], []
-    for s in range(1, len(graph)):
+    # with full lags, only the rows whose lag window is all observed (as the likelihood)
+    for s in range(c.feature_lags if c.feature_full_lags else 1, len(graph)):
         lags = lag_inputs(contexts[s].x, contexts[s].neighbours, c.feature_neighbours)
         target = graph.features(s)
         keep = torch.ones(target.size(0), dtype=torch.bool, device=target.device)
@@ -158,6 +160,8 @@ def warm_start_features(model: Any, graph: Any) -> dict[str, Any] | None:
             keep = graph.node_mask[s] & graph.node_mask[s - 1]
         xs.append(lags[keep].double())
         ys.append(target[keep].double())
+    if not xs:
+        return None
     X, Y = torch.cat(xs), torch.cat(ys)
     coef = torch.linalg.lstsq(torch.cat([X, torch.ones_like(X[:, :1])], 1), Y).solution
     W, b = coef[:-1], coef[-1]
