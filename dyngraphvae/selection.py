@@ -42,7 +42,8 @@ REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rat
 
 #: the config fields that the refit choice sets (a user who sets one keeps their own)
 REFIT_KEYS = frozenset({"context_refit", "context_refit_degrees", "context_refit_degree_form",
-                        "context_refit_neighbours", "context_refit_latent"})
+                        "context_refit_neighbours", "context_refit_latent",
+                        "context_refit_level"})
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,

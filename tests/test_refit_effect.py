@@ -179,3 +179,94 @@ def test_the_pair_predictive_integrates_the_refitted_effect_out():
             err = (fit - want).abs().amax(1)
             assert float(err.min()) < 2e-3
             assert float(taus[err.argmin()]) > 0.3  # the swings: an effect, not a shift alone
+
+
+# ---------------------------------------------------------------- a persistent level ("+ar")
+def _ar_series(phi: float, tau: float, b: float, n: int, noise: float, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    d = [b + tau * float(torch.randn(1, generator=g))]
+    for _ in range(n - 1):
+        d.append(b + phi * (d[-1] - b) + tau * math.sqrt(1 - phi ** 2)
+                 * float(torch.randn(1, generator=g)))
+    d = torch.tensor(d, dtype=torch.float64)
+    v = torch.full((n,), noise, dtype=torch.float64)
+    return d, d + v.sqrt() * torch.randn(n, generator=g, dtype=torch.float64), v
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.8])
+def test_the_level_fit_recovers_a_known_ar1(phi):
+    from dyngraphvae.models.random_effect import level_fit
+
+    _, e, v = _ar_series(phi, 1.0, -0.5, 150, 0.05, seed=1)
+    b, tau, got = level_fit(e, v, range(150))
+    assert abs(got - phi) <= 0.1 and abs(tau - 1.0) < 0.25 and abs(b + 0.5) < 0.5
+
+
+def test_the_level_fit_is_the_maximum_likelihood_and_nests_the_iid_fit():
+    from dyngraphvae.models.random_effect import level_fit, random_effect_fit
+
+    _, e, v = _ar_series(0.6, 0.8, 0.3, 12, 0.1, seed=4)
+    steps = [0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12, 13]  # gaps: snapshots left out
+
+    def loglik(b, tau, phi):
+        st = torch.tensor(steps, dtype=torch.float64)
+        cov = tau ** 2 * phi ** (st[:, None] - st[None, :]).abs() + torch.diag(v)
+        return float(torch.distributions.MultivariateNormal(
+            torch.full_like(e, b), covariance_matrix=cov).log_prob(e))
+
+    b, tau, phi = level_fit(e, v, steps)
+    best = loglik(b, tau, phi)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):  # no other (b, τ, φ) does better
+        bb, tt, pp = (float(x) for x in torch.rand(3, generator=g, dtype=torch.float64))
+        assert loglik(2 * bb - 1 + b, 2 * tt, 0.95 * pp) <= best + 1e-9
+    b0, t0 = random_effect_fit(e, v)
+    b1, t1, p1 = level_fit(e, v, steps, max_corr=0.0)
+    assert p1 == 0.0 and abs(t1 - t0) <= 0.01 and abs(b1 - b0) < 0.02
+
+
+def test_the_level_forecast_is_the_gaussian_conditional():
+    from dyngraphvae.models.random_effect import level_forecast
+
+    _, e, v = _ar_series(0.7, 1.2, 0.0, 8, 0.2, seed=2)
+    steps, b, tau, phi = list(range(8)), 0.1, 1.2, 0.7
+    for target in (8, 9, 12):
+        st = torch.tensor(steps + [target], dtype=torch.float64)
+        joint = tau ** 2 * phi ** (st[:, None] - st[None, :]).abs()
+        joint[:8, :8] += torch.diag(v)
+        s11, s12, s22 = joint[:8, :8], joint[:8, 8], joint[8, 8]
+        want_m = b + float(s12 @ torch.linalg.inv(s11) @ (e - b))
+        want_s = math.sqrt(float(s22 - s12 @ torch.linalg.inv(s11) @ s12))
+        m, s = level_forecast(e, v, steps, b, tau, phi, target)
+        assert m == pytest.approx(want_m, abs=1e-9) and s == pytest.approx(want_s, abs=1e-9)
+    assert level_forecast(e, v, steps, b, tau, 0.0, 8) == pytest.approx((b, tau))
+    m, s = level_forecast(e, v, steps, b, tau, phi, 400)  # far ahead: the stationary law
+    assert m == pytest.approx(b, abs=1e-6) and s == pytest.approx(tau, abs=1e-6)
+
+
+def test_a_persistent_level_moves_the_refit_intercept_to_the_recent_snapshots():
+    from dyngraphvae.evaluation.forecast_choice import refit_settings
+
+    g = torch.Generator().manual_seed(5)
+    theta = torch.tensor([0.8, -0.5, -3.0], dtype=torch.float64)
+    levels = [0.6] * 5 + [-0.6] * 5  # activity falls half-way through the window
+    rows = []
+    for d in levels:
+        x = torch.cat([torch.randn(4000, 2, generator=g, dtype=torch.float64),
+                       torch.ones(4000, 1, dtype=torch.float64)], 1)
+        o = torch.zeros(4000, dtype=torch.float64)
+        y = (torch.rand(4000, generator=g, dtype=torch.float64)
+             < torch.sigmoid(x @ theta + d)).double()
+        rows.append((x, y, torch.ones(4000, dtype=torch.float64), o))
+    x, y, w, o = (torch.cat([r[i] for r in rows]) for i in range(4))
+    fitted = map_logistic(x, y, w, o, torch.zeros(3, dtype=torch.float64), 1e6)
+    iid, tau = _level_effect(fitted, rows)
+    ar, tau_next = _level_effect(fitted, rows, list(range(10)), 10)
+    torch.testing.assert_close(ar[:-1], iid[:-1])
+    # the next snapshot's level follows the recent ones (−0.6), not the window's centre (0)
+    assert float(ar[-1] - iid[-1]) < -0.3
+    assert tau_next < tau
+    assert refit_settings("10+rates+cn+ar")["context_refit_level"] == "ar1"
+    assert refit_settings("10")["context_refit_level"] == "iid"
+    with pytest.raises(ValueError, match="ar"):
+        refit_settings("0+ar")

@@ -21,6 +21,7 @@ _CHOICES: dict[str, tuple] = {
     "initial_state": ("learned", "zero"),
     "decoder_context": ("none", "previous", "history", "pair_history"),
     "context_refit_degree_form": ("cumulative", "rate"),
+    "context_refit_level": ("iid", "ar1"),
 }
 
 
@@ -147,6 +148,11 @@ class ForecasterConfig(ConfigBase):
             On by default: on the validation origins it widened the edge-count intervals
             (coverage 37 → 73 % on uci_collegemsg, 23 → 43 % on bitcoin_alpha) at equal ranking
             (``docs/results.md``, section 3j).
+        context_refit_level: the refit's snapshot effect over time: ``"iid"`` (independent
+            per snapshot, as above) or ``"ar1"``: the window snapshots' offsets a stationary
+            AR(1), so a forecast snapshot's offset is drawn from its law given the window's
+            (:func:`~dyngraphvae.models.random_effect.level_forecast`): a persistent level, as
+            real activity has (candidates ending in ``"+ar"``).
         context_refit_degrees: with the refit, columns the trained term lacks: the endpoints'
             cumulative (undecayed) out-, in- and total degrees over the origin's whole history,
             refitted with prior mean 0 (a fit made once extrapolates them badly, section 3h;
@@ -210,6 +216,7 @@ class ForecasterConfig(ConfigBase):
     context_refit_prior: float = 1.0
     context_refit_leads: int = 5
     context_refit_effect: bool = True
+    context_refit_level: str = "iid"
     context_refit_degrees: bool = False
     context_refit_degree_form: str = "cumulative"
     context_refit_neighbours: bool = False

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +36,10 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "RowStatistics", "expected_sigmoid", "marginal_logit", "matched_centre", "node_centre",
-    "node_correlation_fit", "node_effect_fit", "node_log_likelihood", "normal_quadrature",
-    "offset_estimates", "random_effect_fit", "row_log_likelihood", "row_statistics",
+    "RowStatistics", "expected_sigmoid", "level_fit", "level_forecast", "marginal_logit",
+    "matched_centre", "node_centre", "node_correlation_fit", "node_effect_fit",
+    "node_log_likelihood", "normal_quadrature", "offset_estimates", "random_effect_fit",
+    "row_log_likelihood", "row_statistics",
 ]
 
 
@@ -139,6 +141,59 @@ def random_effect_fit(estimates: Tensor, variances: Tensor, max_scale: float = 5
     ll = -0.5 * (var.log() + (e - b.unsqueeze(1)).pow(2) * prec).sum(1)
     i = int(ll.argmax())
     return float(b[i]), float(tau[i])
+
+
+def _level_covariance(variances: Tensor, steps: Tensor, tau: Tensor, phi: Tensor) -> Tensor:
+    """``τ² φ^{|s − r|} + diag(v)`` for every ``(τ, φ)`` pair of the broadcast grids."""
+    lag = (steps.unsqueeze(1) - steps.unsqueeze(0)).abs()
+    ar = phi.unsqueeze(-1).unsqueeze(-1).pow(lag)  # 0^0 = 1: the diagonal
+    return tau.pow(2).unsqueeze(-1).unsqueeze(-1) * ar + torch.diag(variances)
+
+
+def level_fit(estimates: Tensor, variances: Tensor, steps: Sequence[int],
+              max_scale: float = 5.0, grid: int = 501, max_corr: float = 0.95
+              ) -> tuple[float, float, float]:
+    r"""``(b, τ, φ)`` of a snapshot effect that persists: the offsets ``δ_s`` of the snapshots
+    ``steps`` are a stationary AR(1) with mean ``b``, variance ``τ²`` and lag-one correlation
+    ``φ``, ``Cov(δ_s, δ_r) = τ² φ^{|s − r|}``, seen through the estimates ``δ̂_s = δ_s + e_s``,
+    ``e_s ~ N(0, v_s)`` (:func:`offset_estimates`). Maximum likelihood of the Gaussian vector
+    ``δ̂``, ``b`` profiled out by generalised least squares and ``(τ, φ)`` on a grid of
+    ``[0, max_scale] × [0, max_corr]``. ``φ = 0`` is :func:`random_effect_fit`'s model. Real
+    activity is persistent (a quiet week follows a quiet week): with ``φ > 0`` the latest
+    snapshots say where the next one's level lies (:func:`level_forecast`)."""
+    e, v = estimates.double(), variances.double()
+    st = torch.as_tensor(list(steps), dtype=torch.float64)
+    tau = torch.linspace(0.0, float(max_scale), int(grid), dtype=torch.float64)
+    rhs = torch.stack([torch.ones_like(e), e], 1).expand(tau.numel(), -1, -1)
+    best = (-math.inf, 0.0, 0.0, 0.0)
+    for phi in torch.linspace(0.0, float(max_corr), round(max_corr / 0.05) + 1,
+                              dtype=torch.float64):  # one τ grid at a time: memory G·n²
+        chol = torch.linalg.cholesky(_level_covariance(v, st, tau, phi))  # (G, n, n)
+        sol = torch.cholesky_solve(rhs, chol)  # Σ⁻¹ [1, δ̂]
+        a11, a1e = sol[..., 0].sum(-1), (e * sol[..., 0]).sum(-1)
+        b = a1e / a11
+        quad = (e * sol[..., 1]).sum(-1) - 2 * b * a1e + b.pow(2) * a11
+        ll = -0.5 * (2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1) + quad)
+        i = int(ll.argmax())
+        if float(ll[i]) > best[0]:
+            best = (float(ll[i]), float(b[i]), float(tau[i]), float(phi))
+    return best[1], best[2], best[3]
+
+
+def level_forecast(estimates: Tensor, variances: Tensor, steps: Sequence[int], b: float,
+                   tau: float, phi: float, target: int) -> tuple[float, float]:
+    r"""``(m, s)``: the offset of snapshot ``target`` given the estimates ``δ̂`` under the
+    :func:`level_fit` model, ``δ_target | δ̂ ~ N(m, s²)`` (Gaussian conditioning, i.e. kriging:
+    ``m = b + cᵀ Σ⁻¹ (δ̂ − b)``, ``s² = τ² − cᵀ Σ⁻¹ c``, ``c_s = τ² φ^{|target − s|}``). With
+    ``φ = 0`` it is ``(b, τ)``; as ``target`` recedes, ``m → b`` and ``s → τ``."""
+    e, v = estimates.double(), variances.double()
+    st = torch.as_tensor(list(steps), dtype=torch.float64)
+    cov = _level_covariance(v, st, torch.tensor(float(tau), dtype=torch.float64),
+                            torch.tensor(float(phi), dtype=torch.float64))
+    c = float(tau) ** 2 * float(phi) ** (float(target) - st).abs()
+    w = torch.linalg.solve(cov, c)
+    m = float(b) + float(w @ (e - float(b)))
+    return m, math.sqrt(max(float(tau) ** 2 - float(w @ c), 0.0))
 
 
 def matched_centre(logits: Tensor, labels: Tensor, weights: Tensor, scale: float,

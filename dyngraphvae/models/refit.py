@@ -66,7 +66,13 @@ from torch import Tensor
 
 from dyngraphvae.data.neighbours import common_neighbour_rows, common_neighbours, union_adjacency
 from dyngraphvae.models.context import EdgeContextTerm, aged
-from dyngraphvae.models.random_effect import matched_centre, offset_estimates, random_effect_fit
+from dyngraphvae.models.random_effect import (
+    level_fit,
+    level_forecast,
+    matched_centre,
+    offset_estimates,
+    random_effect_fit,
+)
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
@@ -343,25 +349,41 @@ def _features(term: EdgeContextTerm, ctx: Any, pairs: Tensor) -> Tensor:
     return x
 
 
-def _level_effect(theta: Tensor, rows: list[tuple]) -> tuple[Tensor, float]:
+def _level_effect(theta: Tensor, rows: list[tuple], steps: list[int] | None = None,
+                  target: int | None = None) -> tuple[Tensor, float]:
     r"""The snapshot effect of a refitted lead: ``τ`` from the random-effects fit
     (:mod:`dyngraphvae.models.random_effect`) of each window snapshot's own best offset ``δ̂_s``
     under the refitted logits, and the centre ``b`` at which ``δ ~ N(b, τ²)`` keeps the window's
     expected edge count (:func:`~dyngraphvae.models.random_effect.matched_centre`; the fit's own
     centre of the log-offsets raised the counts, ``docs/results.md``, section 3k). ``b`` moves the
     intercept (the last weight) and ``τ`` is returned. Snapshots with no edge (``δ̂ = −∞``) are
-    left out; with fewer than 2 left the effect is ``τ = 0``."""
-    rows = [r for r in rows if float(r[1].sum()) > 0]
+    left out; with fewer than 2 left the effect is ``τ = 0``.
+
+    ``steps`` (the rows' snapshot indices) and ``target`` (the forecast snapshot) given: the
+    persistent level of ``context_refit_level="ar1"``: ``δ`` an AR(1) over the snapshots
+    (:func:`~dyngraphvae.models.random_effect.level_fit`), and the target's offset its
+    conditional law given the window's (:func:`~dyngraphvae.models.random_effect.level_forecast`):
+    the intercept moves further by its mean's distance from the window's centre, and its
+    standard deviation is returned as ``τ``."""
+    keep = [i for i, r in enumerate(rows) if float(r[1].sum()) > 0]
+    rows = [rows[i] for i in keep]
     if len(rows) < 2:
         return theta, 0.0
     logits = [r[3] + r[0] @ theta for r in rows]
     labels, weights = [r[1] for r in rows], [r[2] for r in rows]
     d_hat, curv = offset_estimates(logits, labels, weights)
-    _, tau = random_effect_fit(d_hat, 1.0 / curv)
+    shift = 0.0
+    if target is None:
+        _, tau = random_effect_fit(d_hat, 1.0 / curv)
+    else:
+        at = [steps[i] for i in keep]
+        centre, tau, phi = level_fit(d_hat, 1.0 / curv, at)
+        mean, tau_next = level_forecast(d_hat, 1.0 / curv, at, centre, tau, phi, target)
+        shift = mean - centre
     b = matched_centre(torch.cat(logits), torch.cat(labels), torch.cat(weights), tau)
     theta = theta.clone()
-    theta[-1] += b
-    return theta, tau
+    theta[-1] += b + shift
+    return theta, (tau if target is None else tau_next)
 
 
 def latent_rows(row: tuple) -> tuple:
@@ -411,7 +433,8 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     for k in range(1, int(leads) + 1):
         term = model.context_term(k)
         rows = []
-        for s in range(max(k, int(origin) - window), int(origin)):
+        steps = list(range(max(k, int(origin) - window), int(origin)))
+        for s in steps:
             key = (s, k)
             if key not in cached:
                 o = s - k + 1
@@ -443,8 +466,9 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
         theta = mean if not rows else map_logistic(
             *(torch.cat([r[i] for r in rows]) for i in range(4)), mean, scale)
         tau = None
-        if c.context_refit_effect:
-            theta, tau = _level_effect(theta, rows)
+        if c.context_refit_effect:  # "ar1": the level of snapshot origin + k − 1 given these
+            ar = c.context_refit_level == "ar1"
+            theta, tau = _level_effect(theta, rows, steps, int(origin) + k - 1 if ar else None)
         # the origin's degrees continue the rows' (cached, so computed once per origin)
         new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
                         if degrees else None, int(origin) if rate else None,
