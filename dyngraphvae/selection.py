@@ -30,15 +30,19 @@ from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
-__all__ = ["REFIT_KEYS", "choose_forecasts", "fit_and_select", "forecasts_are_direct",
-           "refit_validation_origins", "select_context_refit", "select_node_effect",
-           "selection_line", "validation_link_auc"]
+__all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "choose_forecasts", "fit_and_select",
+           "forecasts_are_direct", "refit_validation_origins", "select_context_refit",
+           "select_node_effect", "selection_line", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
 #: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
 #: ``"10+rates+cn"``: and the common-neighbour column, ``context_refit_neighbours``;
 #: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
 REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
+
+#: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
+#: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)
+NODE_EFFECT_MAX_NODES = 10_000
 
 #: the config fields that the refit choice sets (a user who sets one keeps their own)
 REFIT_KEYS = frozenset({"context_refit", "context_refit_degrees", "context_refit_degree_form",
@@ -189,7 +193,8 @@ def select_node_effect(model: Any, history: TemporalGraph, train_config: TrainCo
     back (``W = 0``), a bursty sampled step lifts its busy nodes' pairs at the next step and MRR
     fell at h ≥ 4 on bitcoin_alpha (3p). Returns the record, or ``None`` (nothing changed) when
     the model has no edge context, already has the effects, forecasts with feedback, or the
-    training span is too short to fit them."""
+    training span is too short to fit them. Above :data:`NODE_EFFECT_MAX_NODES` nodes nothing
+    is fitted and the record says ``"skipped"``."""
     from dyngraphvae.training.io import update_saved_model
     from dyngraphvae.training.node_effect import enable_node_effect, fit_node_effect
 
@@ -197,6 +202,11 @@ def select_node_effect(model: Any, history: TemporalGraph, train_config: TrainCo
     if (getattr(model, "edge_context", None) is None or c.node_effect or c.deterministic
             or not forecasts_are_direct(c)):
         return None
+    if c.num_nodes > NODE_EFFECT_MAX_NODES:
+        record = {"skipped": f"{c.num_nodes} nodes > NODE_EFFECT_MAX_NODES = "
+                  f"{NODE_EFFECT_MAX_NODES} (the fit is dense in N²)"}
+        _record(Path(out_dir), "node_effect", record)
+        return record
     train = history[: len(history) - num_validation_snapshots(len(history), train_config)]
     enable_node_effect(model)
     info = fit_node_effect(model, train, seed=train_config.seed)
@@ -225,7 +235,10 @@ def choose_forecasts(model: Any, history: TemporalGraph, train_config: TrainConf
         lines.append(f"context refit chosen on {len(record['origins'])} validation origins, "
                      f"h = 1..{record['horizon']} (pairwise log score per edge: {table}): "
                      f"W={record['chosen']}")
-    if node_effect and (r := select_node_effect(model, history, train_config, out_dir)):
+    r = select_node_effect(model, history, train_config, out_dir) if node_effect else None
+    if r and "skipped" in r:
+        lines.append(f"node effects off: {r['skipped']}")
+    elif r:
         scales = (f"τ_out {r['scale_out']:.3f}, τ_in {r['scale_in']:.3f}, ρ {r['corr']:.2f}"
                   if model.config.directed else
                   f"τ {r['scale_out']:.3f}, one intercept per node (undirected)")

@@ -352,3 +352,18 @@ def test_train_turns_node_effects_on_for_direct_forecasts_only(tmp_path):
     assert not hasattr(plain, "node_scale")
     assert not load_saved(tmp_path / "feedback").model.config.node_effect
     assert forecasts_are_direct(dataclasses.replace(plain.config, context_leads=2))
+
+
+def test_train_skips_node_effects_on_graphs_too_large_for_the_dense_fit(tmp_path, monkeypatch):
+    import json
+
+    from dyngraphvae import selection
+
+    graph, tc, model = _trained(tmp_path, "big", context_refit=4)
+    monkeypatch.setattr(selection, "NODE_EFFECT_MAX_NODES", graph.num_nodes - 1)
+    lines = selection.choose_forecasts(model, graph, tc, tmp_path / "big", refit=False)
+    assert lines == [f"node effects off: {graph.num_nodes} nodes > NODE_EFFECT_MAX_NODES = "
+                     f"{graph.num_nodes - 1} (the fit is dense in N²)"]
+    assert not model.config.node_effect and not hasattr(model, "node_scale")
+    meta = json.loads((tmp_path / "big" / "manifest.json").read_text())["metadata"]
+    assert "skipped" in meta["node_effect"]
