@@ -354,6 +354,26 @@ def test_train_turns_node_effects_on_for_direct_forecasts_only(tmp_path):
     assert forecasts_are_direct(dataclasses.replace(plain.config, context_leads=2))
 
 
+def test_the_direct_multi_horizon_decoder_gets_node_effects_too(tmp_path):
+    import copy
+
+    from dyngraphvae.models.rolling import predictive_pair_probs
+    from dyngraphvae.selection import choose_forecasts
+
+    graph, tc, model = _trained(tmp_path, "leads", context_leads=3)
+    before = copy.deepcopy(model)
+    lines = choose_forecasts(model, graph, tc, tmp_path / "leads", refit=False)
+    assert lines and lines[0].startswith("node effects on")
+    fc = model.forecast(graph[:10], 3, 4, generator=torch.Generator().manual_seed(2))
+    assert fc.node_offsets.shape == (2, 4, 3, graph.num_nodes)
+    pairs = [[torch.tensor([[0, 1, 2, 5], [3, 0, 7, 9]])] * 3]
+    got, want = (predictive_pair_probs(m, graph, [10], 3, 8, pairs,
+                                       torch.Generator().manual_seed(1))[0]
+                 for m in (model, before))
+    for k in range(3):  # leads 2, 3 read their own terms: the pairs keep their probability
+        torch.testing.assert_close(got[k], want[k], atol=1e-5, rtol=1e-4)
+
+
 def test_train_skips_node_effects_on_graphs_too_large_for_the_dense_fit(tmp_path, monkeypatch):
     import json
 
