@@ -25,14 +25,15 @@ from typing import Any
 import torch
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
+from dyngraphvae.evaluation.forecast_choice import refit_settings
 from dyngraphvae.evaluation.links import link_metrics, link_prediction_pairs
 from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
 __all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "choose_forecasts", "fit_and_select",
-           "forecasts_are_direct", "refit_validation_origins", "select_context_refit",
-           "select_node_effect", "selection_line", "validation_link_auc"]
+           "refit_validation_origins", "select_context_refit", "select_node_effect",
+           "selection_line", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
 #: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
@@ -45,9 +46,7 @@ REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rat
 NODE_EFFECT_MAX_NODES = 10_000
 
 #: the config fields that the refit choice sets (a user who sets one keeps their own)
-REFIT_KEYS = frozenset({"context_refit", "context_refit_degrees", "context_refit_degree_form",
-                        "context_refit_neighbours", "context_refit_latent",
-                        "context_refit_level"})
+REFIT_KEYS = frozenset(refit_settings(0))
 
 
 def validation_link_auc(model: Any, history: TemporalGraph, num_val: int, *,
@@ -170,21 +169,13 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
     return record
 
 
-def forecasts_are_direct(config: Any) -> bool:
-    """Whether every lead's forecast reads only the observed history: a per-origin refit
-    (``context_refit > 0``) or the direct multi-horizon decoder (``context_leads > 1``). Then no
-    sampled graph is read back as the next step's context."""
-    return int(getattr(config, "context_refit", 0)) > 0 or int(
-        getattr(config, "context_leads", 1)) > 1
-
-
 def select_node_effect(model: Any, history: TemporalGraph, train_config: TrainConfig,
                        out_dir: str | Path) -> dict[str, Any] | None:
     """Turn on the node effects (``ForecasterConfig.node_effect``,
     :mod:`dyngraphvae.training.node_effect`) of a trained model whose chosen forecasts are
-    direct (:func:`forecasts_are_direct`), fit them on the training snapshots of ``history``
-    (its validation block excluded) and rewrite the model folder ``out_dir`` (weights, config,
-    ``manifest.json`` under ``"node_effect"``).
+    direct (``ForecasterConfig.direct_forecasts``), fit them on the training snapshots of
+    ``history`` (its validation block excluded) and rewrite the model folder ``out_dir``
+    (weights, config, ``manifest.json`` under ``"node_effect"``).
 
     Why only there: the effects keep every pair's forecast probability, so a direct forecast
     ranks pairs as before, while its sampled graphs get the busy and silent nodes of real data
@@ -200,7 +191,7 @@ def select_node_effect(model: Any, history: TemporalGraph, train_config: TrainCo
 
     c = model.config
     if (getattr(model, "edge_context", None) is None or c.node_effect or c.deterministic
-            or not forecasts_are_direct(c)):
+            or not c.direct_forecasts):
         return None
     if c.num_nodes > NODE_EFFECT_MAX_NODES:
         record = {"skipped": f"{c.num_nodes} nodes > NODE_EFFECT_MAX_NODES = "

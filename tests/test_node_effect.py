@@ -318,11 +318,11 @@ def test_train_turns_node_effects_on_for_direct_forecasts_only(tmp_path):
     import json
 
     from dyngraphvae.models.rolling import predictive_pair_probs
-    from dyngraphvae.selection import choose_forecasts, forecasts_are_direct, select_node_effect
+    from dyngraphvae.selection import choose_forecasts, select_node_effect
     from dyngraphvae.training.io import load_saved
 
     graph, tc, model = _trained(tmp_path, "refit", context_refit=4)
-    assert forecasts_are_direct(model.config)
+    assert model.config.direct_forecasts
     before = copy.deepcopy(model)
     lines = choose_forecasts(model, graph, tc, tmp_path / "refit", refit=False)
     assert len(lines) == 1 and lines[0].startswith("node effects on"), lines
@@ -347,11 +347,11 @@ def test_train_turns_node_effects_on_for_direct_forecasts_only(tmp_path):
 
     # forecasts that read their own samples back (W = 0): nothing changes (rule J, 3p)
     graph, tc, plain = _trained(tmp_path, "feedback")
-    assert not forecasts_are_direct(plain.config)
+    assert not plain.config.direct_forecasts
     assert choose_forecasts(plain, graph, tc, tmp_path / "feedback", refit=False) == []
     assert not hasattr(plain, "node_scale")
     assert not load_saved(tmp_path / "feedback").model.config.node_effect
-    assert forecasts_are_direct(dataclasses.replace(plain.config, context_leads=2))
+    assert dataclasses.replace(plain.config, context_leads=2).direct_forecasts
 
 
 def test_the_direct_multi_horizon_decoder_gets_node_effects_too(tmp_path):

@@ -365,6 +365,13 @@ class ForecasterConfig(ConfigBase):
             else None
 
     @property
+    def direct_forecasts(self) -> bool:
+        """Whether every lead's forecast reads only the observed history: a per-origin refit
+        (``context_refit > 0``) or the direct multi-horizon decoder (``context_leads > 1``), so
+        no sampled graph is read back as the next step's context."""
+        return self.context_refit > 0 or self.context_leads > 1
+
+    @property
     def context_rates(self) -> tuple[float, ...]:
         """The rates of the pair-history context (empty for the other contexts)."""
         return self.history_rates if self.decoder_context == "pair_history" else ()

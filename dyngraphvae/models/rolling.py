@@ -254,8 +254,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
     c = model.config
     det = bool(c.deterministic)
     decay = c.context_decay
-    refit = _refits(model)
-    direct = c.context_leads > 1 or refit  # the aged observed history, no feedback
+    direct = c.direct_forecasts  # the aged observed history, no feedback
     n, S, H = c.num_nodes, num_samples, horizon
     out: list[list[Tensor | None]] = []
     was_training = model.training
@@ -339,7 +338,7 @@ def predictive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequence[in
     (:attr:`RollingForecast.sampled_edges`) are appended to it, in the order of ``origins``."""
     cfg = getattr(model, "config", None)
     reads_degrees = bool(getattr(cfg, "context_rates", ()))
-    direct = (getattr(cfg, "context_leads", 1) > 1 or _refits(model)) and futures is None
+    direct = bool(getattr(cfg, "direct_forecasts", False)) and futures is None
     if getattr(model, "autoregressive", False) and (horizon == 1 or not reads_degrees or direct):
         return _autoregressive_pair_probs(model, graph, origins, horizon, num_samples, requests,
                                           generator)

@@ -97,15 +97,12 @@ def save_model(
     (created if needed). Returns the folder."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = _config_of(model)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    (directory / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
-    torch.save(state, directory / WEIGHTS_FILE)
+    shapes = _write_weights(model, directory)
     manifest = {
         "format_version": FORMAT_VERSION,
         "model_class": _qualname(model),
-        "config_class": _qualname(config),
-        "parameters": {k: list(v.shape) for k, v in state.items()},
+        "config_class": _qualname(_config_of(model)),
+        "parameters": shapes,
         "num_parameters": int(sum(p.numel() for p in model.parameters())),
         "dyngraphvae_version": __version__,
         "torch_version": torch.__version__,
@@ -127,13 +124,19 @@ def update_saved_model(model: nn.Module, directory: str | Path) -> Path:
     directory = Path(directory)
     manifest_path = directory / MANIFEST_FILE
     manifest = json.loads(manifest_path.read_text())
+    manifest["parameters"] = _write_weights(model, directory)
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return directory
+
+
+def _write_weights(model: nn.Module, directory: Path) -> dict[str, list[int]]:
+    """Write ``config.json`` and ``model.pt`` (state_dict on the CPU); return the tensors'
+    shapes, the manifest's ``"parameters"``."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     (directory / CONFIG_FILE).write_text(
         json.dumps(_config_of(model).to_dict(), indent=2, sort_keys=True))
     torch.save(state, directory / WEIGHTS_FILE)
-    manifest["parameters"] = {k: list(v.shape) for k, v in state.items()}
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    return directory
+    return {k: list(v.shape) for k, v in state.items()}
 
 
 @dataclass
