@@ -82,29 +82,30 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
     weights, iterated), ``"W+degrees"`` (the refit with the cumulative degree columns,
     ``context_refit_degrees``), ``"W+rates"`` (with the degree columns as log rates,
     ``context_refit_degree_form="rate"``); any of these with ``W > 0`` may end in ``"+cn"``
-    (with the common-neighbour column, ``context_refit_neighbours``), then in ``"+lw"`` (the
-    latent score's weight refitted too, ``context_refit_latent``) and then in ``"+ar"`` (the
-    snapshot effect's persistent level, ``context_refit_level="ar1"``)."""
-    spec, degree, cn, lw, ar = candidate, [], False, False, False
+    (with the common-neighbour column, ``context_refit_neighbours``), then in ``"+pc"`` (the
+    undecayed pair counts, ``context_refit_counts``), then in ``"+lw"`` (the latent score's
+    weight refitted too, ``context_refit_latent``) and then in ``"+ar"`` (the snapshot effect's
+    persistent level, ``context_refit_level="ar1"``)."""
+    spec, rest, flags = candidate, [], {}
     if isinstance(candidate, str):
-        window, *degree = candidate.split("+")
-        ar = degree[-1:] == ["ar"]
-        degree = degree[:-1] if ar else degree
-        lw = degree[-1:] == ["lw"]
-        degree = degree[:-1] if lw else degree
-        cn = degree[-1:] == ["cn"]
-        degree = degree[:-1] if cn else degree
-        ok = window.strip().isdigit() and degree in ([], ["degrees"], ["rates"])
+        window, *rest = candidate.split("+")
+        for suffix in ("ar", "lw", "pc", "cn"):  # the reverse of their order
+            flags[suffix] = rest[-1:] == [suffix]
+            rest = rest[:-1] if flags[suffix] else rest
+        ok = window.strip().isdigit() and rest in ([], ["degrees"], ["rates"])
         spec = int(window) if ok else None
     if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0 or (
-            (degree or cn or lw or ar) and spec == 0):
+            (rest or any(flags.values())) and spec == 0):
         raise ValueError(f"choose_context_refit: a candidate is an integer window W >= 0, "
                          f"'W+degrees', 'W+rates' or any of these with W > 0 and '+cn', "
-                         f"'+lw' and / or '+ar' appended (in that order), got {candidate!r}")
-    return {"context_refit": spec, "context_refit_degrees": bool(degree),
-            "context_refit_degree_form": "rate" if degree == ["rates"] else "cumulative",
-            "context_refit_neighbours": cn, "context_refit_latent": lw,
-            "context_refit_level": "ar1" if ar else "iid"}
+                         f"'+pc', '+lw' and / or '+ar' appended (in that order), got "
+                         f"{candidate!r}")
+    return {"context_refit": spec, "context_refit_degrees": bool(rest),
+            "context_refit_degree_form": "rate" if rest == ["rates"] else "cumulative",
+            "context_refit_neighbours": flags.get("cn", False),
+            "context_refit_counts": flags.get("pc", False),
+            "context_refit_latent": flags.get("lw", False),
+            "context_refit_level": "ar1" if flags.get("ar", False) else "iid"}
 
 
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],

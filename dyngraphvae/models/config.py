@@ -169,6 +169,11 @@ class ForecasterConfig(ConfigBase):
             likelihood-fitted regression it is worth +2.3 AUC on vgrnn_enron10 and +5.7 on
             vgrnn_colab, and costs 0.9 on uci_collegemsg (``docs/results.md``, section 3m), so
             it is a candidate of the choice, not a default.
+        context_refit_counts: with the refit, the pair's undecayed counts over the origin's
+            whole history, ``log(1 + n_T(u, v))`` and (directed) ``log(1 + n_T(v, u))``
+            (:mod:`dyngraphvae.data.pair_counts`; the regression's features 1–3), refitted
+            with prior mean 0: whether a pair was ever seen, which the decayed rates forget
+            (candidate suffix ``"+pc"``, ``docs/results.md``, section 3s).
         context_refit_latent: with the refit, the latent score gets a refitted weight too:
             ``logit = β_k s(z_u, z_v) + term``, ``β_k`` with prior mean 1 (the trained model),
             so that the refit contains the likelihood-fitted regression on its columns
@@ -222,6 +227,7 @@ class ForecasterConfig(ConfigBase):
     context_refit_degrees: bool = False
     context_refit_degree_form: str = "cumulative"
     context_refit_neighbours: bool = False
+    context_refit_counts: bool = False
     context_refit_latent: bool = False
     node_effect: bool = False
 

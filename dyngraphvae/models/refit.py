@@ -49,6 +49,12 @@ neighbours in the symmetrised union of the history (:mod:`dyngraphvae.data.neigh
 reads its own origin's union, the forecast that of ``T``), the regression's one feature the
 decoder has no counterpart of (triadic closure: friends of friends meet).
 
+With ``context_refit_counts`` the refit also fits the undecayed pair counts of the origin's
+history, ``log(1 + n_T(u, v))`` and (directed) ``log(1 + n_T(v, u))``
+(:mod:`dyngraphvae.data.pair_counts`; the regression's features 1–3): the decayed rates forget
+within tens of snapshots that a pair was ever seen, which decides whether it recurs where
+ordered pairs never repeat (a rating) or often do (a conversation).
+
 Why. The likelihood-fitted pair-history regression, refitted on the last 10 origins for each
 horizon, was ahead of the model on uci_collegemsg at every horizon (``docs/results.md``, 3h): it
 follows the level of recent activity and never feeds its own samples back. With the latent score
@@ -65,6 +71,7 @@ import torch
 from torch import Tensor
 
 from dyngraphvae.data.neighbours import common_neighbour_rows, common_neighbours, union_adjacency
+from dyngraphvae.data.pair_counts import pair_count_rows, pair_count_values, pair_counts
 from dyngraphvae.models.context import EdgeContextTerm, aged
 from dyngraphvae.models.random_effect import (
     level_fit,
@@ -75,7 +82,7 @@ from dyngraphvae.models.random_effect import (
 )
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
-__all__ = ["RefitTerm", "cumulative_degrees", "degree_columns", "map_logistic",
+__all__ = ["RefitTerm", "count_columns", "cumulative_degrees", "degree_columns", "map_logistic",
            "neighbour_column", "refit_lead_terms", "refit_negatives", "stratified_pairs",
            "with_extra_columns"]
 
@@ -91,15 +98,18 @@ class RefitTerm(EdgeContextTerm):
     without it (the model's trained effect, if any, applies). With degrees the term is
     ``EdgeContextTerm + d(u) + e(v)``, ``d``, ``e`` linear in :func:`degree_columns`; with
     ``neighbours`` (the sparse union adjacency of the origin's history,
-    ``context_refit_neighbours``) it adds ``c · log(1 + CN(u, v))`` (:func:`neighbour_column`).
+    ``context_refit_neighbours``) it adds ``c · log(1 + CN(u, v))`` (:func:`neighbour_column`);
+    with ``counts`` (the sparse pair counts ``n_T`` of the origin's history,
+    ``context_refit_counts``) it adds the weights of :func:`count_columns`.
     With ``latent`` (``context_refit_latent``) the latent score ``s(z_u, z_v)`` is multiplied by
     ``latent_weight`` ``β`` (:class:`~dyngraphvae.models.context.ContextScorer` applies it; it is
     not a column of :meth:`pair_features`, which has no latent). These weights sit before the
-    intercept in :meth:`weight_vector`: degrees, common neighbours, ``β``."""
+    intercept in :meth:`weight_vector`: degrees, common neighbours, pair counts, ``β``."""
 
     def __init__(self, term: EdgeContextTerm, snapshot_scale: float | None = None,
                  degrees: Tensor | None = None, history: int | None = None,
-                 neighbours: Tensor | None = None, latent: bool = False) -> None:
+                 neighbours: Tensor | None = None, latent: bool = False,
+                 counts: Tensor | None = None) -> None:
         super().__init__(term.history_weight is not None, term.rates, term.directed, offset=True)
         self.snapshot_scale = None if snapshot_scale is None else float(snapshot_scale)
         self.degree_weight = None
@@ -111,13 +121,17 @@ class RefitTerm(EdgeContextTerm):
         self.register_buffer("neighbours", neighbours)
         self.neighbour_weight = (torch.nn.Parameter(torch.zeros(1)) if neighbours is not None
                                  else None)
+        # the sparse pair counts n_T of the origin's history (pair-count columns)
+        self.register_buffer("counts", counts)
+        self.count_weight = (torch.nn.Parameter(torch.zeros(2 if term.directed else 1))
+                             if counts is not None else None)
         # β of the latent score (context_refit_latent); ContextScorer multiplies s(z_u, z_v)
         self.latent_weight = torch.nn.Parameter(torch.ones(1)) if latent else None
 
     def _weights(self) -> list[torch.nn.Parameter]:
         out = super()._weights()
-        extra = [w for w in (self.degree_weight, self.neighbour_weight, self.latent_weight)
-                 if w is not None]
+        extra = [w for w in (self.degree_weight, self.neighbour_weight, self.count_weight,
+                             self.latent_weight) if w is not None]
         return out[:-1] + extra + out[-1:]  # before the intercept
 
     def _node_degree_terms(self) -> tuple[Tensor, Tensor]:
@@ -131,7 +145,7 @@ class RefitTerm(EdgeContextTerm):
     def pair_features(self, ctx: Any, pairs: Tensor) -> Tensor:
         x = super().pair_features(ctx, pairs)
         return with_extra_columns(x, pairs, self.directed, self.degrees, self.history,
-                                  self.neighbours)
+                                  self.neighbours, self.counts)
 
     def pair_logits(self, ctx: Any, pairs: Tensor) -> Tensor:
         out = super().pair_logits(ctx, pairs)
@@ -143,6 +157,9 @@ class RefitTerm(EdgeContextTerm):
         if self.neighbour_weight is not None:
             cn = neighbour_column(self.neighbours, pairs)[:, 0]
             out = out + (self.neighbour_weight.double() * cn).to(out.device, out.dtype)
+        if self.count_weight is not None:
+            pc = count_columns(self.counts, pairs, self.directed) @ self.count_weight.double()
+            out = out + pc.to(out.device, out.dtype)
         return out
 
     def block_logits(self, ctx: Any, start: int, end: int) -> Tensor:
@@ -153,21 +170,31 @@ class RefitTerm(EdgeContextTerm):
         if self.neighbour_weight is not None:
             cn = torch.log1p(common_neighbour_rows(self.neighbours, start, end))
             out = out + (self.neighbour_weight.double() * cn).to(out.device, out.dtype)
+        if self.count_weight is not None:
+            w = self.count_weight.double()
+            pc = torch.log1p(pair_count_rows(self.counts, start, end)) * w[0]
+            if self.directed:  # n_T(v, u): the columns start..end of n_T, transposed
+                pc = pc + torch.log1p(pair_count_rows(self.counts.t(), start, end)) * w[1]
+            out = out + pc.to(out.device, out.dtype)
         return out
 
 
 def with_extra_columns(x: Tensor, pairs: Tensor, directed: bool, degrees: Tensor | None = None,
-                       history: int | None = None, neighbours: Tensor | None = None) -> Tensor:
+                       history: int | None = None, neighbours: Tensor | None = None,
+                       counts: Tensor | None = None) -> Tensor:
     """The features ``x (..., P, F)`` of the trained term (intercept last) with the refit's own
     columns inserted before the intercept: the degree columns of ``degrees``
-    (:func:`degree_columns`) and the common-neighbour column of the union ``neighbours``
-    (:func:`neighbour_column`), each where given: the layout of :meth:`RefitTerm.weight_vector`,
+    (:func:`degree_columns`), the common-neighbour column of the union ``neighbours``
+    (:func:`neighbour_column`) and the pair-count columns of ``counts``
+    (:func:`count_columns`), each where given: the layout of :meth:`RefitTerm.weight_vector`,
     for the refit's rows and for the term alike."""
     cols = []
     if degrees is not None:
         cols.append(degree_columns(degrees, pairs, directed, history))
     if neighbours is not None:
         cols.append(neighbour_column(neighbours, pairs))
+    if counts is not None:
+        cols.append(count_columns(counts, pairs, directed))
     if not cols:
         return x
     d = torch.cat(cols, 1).to(x.device, x.dtype).expand(*x.shape[:-1], -1)
@@ -179,6 +206,29 @@ def neighbour_column(adjacency: Tensor, pairs: Tensor) -> Tensor:
     ``adjacency`` (:func:`~dyngraphvae.data.neighbours.union_adjacency`): the regression's
     common-neighbour feature."""
     return torch.log1p(common_neighbours(adjacency, pairs)).unsqueeze(1)
+
+
+def count_columns(counts: Tensor, pairs: Tensor, directed: bool) -> Tensor:
+    """``(P, 2)`` (directed: ``log(1 + n_T(u, v))``, ``log(1 + n_T(v, u))``) or ``(P, 1)``
+    (undirected: ``log(1 + n_T(u, v))``) float64 columns of the sparse pair counts ``counts``
+    (:func:`~dyngraphvae.data.pair_counts.pair_counts`) for ``pairs (2, P)``: the pair-history
+    regression's count features."""
+    pairs = pairs.long()
+    cols = [pair_count_values(counts, pairs)]
+    if directed:
+        cols.append(pair_count_values(counts, pairs.flip(0)))
+    return torch.log1p(torch.stack(cols, 1))
+
+
+def counts_until(graph: Any, origin: int, cache: dict | None = None) -> Tensor:
+    """The pair counts of snapshots ``0..origin−1`` (:func:`pair_counts`), cached per origin in
+    ``cache["counts"]`` and continued from the nearest earlier cached origin."""
+    store = {} if cache is None else cache.setdefault("counts", {})
+    if origin not in store:
+        base = max((o for o in store if o <= origin), default=None)
+        store[origin] = pair_counts(graph, int(origin),
+                                    None if base is None else (base, store[base]))
+    return store[origin]
 
 
 def snapshot_degrees(graph: Any, s: int) -> Tensor:
@@ -401,7 +451,8 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     r"""The refitted context terms of leads ``1..leads`` for a forecast from ``origin`` (module
     docstring): fresh :class:`RefitTerm` modules (an intercept; with
     ``config.context_refit_degrees`` the degree columns of each row's origin, and with
-    ``config.context_refit_neighbours`` its common-neighbour column, prior mean 0; with
+    ``config.context_refit_neighbours`` its common-neighbour column and with
+    ``config.context_refit_counts`` its pair-count columns, prior mean 0; with
     ``config.context_refit_effect`` the scale of the lead's snapshot effect).
 
     ``states[o]`` are the filtered latents ``(S, N, d)`` and ``contexts[o]`` the decoder contexts
@@ -421,6 +472,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     degrees = bool(c.context_refit_degrees)
     rate = c.context_refit_degree_form == "rate"
     neighbours = bool(c.context_refit_neighbours)
+    counts = bool(c.context_refit_counts)
     latent = bool(c.context_refit_latent)
     cache = {} if cache is None else cache
     if "generator" not in cache:  # the design's pair draws, one stream per evaluation
@@ -454,11 +506,12 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
                         _features(term, ctx, pairs), pairs, c.directed,
                         cumulative_degrees(graph, o, cache) if degrees else None,
                         o if rate else None,
-                        union_until(graph, o, cache) if neighbours else None)
+                        union_until(graph, o, cache) if neighbours else None,
+                        counts_until(graph, o, cache) if counts else None)
                     cached[key] = (x, y, w, off)
             rows.append(latent_rows(cached[key]) if latent else cached[key])
         mean = _prior_mean(term)
-        extra = (4 if c.directed else 1) * degrees + neighbours
+        extra = (4 if c.directed else 1) * degrees + neighbours + (2 if c.directed else 1) * counts
         if extra:  # prior mean 0: the trained model has no such weights
             mean = torch.cat([mean[:-1], mean.new_zeros(extra), mean[-1:]])
         if latent:  # prior mean 1: the trained model's own weight on its latent score
@@ -473,7 +526,8 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
         new = RefitTerm(term, tau, cumulative_degrees(graph, int(origin), cache)
                         if degrees else None, int(origin) if rate else None,
                         union_until(graph, int(origin), cache) if neighbours else None,
-                        latent).to(term.previous_weight.device)
+                        latent, counts_until(graph, int(origin), cache) if counts else None
+                        ).to(term.previous_weight.device)
         new.load_weight_vector(theta.float().to(term.previous_weight.device))
         new.requires_grad_(False)
         out.append(new)

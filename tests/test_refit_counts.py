@@ -1,0 +1,225 @@
+"""Undecayed pair counts of the history (``data.pair_counts``) and the refit's pair-count columns
+(``ForecasterConfig.context_refit_counts``, candidate suffix ``"+pc"``).
+
+Checked against independent computations: the counts equal a brute-force count of the snapshots
+with each pair (hypothesis over random graphs, directed and not, from scratch and continued from
+an earlier end) and the regression's features 1–3; with a constant latent score and a flat prior
+the refit with the columns is the maximum-likelihood logistic regression of the window's rows (an
+independent L-BFGS fit), each row reading its own origin's counts; the term's dense blocks agree
+with its pair logits; on data where ordered pairs never recur the fitted weight of ``n(u, v)`` is
+negative, that of ``n(v, u)`` (reciprocation) positive, and the candidate with the columns wins
+the choice on validation.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dyngraphvae.data import TemporalGraph
+from dyngraphvae.data.pair_counts import pair_count_rows, pair_count_values, pair_counts
+from dyngraphvae.evaluation.forecast_choice import choose_context_refit, refit_settings
+from dyngraphvae.evaluation.pair_history import pair_history_features
+from dyngraphvae.models import engine
+from dyngraphvae.models.refit import count_columns, refit_lead_terms
+from tests.test_context_refit import _graph, assert_refit_is_the_lbfgs_fit, constant_score_refit
+from tests.test_context_refit import _model as _context_model
+
+torch.set_num_threads(1)
+
+
+def _brute_counts(snaps: list[torch.Tensor], n: int, directed: bool, end: int) -> torch.Tensor:
+    want = torch.zeros(n, n, dtype=torch.float64)
+    for e in snaps[:end]:
+        seen = torch.zeros(n, n, dtype=torch.bool)
+        for u, v in e.t().tolist():
+            seen[u, v] = True
+            if not directed:
+                seen[v, u] = True
+        want += seen.double()
+    return want
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 12), t=st.integers(1, 6), directed=st.booleans(),
+       density=st.floats(0.05, 0.7), seed=st.integers(0, 10_000))
+def test_pair_counts_are_the_snapshots_with_each_pair(n, t, directed, density, seed):
+    g = torch.Generator().manual_seed(seed)
+    snaps = []
+    for _ in range(t):
+        a = torch.rand(n, n, generator=g) < density
+        e = (a if directed else torch.triu(a)).nonzero().t()
+        # a repeated edge inside a snapshot counts once (undirected: also reversed)
+        rep = e[:, : e.size(1) // 2]
+        snaps.append(torch.cat([e, rep if directed else rep.flip(0)], 1))
+    graph = TemporalGraph(snaps, n, directed=directed, self_loops="keep", duplicates="merge")
+    end = int(torch.randint(0, t + 1, (), generator=g))
+    want = _brute_counts(snaps, n, directed, end)
+    counts = pair_counts(graph, end)
+    torch.testing.assert_close(counts.to_dense(), want)
+    grid = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).reshape(
+        2, -1)
+    torch.testing.assert_close(pair_count_values(counts, grid), want.reshape(-1))
+    lo = int(torch.randint(0, n + 1, (), generator=g))
+    torch.testing.assert_close(pair_count_rows(counts, lo, n), want[lo:])
+    # continued from an earlier end: the same counts
+    first = int(torch.randint(0, end + 1, (), generator=g))
+    cont = pair_counts(graph, end, (first, pair_counts(graph, first)))
+    torch.testing.assert_close(cont.to_dense(), want)
+
+
+def test_the_regression_reads_the_same_counts_and_bad_input_is_named():
+    for directed in (True, False):
+        g = _graph(n=15, t=7, directed=directed)
+        pairs = torch.randint(0, 15, (2, 80), generator=torch.Generator().manual_seed(2))
+        pairs = pairs[:, pairs[0] != pairs[1]]
+        for end in (1, 4, 7):
+            ref = pair_history_features(g[:end], pairs)
+            cols = count_columns(pair_counts(g, end), pairs, directed)
+            # directed: features 2, 3 (u → v, v → u); undirected: feature 1 (either direction)
+            torch.testing.assert_close(cols, ref[:, [1, 2]] if directed else ref[:, [0]])
+    with pytest.raises(ValueError, match="end must be in"):
+        pair_counts(g, 8)
+    with pytest.raises(ValueError, match="start <= end"):
+        pair_count_rows(pair_counts(g, 3), 5, 2)
+    with pytest.raises(ValueError, match="start_from"):
+        pair_counts(g, 2, (3, pair_counts(g, 3)))
+
+
+def _model(graph, **kw):
+    kw.setdefault("context_refit_counts", True)
+    return _context_model(graph, **kw)
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_with_a_constant_latent_score_the_refit_with_counts_is_the_likelihood_regression(
+        directed):
+    g = _graph(directed=directed)
+    model = _model(g, context_refit=5, context_refit_prior=1e6, edge_decoder="bilinear",
+                   context_refit_neighbours=True)
+    T, leads = 9, 2
+    terms, cache = constant_score_refit(model, g, T, leads)
+    width = 2 if directed else 1
+    for k in range(1, leads + 1):
+        rows = [cache["rows"][(s, k)] for s in range(max(k, T - 5), T)]
+        for x, *_rest in rows:
+            assert x.size(1) == terms[k - 1].weight_vector().numel()
+            # the columns before the intercept are log(1 + n), n an integer count
+            n = torch.expm1(x[:, -1 - width:-1].double())
+            torch.testing.assert_close(n, n.round())
+        assert_refit_is_the_lbfgs_fit(terms[k - 1], rows)
+        assert terms[k - 1].count_weight.abs().sum() > 0
+
+
+def test_each_row_reads_the_counts_of_its_own_origin(monkeypatch):
+    """Rows of lead k for target s carry the counts of snapshots < s − k + 1: the columns equal
+    count_columns at that origin for the rows' pairs, and differ from the next origin's."""
+    g = _graph(n=12, t=10, directed=True, base=0.2)
+    model = _model(g, context_refit=4)
+    T, leads = 10, 2
+    gen = torch.Generator().manual_seed(5)
+    states = engine.filtered_states(model, g, T, 2, gen)
+    contexts = model.decoder_contexts(g, T)
+    import dyngraphvae.models.refit as refit
+
+    seen: list[tuple[int, torch.Tensor]] = []
+    original = refit.stratified_pairs
+
+    def spy(graph, s, stored, negatives, generator):
+        out = original(graph, s, stored, negatives, generator)
+        seen.append((s, out[0]))
+        return out
+
+    monkeypatch.setattr(refit, "stratified_pairs", spy)
+    cache: dict = {}
+    refit_lead_terms(model, g, T, leads, states, contexts, generator=gen, cache=cache)
+    told_apart = False
+    for ((s, k), row), (s2, pairs) in zip(cache["rows"].items(), seen, strict=True):
+        assert s == s2
+        o = s - k + 1
+        col = row[0][:, -3:-1].double()
+        torch.testing.assert_close(col, count_columns(pair_counts(g, o), pairs, True))
+        told_apart |= not torch.equal(col, count_columns(pair_counts(g, o + 1), pairs, True))
+    assert told_apart
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_the_term_reads_the_origins_counts_in_blocks_pairs_and_forecasts(directed):
+    g = _graph(n=11, t=9, directed=directed, base=0.2)
+    model = _model(g, context_refit=4, context_refit_leads=2)
+    T = 8
+    state = model.filter(g[:T], 3, generator=torch.Generator().manual_seed(1))
+    term = state.lead_terms[0]
+    torch.testing.assert_close(term.counts.to_dense(), pair_counts(g, T).to_dense())
+    ctx = state.context.edges
+    n = g.num_nodes
+    grid = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")).reshape(
+        2, -1)
+    off = ~torch.eye(n, dtype=torch.bool).reshape(-1)
+    for lo, hi in ((0, n), (3, 7)):
+        block = term.block_logits(ctx, lo, hi)[0].reshape(-1)
+        rows = (grid[0] >= lo) & (grid[0] < hi)
+        keep = off[rows]
+        torch.testing.assert_close(block[keep], term.pair_logits(ctx, grid[:, rows])[0][keep])
+    torch.testing.assert_close(term.pair_features(ctx, grid)[0] @ term.weight_vector(),
+                               term.pair_logits(ctx, grid)[0])
+    w = term.count_weight.clone()
+    assert float(w.abs().sum()) > 0
+    with torch.no_grad():
+        term.count_weight.zero_()
+    plain = term.pair_logits(ctx, grid)[0]
+    with torch.no_grad():
+        term.count_weight.copy_(w)
+    cols = count_columns(pair_counts(g, T), grid, directed).float()
+    torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, cols @ w)
+    fc = model.forecast(state, 2, generator=torch.Generator().manual_seed(2))
+    pairs = grid[:, off][:, :40]
+    want = model.edge_decoder.logits(fc.z[:, 0], pairs) + term.pair_logits(ctx, pairs)[0]
+    torch.testing.assert_close(fc.edge_logits(pairs)[:, 0], want)
+
+
+def _rating_graph(n: int = 40, t: int = 24, seed: int = 0) -> TemporalGraph:
+    """Directed snapshots in which an ordered pair, once seen, never recurs, and a pair seen in
+    one direction is answered in the other (a rating and its return rating, as on
+    bitcoin_alpha): the answer comes 1–12 snapshots later, longer than the decayed rates
+    remember, so only the undecayed counts tell the seen pairs apart."""
+    g = torch.Generator().manual_seed(seed)
+    seen = torch.zeros(n, n, dtype=torch.bool)
+    due: dict[int, list[tuple[int, int]]] = {}
+    snaps = []
+    for s in range(t):
+        a = (torch.rand(n, n, generator=g) < 0.01) & ~seen
+        a.fill_diagonal_(False)
+        for u, v in due.pop(s, []):
+            if not seen[u, v]:
+                a[u, v] = True
+        for u, v in a.nonzero().tolist():
+            if not seen[v, u] and not a[v, u]:
+                lag = int(torch.randint(1, 13, (), generator=g))
+                due.setdefault(s + lag, []).append((v, u))
+        seen |= a
+        snaps.append(a.nonzero().t())
+    return TemporalGraph(snaps, n, directed=True)
+
+
+def test_known_truth_pairs_that_never_recur_are_learned_and_chosen():
+    g = _rating_graph()
+    model = _model(g, context_refit=8, context_refit_counts=False)
+    T = 24
+    model.config.context_refit_counts = True
+    state = model.filter(g[:T - 1], 2, generator=torch.Generator().manual_seed(0))
+    w = state.lead_terms[0].count_weight
+    assert float(w[0]) < -0.5 < 0.5 < float(w[1])  # seen: never again; answered: soon
+    best, scores = choose_context_refit(model, g, [20, 21, 22], 1, (8, "8+pc"),
+                                        num_samples=4, seed=0)
+    assert best == "8+pc" and scores["8+pc"] > scores[8]
+    assert model.config.context_refit_counts and refit_settings(best)["context_refit_counts"]
+    assert refit_settings("10+rates+cn+pc+lw+ar") == {
+        "context_refit": 10, "context_refit_degrees": True, "context_refit_degree_form": "rate",
+        "context_refit_neighbours": True, "context_refit_counts": True,
+        "context_refit_latent": True, "context_refit_level": "ar1"}
+    for bad in ("0+pc", "10+pc+cn"):
+        with pytest.raises(ValueError, match="pc"):
+            refit_settings(bad)
