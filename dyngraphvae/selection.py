@@ -36,10 +36,12 @@ __all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "choose_forecasts", "fit_and_s
            "selection_line", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
-#: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
-#: ``"10+rates+cn"``: and the common-neighbour column, ``context_refit_neighbours``;
-#: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
-REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
+#: every refit with the undecayed pair counts, ``context_refit_counts`` (``"+pc"``);
+#: ``"10+degrees+pc"`` / ``"10+rates+pc"``: with ``context_refit_degrees``, cumulative / as log
+#: rates; ``"10+rates+cn+pc"``: and the common-neighbour column, ``context_refit_neighbours``;
+#: ``docs/results.md``, sections 3i, 3j, 3k, 3m and 3s)
+REFIT_WINDOWS: tuple[int | str, ...] = (0, "10+pc", "10+degrees+pc", "10+rates+pc",
+                                        "10+rates+cn+pc")
 
 #: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
 #: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)
