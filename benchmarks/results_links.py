@@ -117,7 +117,7 @@ def main() -> None:
                          "log score)")
     ap.add_argument("--refit-candidates", nargs="+", default=["0", "10"],
                     help="with --context-refit auto: the candidates (W, 'W+degrees' or "
-                         "'W+rates', each optionally ending in '+cn')")
+                         "'W+rates', each optionally ending in '+cn', then '+pc')")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
     ap.add_argument("--refit-degrees", action="store_true",
@@ -126,6 +126,8 @@ def main() -> None:
                     help="ForecasterConfig.context_refit_degree_form (log(1 + d), or less log T)")
     ap.add_argument("--refit-neighbours", action="store_true",
                     help="ForecasterConfig.context_refit_neighbours (common-neighbour column)")
+    ap.add_argument("--refit-counts", action="store_true",
+                    help="ForecasterConfig.context_refit_counts (undecayed pair-count columns)")
     ap.add_argument("--no-refit-effect", dest="refit_effect", action="store_false",
                     help="ForecasterConfig.context_refit_effect=False (the refit without its "
                          "snapshot effect per lead)")
@@ -154,7 +156,8 @@ def main() -> None:
                                      context_refit_effect=args.refit_effect,
                                      context_refit_degrees=args.refit_degrees,
                                      context_refit_degree_form=args.refit_degree_form,
-                                     context_refit_neighbours=args.refit_neighbours)
+                                     context_refit_neighbours=args.refit_neighbours,
+                                     context_refit_counts=args.refit_counts)
     tk = dict(epochs=args.epochs, replicas=args.replicas, lr=args.lr, patience=args.patience,
               free_bits=args.free_bits, val_samples=args.val_samples, window=args.window,
               overshooting=args.overshooting, overshooting_shared=args.overshooting_shared)
