@@ -31,17 +31,20 @@ from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
-__all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "choose_forecasts", "fit_and_select",
+__all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "REFIT_REFINEMENTS", "REFIT_WINDOWS",
+           "choose_forecasts", "fit_and_select",
            "refit_validation_origins", "select_context_refit", "select_node_effect",
            "selection_line", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
-#: every refit with the undecayed pair counts, ``context_refit_counts`` (``"+pc"``);
-#: ``"10+degrees+pc"`` / ``"10+rates+pc"``: with ``context_refit_degrees``, cumulative / as log
-#: rates; ``"10+rates+cn+pc"``: and the common-neighbour column, ``context_refit_neighbours``;
-#: ``docs/results.md``, sections 3i, 3j, 3k, 3m and 3s)
-REFIT_WINDOWS: tuple[int | str, ...] = (0, "10+pc", "10+degrees+pc", "10+rates+pc",
-                                        "10+rates+cn+pc")
+#: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;
+#: ``"10+rates+cn"``: and the common-neighbour column, ``context_refit_neighbours``;
+#: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
+REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
+
+#: then greedy steps on the best refit (none on ``W = 0``): ``"+pc"``, the undecayed pair counts
+#: (``context_refit_counts``), kept where they score higher (``docs/results.md``, section 3s)
+REFIT_REFINEMENTS: tuple[str, ...] = ("+pc",)
 
 #: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
 #: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)
@@ -142,12 +145,14 @@ def refit_validation_origins(history: TemporalGraph, train_config: TrainConfig,
 
 def select_context_refit(model: Any, history: TemporalGraph, train_config: TrainConfig,
                          out_dir: str | Path, *, windows: Sequence[int | str] = REFIT_WINDOWS,
-                         horizon: int = 5, num_samples: int = 20) -> dict[str, Any] | None:
+                         refinements: Sequence[str] = REFIT_REFINEMENTS, horizon: int = 5,
+                         num_samples: int = 20) -> dict[str, Any] | None:
     """Choose the model's per-origin refit (``ForecasterConfig.context_refit`` and
     ``context_refit_degrees``, :func:`~dyngraphvae.evaluation.forecast_choice.refit_settings`) on
     the validation snapshots of ``history`` and record it in the model folder ``out_dir``
     (``config.json``; ``manifest.json`` under ``"refit_selection"``). The refit changes forecasts
-    only, so the trained model is scored as it is with each window:
+    only, so the trained model is scored as it is with each window, then with each of
+    ``refinements`` appended to the best refit (greedy):
     :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, the pairwise log score
     of forecasts from the origins whose targets lie in the validation block, at horizons
     ``1..min(horizon, num_val)``. Returns the record, or ``None`` (nothing changed) when the model
@@ -161,7 +166,8 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
     if not origins:
         return None
     best, scores = choose_context_refit(model.eval(), history, origins, h, tuple(windows),
-                                        num_samples=num_samples, seed=train_config.seed)
+                                        num_samples=num_samples, seed=train_config.seed,
+                                        refinements=tuple(refinements))
     record = {"chosen": best, "by": "pairwise log score per target edge of the forecasts from "
               "the validation origins", "origins": origins, "horizon": h,
               "scores": {str(w): v for w, v in scores.items()}}

@@ -223,3 +223,53 @@ def test_known_truth_pairs_that_never_recur_are_learned_and_chosen():
     for bad in ("0+pc", "10+pc+cn"):
         with pytest.raises(ValueError, match="pc"):
             refit_settings(bad)
+
+
+def test_the_greedy_step_appends_the_counts_to_the_best_refit_only(monkeypatch):
+    """``refinements``: "+pc" is scored on the best refit alone (never on W = 0), kept only if
+    it scores higher, and the model's config ends with the pick's settings."""
+    import dyngraphvae.evaluation.forecast_choice as fc
+
+    g = _rating_graph(t=16)
+    model = _model(g, context_refit=8, context_refit_counts=False)
+    table: dict = {}
+
+    def fake(model, graph, origins, horizon, **kw):
+        c = model.config
+        key = (c.context_refit, c.context_refit_degrees, c.context_refit_counts)
+        return table[key]
+
+    monkeypatch.setattr(fc, "pair_log_score", fake)
+    table.update({(0, False, False): -3.0, (8, False, False): -2.0, (8, True, False): -2.5,
+                  (8, False, True): -1.0, (8, True, True): -0.5})
+    best, scores = choose_context_refit(model, g, [12, 13], 1, (0, 8, "8+degrees"),
+                                        refinements=("+pc",))
+    # "8+degrees+pc" would score best, but greedy only refines the best of the windows
+    assert best == "8+pc" and set(scores) == {0, 8, "8+degrees", "8+pc"}
+    assert model.config.context_refit_counts and not model.config.context_refit_degrees
+    table[(8, False, True)] = -2.2  # worse than its base: the base stays, counts off
+    best, scores = choose_context_refit(model, g, [12, 13], 1, (0, 8, "8+degrees"),
+                                        refinements=("+pc",))
+    assert best == 8 and not model.config.context_refit_counts
+    table[(0, False, False)] = 0.0  # W = 0 best: nothing appended
+    best, scores = choose_context_refit(model, g, [12, 13], 1, (0, 8), refinements=("+pc",))
+    assert best == 0 and set(scores) == {0, 8} and model.config.context_refit == 0
+
+
+def test_train_refines_the_chosen_refit_with_the_counts_on_known_truth(tmp_path):
+    """Through ``select_context_refit`` (what ``train`` calls): on never-recurring pairs the
+    counts are appended to the chosen refit and recorded in the folder's config."""
+    from dyngraphvae.models import ForecasterConfig
+    from dyngraphvae.selection import REFIT_REFINEMENTS, select_context_refit
+    from dyngraphvae.training import TrainConfig
+    from dyngraphvae.training.io import save_model
+
+    g = _rating_graph()
+    model = _model(g, context_refit=0, context_refit_counts=False)
+    tc = TrainConfig(val_snapshots=3, seed=0)
+    save_model(model, tmp_path, train_config=tc)
+    rec = select_context_refit(model, g, tc, tmp_path, windows=(0, 8), num_samples=4)
+    assert REFIT_REFINEMENTS == ("+pc",)
+    assert rec["chosen"] == "8+pc" and set(rec["scores"]) == {"0", "8", "8+pc"}
+    saved = ForecasterConfig.load(tmp_path / "config.json")
+    assert saved.context_refit == 8 and saved.context_refit_counts

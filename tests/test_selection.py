@@ -80,7 +80,7 @@ def test_the_refit_window_chosen_on_validation_goes_into_the_model_folder(tmp_pa
     with torch.no_grad():  # a level ~100x too low: the refit re-estimates it
         res.model.edge_decoder.bias.fill_(-8.0)
     record = selection.select_context_refit(res.model, g, tc, tmp_path / "run", windows=(0, 4),
-                                            num_samples=2)
+                                            refinements=(), num_samples=2)
     assert record["origins"] == [6] and record["horizon"] == 3  # targets 6..8, the val block
     assert record["scores"]["4"] > record["scores"]["0"] and record["chosen"] == 4
     assert load_saved(tmp_path / "run").model.config.context_refit == 4

@@ -110,14 +110,18 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
 
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
                          horizon: int, windows: Sequence[int | str] = (0, 10), *,
-                         num_samples: int = 20, seed: int = 0
+                         num_samples: int = 20, seed: int = 0,
+                         refinements: Sequence[str] = ()
                          ) -> tuple[int | str, dict[int | str, float]]:
     """Score ``model``'s forecasts from the validation ``origins`` with each refit candidate in
     ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"``, ``"W+rates"``, each
-    with an optional ``"+cn"``;
-    :func:`pair_log_score`, the same pairs for all) and set the best's settings on
-    ``model.config`` (ties: the earlier candidate). Returns ``(best, {candidate: score})``. A
-    model without an edge context keeps its settings and returns ``(context_refit, {})``."""
+    with optional suffixes; :func:`pair_log_score`, the same pairs for all) and set the best's
+    settings on ``model.config`` (ties: the earlier candidate). ``refinements`` (suffixes such
+    as ``"+pc"``) are greedy forward steps: each is appended to the best refit so far (none to
+    ``W = 0``), scored, and kept if it scores higher. A candidate's score does not depend on the
+    others, so the greedy pick is the best of the windows and the refinement scored.
+    Returns ``(best, {candidate: score})``. A model without an edge context keeps its settings
+    and returns ``(context_refit, {})``."""
     c = model.config
     if getattr(model, "edge_context", None) is None or not origins:
         return int(c.context_refit), {}
@@ -127,16 +131,28 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
     pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
     scores: dict[int | str, float] = {}
     was = {k: getattr(c, k) for k in settings[windows[0]]}
+
+    def score(w: int | str) -> float:
+        for k, v in settings[w].items():
+            setattr(c, k, v)
+        scores[w] = pair_log_score(model, graph, origins, horizon, num_samples=num_samples,
+                                   seed=seed, pairs=pairs)
+        return scores[w]
+
     try:
         for w in windows:
-            for k, v in settings[w].items():
-                setattr(c, k, v)
-            scores[w] = pair_log_score(model, graph, origins, horizon,
-                                       num_samples=num_samples, seed=seed, pairs=pairs)
+            score(w)
+        best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
+        for suffix in refinements:
+            if settings[best]["context_refit"] == 0:
+                break
+            w = f"{best}{suffix}"
+            settings[w] = refit_settings(w)
+            if score(w) > scores[best]:
+                best = w
     finally:
         for k, v in was.items():
             setattr(c, k, v)
-    best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
     for k, v in settings[best].items():
         setattr(c, k, v)
     return best, scores
