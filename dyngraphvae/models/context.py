@@ -460,7 +460,8 @@ class EdgeContextTerm(nn.Module):
         rs, rt = self._recency_terms(ctx)
         out = out + (sr @ self.source_weight + rs[:, start:end]).unsqueeze(-1) \
             + (dst @ tw + rt).unsqueeze(-2)
-        return out + torch.einsum("bur,bvr,r->buv", sr, dst, self.product_weight)
+        # a batched matrix product: einsum's path for this contraction was ~40x slower on CPU
+        return out + (sr * self.product_weight) @ dst.transpose(-1, -2)
 
 
 def align_rows(term: Tensor, lead: tuple[int, ...]) -> Tensor:
