@@ -56,6 +56,12 @@ def test_context_blocks_are_dense_rows_with_per_sample_contexts(context, directe
         for a, b in ((0, 5), (5, 12)):
             torch.testing.assert_close(scorer.block_logits(z, a, b), dense[:, a:b],
                                        rtol=1e-5, atol=1e-5)
+        # and the pair path (sorted-key lookups, no row blocks) gives the same logits
+        n = g.num_nodes
+        grid = torch.cartesian_prod(torch.arange(n), torch.arange(n)).t()
+        grid = grid[:, grid[0] != grid[1]]
+        torch.testing.assert_close(scorer.logits(z, grid), dense[:, grid[0], grid[1]],
+                                   rtol=1e-5, atol=1e-5)
 
 
 class _PairsOnly:

@@ -431,37 +431,51 @@ class EdgeContextTerm(nn.Module):
         """``(B, N, N)`` context terms (dense; small graphs): every row block at once."""
         return self.block_logits(ctx, 0, ctx.num_nodes)
 
-    def block_logits(self, ctx: EdgeContext, start: int, end: int) -> Tensor:
-        """Rows ``start:end`` of :meth:`dense_logits`: ``(B, end - start, N)``, built from the
-        stored pairs of those rows in ``O(K + B·(end − start)·N)`` (no ``N x N`` tensor)."""
-        n, r = ctx.num_nodes, end - start
+    def block_parts(self, ctx: EdgeContext) -> tuple:
+        """What every row block of :meth:`block_logits` shares, computed once per context: the
+        stored pairs' terms placed at ``(b, row, column)`` and sorted by row (undirected pairs
+        in both orders; a directed pair's reverse count under ``(v, u)``), and the endpoint
+        terms (row, column and the product's factors)."""
         b, u, v = ctx.coords()
-        fwd = self._combine(ctx.previous, ctx.history)
+        val = self._combine(ctx.previous, ctx.history)
         rev = None
         if self.pair_weight is not None:
             self._check(ctx)
             pf, rev = self._pair_values(ctx)
-            fwd = fwd + pf
-        out = torch.zeros(ctx.batch_size, r, n, device=ctx.keys.device, dtype=fwd.dtype)
+            val = val + pf
+        place = [(b, u, v, val)]
+        if not ctx.directed or rev is not None:
+            place.append((b, v, u, val if not ctx.directed else rev))
+        bb, rr, cc, vv = (torch.cat(t) for t in zip(*place, strict=True))
+        order = torch.argsort(rr, stable=True)
+        pairs = (bb[order], rr[order], cc[order], vv[order])
+        if self.pair_weight is None:
+            return pairs, None
+        src, dst, tw = self._node_features(ctx)
+        rs, rt = self._recency_terms(ctx)
+        ends = (src @ self.source_weight + rs, dst @ tw + rt, src * self.product_weight,
+                dst.transpose(-1, -2))
+        return pairs, ends
+
+    def block_logits(self, ctx: EdgeContext, start: int, end: int,
+                     parts: tuple | None = None) -> Tensor:
+        """Rows ``start:end`` of :meth:`dense_logits`: ``(B, end - start, N)``, built from the
+        stored pairs of those rows in ``O(K_rows + B·(end − start)·N)`` (no ``N x N`` tensor);
+        ``parts``: :meth:`block_parts` of ``ctx``, shared by the blocks of one context."""
+        (b, r, c, val), ends = self.block_parts(ctx) if parts is None else parts
+        lo, hi = (int(i) for i in torch.searchsorted(r, torch.tensor([start, end],
+                                                                      device=r.device)))
+        out = torch.zeros(ctx.batch_size, end - start, ctx.num_nodes, device=ctx.keys.device,
+                          dtype=val.dtype)
         if self.offset is not None:
             out = out + self.offset
-        m = (u >= start) & (u < end)
-        out.index_put_((b[m], u[m] - start, v[m]), fwd[m], accumulate=True)
-        if not ctx.directed:  # undirected pairs are stored once, as (min, max)
-            m = (v >= start) & (v < end)
-            out.index_put_((b[m], v[m] - start, u[m]), fwd[m], accumulate=True)
-        elif rev is not None:  # the reverse count of (u, v) is stored under (v, u)
-            m = (v >= start) & (v < end)
-            out.index_put_((b[m], v[m] - start, u[m]), rev[m], accumulate=True)
-        if self.pair_weight is None:
+        out.index_put_((b[lo:hi], r[lo:hi] - start, c[lo:hi]), val[lo:hi], accumulate=True)
+        if ends is None:
             return out
-        src, dst, tw = self._node_features(ctx)
-        sr = src[:, start:end]
-        rs, rt = self._recency_terms(ctx)
-        out = out + (sr @ self.source_weight + rs[:, start:end]).unsqueeze(-1) \
-            + (dst @ tw + rt).unsqueeze(-2)
+        row, col, src_w, dst_t = ends
         # a batched matrix product: einsum's path for this contraction was ~40x slower on CPU
-        return out + (sr * self.product_weight) @ dst.transpose(-1, -2)
+        return out + row[:, start:end].unsqueeze(-1) + col.unsqueeze(-2) \
+            + src_w[:, start:end] @ dst_t
 
 
 def align_rows(term: Tensor, lead: tuple[int, ...]) -> Tensor:
@@ -484,6 +498,7 @@ class ContextScorer:
 
     def __init__(self, decoder: EdgeDecoder, term: EdgeContextTerm, ctx: EdgeContext) -> None:
         self.decoder, self.term, self.ctx = decoder, term, ctx
+        self.parts: tuple | None = None  # EdgeContextTerm.block_parts, made at the first block
         # a refitted term may re-weight the latent score (RefitTerm.latent_weight)
         self.beta = getattr(term, "latent_weight", None)
 
@@ -500,7 +515,9 @@ class ContextScorer:
 
     def block_logits(self, z: Tensor, start: int, end: int) -> Tensor:
         base = self._scaled(self.decoder.block_logits(z, start, end))
-        return base + align_rows(self.term.block_logits(self.ctx, start, end),
+        if self.parts is None:  # shared by every row block of this scorer's context
+            self.parts = self.term.block_parts(self.ctx)
+        return base + align_rows(self.term.block_logits(self.ctx, start, end, self.parts),
                                  tuple(base.shape[:-2]))
 
 

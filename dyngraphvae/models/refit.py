@@ -162,8 +162,8 @@ class RefitTerm(EdgeContextTerm):
             out = out + pc.to(out.device, out.dtype)
         return out
 
-    def block_logits(self, ctx: Any, start: int, end: int) -> Tensor:
-        out = super().block_logits(ctx, start, end)
+    def block_logits(self, ctx: Any, start: int, end: int, parts: tuple | None = None) -> Tensor:
+        out = super().block_logits(ctx, start, end, parts)
         if self.degree_weight is not None:
             src, dst = self._node_degree_terms()
             out = out + (src[start:end, None] + dst[None, :]).to(out.dtype)
