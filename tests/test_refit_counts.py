@@ -22,10 +22,10 @@ from dyngraphvae.data import TemporalGraph
 from dyngraphvae.data.pair_counts import pair_count_rows, pair_count_values, pair_counts
 from dyngraphvae.evaluation.forecast_choice import choose_context_refit, refit_settings
 from dyngraphvae.evaluation.pair_history import pair_history_features
-from dyngraphvae.models import engine
-from dyngraphvae.models.refit import count_columns, refit_lead_terms
+from dyngraphvae.models.refit import count_columns
 from tests.test_context_refit import _graph, assert_refit_is_the_lbfgs_fit, constant_score_refit
 from tests.test_context_refit import _model as _context_model
+from tests.test_refit_neighbours import assert_weight_adds_columns, refit_rows_and_pairs
 
 torch.set_num_threads(1)
 
@@ -118,26 +118,8 @@ def test_each_row_reads_the_counts_of_its_own_origin(monkeypatch):
     count_columns at that origin for the rows' pairs, and differ from the next origin's."""
     g = _graph(n=12, t=10, directed=True, base=0.2)
     model = _model(g, context_refit=4)
-    T, leads = 10, 2
-    gen = torch.Generator().manual_seed(5)
-    states = engine.filtered_states(model, g, T, 2, gen)
-    contexts = model.decoder_contexts(g, T)
-    import dyngraphvae.models.refit as refit
-
-    seen: list[tuple[int, torch.Tensor]] = []
-    original = refit.stratified_pairs
-
-    def spy(graph, s, stored, negatives, generator):
-        out = original(graph, s, stored, negatives, generator)
-        seen.append((s, out[0]))
-        return out
-
-    monkeypatch.setattr(refit, "stratified_pairs", spy)
-    cache: dict = {}
-    refit_lead_terms(model, g, T, leads, states, contexts, generator=gen, cache=cache)
     told_apart = False
-    for ((s, k), row), (s2, pairs) in zip(cache["rows"].items(), seen, strict=True):
-        assert s == s2
+    for (s, k), row, pairs in refit_rows_and_pairs(monkeypatch, model, g, 10, 2):
         o = s - k + 1
         col = row[0][:, -3:-1].double()
         torch.testing.assert_close(col, count_columns(pair_counts(g, o), pairs, True))
@@ -165,15 +147,8 @@ def test_the_term_reads_the_origins_counts_in_blocks_pairs_and_forecasts(directe
         torch.testing.assert_close(block[keep], term.pair_logits(ctx, grid[:, rows])[0][keep])
     torch.testing.assert_close(term.pair_features(ctx, grid)[0] @ term.weight_vector(),
                                term.pair_logits(ctx, grid)[0])
-    w = term.count_weight.clone()
-    assert float(w.abs().sum()) > 0
-    with torch.no_grad():
-        term.count_weight.zero_()
-    plain = term.pair_logits(ctx, grid)[0]
-    with torch.no_grad():
-        term.count_weight.copy_(w)
-    cols = count_columns(pair_counts(g, T), grid, directed).float()
-    torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, cols @ w)
+    assert_weight_adds_columns(term, ctx, grid, term.count_weight,
+                               count_columns(pair_counts(g, T), grid, directed))
     fc = model.forecast(state, 2, generator=torch.Generator().manual_seed(2))
     pairs = grid[:, off][:, :40]
     want = model.edge_decoder.logits(fc.z[:, 0], pairs) + term.pair_logits(ctx, pairs)[0]

@@ -102,18 +102,14 @@ def test_with_a_constant_latent_score_the_refit_with_neighbours_is_the_likelihoo
         assert terms[k - 1].neighbour_weight.abs().sum() > 0
 
 
-def test_each_row_reads_the_union_of_its_own_origin(monkeypatch):
-    """Rows of lead k for target s carry log(1 + CN) in the union of snapshots < s − k + 1: the
-    column equals neighbour_column at that origin for the rows' pairs, and differs from the next
-    origin's (the check tells origins apart)."""
-    g = _graph(n=12, t=10, directed=False, base=0.15)
-    model = _model(g, context_refit=4)
-    T, leads = 10, 2
+def refit_rows_and_pairs(monkeypatch, model, g, T: int, leads: int) -> list[tuple]:
+    """``((s, k), row, pairs)`` of every refit row of the leads ``1..leads`` at origin ``T``:
+    the rows of ``refit_lead_terms``' cache and the pairs ``stratified_pairs`` drew for them."""
+    import dyngraphvae.models.refit as refit
+
     gen = torch.Generator().manual_seed(5)
     states = engine.filtered_states(model, g, T, 2, gen)
     contexts = model.decoder_contexts(g, T)
-    import dyngraphvae.models.refit as refit
-
     seen: list[tuple[int, torch.Tensor]] = []
     original = refit.stratified_pairs
 
@@ -125,18 +121,42 @@ def test_each_row_reads_the_union_of_its_own_origin(monkeypatch):
     monkeypatch.setattr(refit, "stratified_pairs", spy)
     cache: dict = {}
     refit_lead_terms(model, g, T, leads, states, contexts, generator=gen, cache=cache)
-    keys = [key for key in cache["rows"]]
-    assert len(keys) == len(seen)
+    assert len(cache["rows"]) == len(seen)
+    out = []
+    for (key, row), (s, pairs) in zip(cache["rows"].items(), seen, strict=True):
+        assert key[0] == s
+        out.append((key, row, pairs))
+    return out
+
+
+def test_each_row_reads_the_union_of_its_own_origin(monkeypatch):
+    """Rows of lead k for target s carry log(1 + CN) in the union of snapshots < s − k + 1: the
+    column equals neighbour_column at that origin for the rows' pairs, and differs from the next
+    origin's (the check tells origins apart)."""
+    g = _graph(n=12, t=10, directed=False, base=0.15)
+    model = _model(g, context_refit=4)
+    T = 10
     told_apart = False
-    for (s, k), (s2, pairs) in zip(keys, seen, strict=True):
-        assert s == s2
-        col = cache["rows"][(s, k)][0][:, -2].double()
+    for (s, k), row, pairs in refit_rows_and_pairs(monkeypatch, model, g, T, 2):
+        col = row[0][:, -2].double()
         o = s - k + 1
         torch.testing.assert_close(col, neighbour_column(union_adjacency(g, o), pairs)[:, 0])
         if o + 1 <= T:
             told_apart |= not torch.equal(
                 col, neighbour_column(union_adjacency(g, o + 1), pairs)[:, 0])
     assert told_apart
+
+
+def assert_weight_adds_columns(term, ctx, grid, weight, columns) -> None:
+    """The refitted ``weight`` (non-zero) adds ``columns (P, C) @ weight`` to the pair logits."""
+    w = weight.detach().clone()
+    assert float(w.abs().sum()) > 0
+    with torch.no_grad():
+        weight.zero_()
+    plain = term.pair_logits(ctx, grid)[0]
+    with torch.no_grad():
+        weight.copy_(w)
+    torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, columns.float() @ w)
 
 
 def test_the_term_reads_the_origins_union_in_blocks_pairs_and_forecasts():
@@ -155,15 +175,8 @@ def test_the_term_reads_the_origins_union_in_blocks_pairs_and_forecasts():
     torch.testing.assert_close(dense[off], term.pair_logits(ctx, grid)[0][off])
     torch.testing.assert_close(term.pair_features(ctx, grid)[0] @ term.weight_vector(),
                                term.pair_logits(ctx, grid)[0])
-    w = term.neighbour_weight.clone()
-    assert float(w.abs()) > 0
-    with torch.no_grad():
-        term.neighbour_weight.zero_()
-    plain = term.pair_logits(ctx, grid)[0]
-    with torch.no_grad():
-        term.neighbour_weight.copy_(w)
-    col = neighbour_column(union_adjacency(g, T), grid).float()
-    torch.testing.assert_close(term.pair_logits(ctx, grid)[0] - plain, col[:, 0] * w)
+    assert_weight_adds_columns(term, ctx, grid, term.neighbour_weight,
+                               neighbour_column(union_adjacency(g, T), grid))
     fc = model.forecast(state, 2, generator=torch.Generator().manual_seed(2))
     pairs = grid[:, off][:, :40]
     want = model.edge_decoder.logits(fc.z[:, 0], pairs) + term.pair_logits(ctx, pairs)[0]
