@@ -64,6 +64,7 @@ def test_pair_counts_are_the_snapshots_with_each_pair(n, t, directed, density, s
     torch.testing.assert_close(pair_count_values(counts, grid), want.reshape(-1))
     lo = int(torch.randint(0, n + 1, (), generator=g))
     torch.testing.assert_close(pair_count_rows(counts, lo, n), want[lo:])
+    torch.testing.assert_close(pair_count_rows(counts, lo, n, transpose=True), want.t()[lo:])
     # continued from an earlier end: the same counts
     first = int(torch.randint(0, end + 1, (), generator=g))
     cont = pair_counts(graph, end, (first, pair_counts(graph, first)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dyngraphvae.data.splits import _pair_keys
 from dyngraphvae.data.temporal_graph import TemporalGraph
 
 __all__ = ["pair_count_rows", "pair_count_values", "pair_counts"]
@@ -24,11 +25,10 @@ __all__ = ["pair_count_rows", "pair_count_values", "pair_counts"]
 
 def _snapshot_keys(graph: TemporalGraph, t: int) -> Tensor:
     """Sorted distinct keys ``u·N + v`` of snapshot ``t``'s pairs (undirected: both orders)."""
-    n = graph.num_nodes
-    e = graph.edges(t).cpu().long()
+    e = graph.edges(t).cpu()
     if not graph.directed:
         e = torch.cat([e, e.flip(0)], 1)
-    return torch.unique(e[0] * n + e[1])
+    return torch.unique(_pair_keys(e, graph.num_nodes, directed=True))
 
 
 def _as_sparse(keys: Tensor, counts: Tensor, n: int) -> Tensor:
@@ -79,14 +79,16 @@ def pair_count_values(counts: Tensor, pairs: Tensor) -> Tensor:
     return out
 
 
-def pair_count_rows(counts: Tensor, start: int, end: int) -> Tensor:
-    """``(end − start, N)`` float64 dense block of ``n_T``: the rows ``start <= u < end``."""
+def pair_count_rows(counts: Tensor, start: int, end: int, transpose: bool = False) -> Tensor:
+    """``(end − start, N)`` float64 dense block of ``n_T``: the rows ``start <= u < end``, or with
+    ``transpose`` those of ``n_Tᵀ`` (``n_T(v, u)``, read from the columns; nothing re-sorted)."""
     n = counts.size(0)
     if not 0 <= start <= end <= n:
         raise ValueError(f"pair_count_rows: need 0 <= start <= end <= {n}, got {start}, {end}")
     counts = counts.coalesce()
     idx, val = counts.indices(), counts.values().double()
-    keep = (idx[0] >= start) & (idx[0] < end)
+    row, col = (idx[1], idx[0]) if transpose else (idx[0], idx[1])
+    keep = (row >= start) & (row < end)
     out = torch.zeros(end - start, n, dtype=torch.float64, device=val.device)
-    out[idx[0, keep] - start, idx[1, keep]] = val[keep]
+    out[row[keep] - start, col[keep]] = val[keep]
     return out

@@ -173,8 +173,8 @@ class RefitTerm(EdgeContextTerm):
         if self.count_weight is not None:
             w = self.count_weight.double()
             pc = torch.log1p(pair_count_rows(self.counts, start, end)) * w[0]
-            if self.directed:  # n_T(v, u): the columns start..end of n_T, transposed
-                pc = pc + torch.log1p(pair_count_rows(self.counts.t(), start, end)) * w[1]
+            if self.directed:  # n_T(v, u)
+                pc = pc + torch.log1p(pair_count_rows(self.counts, start, end, True)) * w[1]
             out = out + pc.to(out.device, out.dtype)
         return out
 
@@ -220,15 +220,23 @@ def count_columns(counts: Tensor, pairs: Tensor, directed: bool) -> Tensor:
     return torch.log1p(torch.stack(cols, 1))
 
 
+def _continued(cache: dict | None, name: str, origin: int, build: Any) -> Any:
+    """``cache[name][origin]``, made by ``build(base, value)`` from the nearest earlier cached
+    origin ``base`` and its ``value`` (``None, None`` when there is none): the history sums of a
+    rolling evaluation (degrees, pair counts) continue instead of restarting at snapshot 0."""
+    store = {} if cache is None else cache.setdefault(name, {})
+    origin = int(origin)
+    if origin not in store:
+        base = max((o for o in store if o <= origin), default=None)
+        store[origin] = build(base, None if base is None else store[base])
+    return store[origin]
+
+
 def counts_until(graph: Any, origin: int, cache: dict | None = None) -> Tensor:
     """The pair counts of snapshots ``0..origin−1`` (:func:`pair_counts`), cached per origin in
     ``cache["counts"]`` and continued from the nearest earlier cached origin."""
-    store = {} if cache is None else cache.setdefault("counts", {})
-    if origin not in store:
-        base = max((o for o in store if o <= origin), default=None)
-        store[origin] = pair_counts(graph, int(origin),
-                                    None if base is None else (base, store[base]))
-    return store[origin]
+    return _continued(cache, "counts", origin, lambda base, value: pair_counts(
+        graph, int(origin), None if base is None else (base, value)))
 
 
 def snapshot_degrees(graph: Any, s: int) -> Tensor:
@@ -251,16 +259,15 @@ def cumulative_degrees(graph: Any, origin: int, cache: dict | None = None) -> Te
     """``(N, 2)`` out- and in-degrees summed over snapshots ``0..origin−1`` (the history a
     forecast from ``origin`` reads). ``cache``: computed origins, continued from the nearest
     earlier one."""
-    store = {} if cache is None else cache.setdefault("degrees", {})
-    if origin in store:
-        return store[origin]
-    base = max((o for o in store if o <= origin), default=None)
-    d = store[base].clone() if base is not None else torch.zeros(graph.num_nodes, 2,
+
+    def build(base: int | None, value: Tensor | None) -> Tensor:
+        d = value.clone() if value is not None else torch.zeros(graph.num_nodes, 2,
                                                                 dtype=torch.float64)
-    for t in range(0 if base is None else base, int(origin)):
-        d += snapshot_degrees(graph, t)
-    store[int(origin)] = d
-    return d
+        for t in range(0 if base is None else base, int(origin)):
+            d += snapshot_degrees(graph, t)
+        return d
+
+    return _continued(cache, "degrees", origin, build)
 
 
 def union_until(graph: Any, origin: int, cache: dict | None = None) -> Tensor:
