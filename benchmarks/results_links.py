@@ -118,6 +118,10 @@ def main() -> None:
     ap.add_argument("--refit-candidates", nargs="+", default=["0", "10"],
                     help="with --context-refit auto: the candidates (W, 'W+degrees' or "
                          "'W+rates', each optionally ending in '+cn', then '+pc')")
+    ap.add_argument("--refit-refinements", nargs="*", default=[],
+                    help="with --context-refit auto: greedy steps on the best candidate, "
+                         "'+pc' (append the pair counts) or '@V' (window V), as dyngraphvae "
+                         "train takes them (selection.REFIT_REFINEMENTS: +pc @20)")
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale)")
     ap.add_argument("--refit-degrees", action="store_true",
@@ -166,7 +170,8 @@ def main() -> None:
                                  num_samples=args.samples, num_origins=args.num_origins,
                                  num_val=args.num_val, train_kwargs=tk,
                                  refit_windows=(refit_candidates(args.refit_candidates)
-                                                if args.context_refit == "auto" else None))
+                                                if args.context_refit == "auto" else None),
+                                 refit_refinements=tuple(args.refit_refinements))
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     res["edge_weights"] = "dropped (unweighted graph)"

@@ -65,6 +65,10 @@ def main() -> None:
     ap.add_argument("--refit-candidates", nargs="+",
                     default=["0", "10", "10+degrees", "10+rates", "10+rates+cn"],
                     help="with --context-refit auto: the candidates (refit_settings)")
+    ap.add_argument("--refit-refinements", nargs="*", default=[],
+                    help="with --context-refit auto: greedy steps on the best candidate, "
+                         "'+pc' (append the pair counts) or '@V' (window V), as dyngraphvae "
+                         "train takes them (selection.REFIT_REFINEMENTS: +pc @20)")
     ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
                     help="output folder (default: benchmarks/results, wherever it is run from)")
@@ -80,7 +84,8 @@ def main() -> None:
         cfg = dataclasses.replace(cfg, context_refit=int(args.context_refit))
     res = vgrnn_link_protocol(g, cfg, seeds=args.seeds, num_samples=args.samples, train_kwargs=tk,
                               refit_windows=(refit_candidates(args.refit_candidates) if auto
-                                             else None))
+                                             else None),
+                              refit_refinements=tuple(args.refit_refinements))
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     out = Path(args.out)

@@ -232,6 +232,47 @@ def test_the_greedy_step_appends_the_counts_to_the_best_refit_only(monkeypatch):
     assert best == 0 and set(scores) == {0, 8} and model.config.context_refit == 0
 
 
+def test_refined_appends_a_suffix_or_replaces_the_window():
+    from dyngraphvae.evaluation.forecast_choice import refined
+
+    assert refined("10+rates", "+pc") == "10+rates+pc"
+    assert refined(10, "+pc") == "10+pc"
+    assert refined("10+degrees+pc", "@20") == "20+degrees+pc"
+    assert refined(10, "@20") == 20
+    for bad in ("20", "@0", "@x", "+zz"):
+        with pytest.raises(ValueError):
+            refined("10+rates", bad)
+
+
+def test_the_window_step_replaces_the_window_of_the_best_refit(monkeypatch):
+    """``"@V"`` steps: scored on the best refit so far, kept only if higher, skipped where the
+    new window reads the same snapshots as the old at every origin (a short history)."""
+    import dyngraphvae.evaluation.forecast_choice as fc
+
+    g = _rating_graph(t=40)
+    model = _model(g, context_refit=8, context_refit_counts=False)
+    table: dict = {(0, False): -3.0, (8, False): -2.0, (8, True): -1.5, (16, True): -1.2,
+                   (4, True): -1.4, (32, True): -1.0}
+    seen: list = []
+
+    def fake(model, graph, origins, horizon, **kw):
+        c = model.config
+        seen.append((c.context_refit, c.context_refit_counts))
+        return table[seen[-1]]
+
+    monkeypatch.setattr(fc, "pair_log_score", fake)
+    best, scores = choose_context_refit(model, g, [30, 31], 2, (0, 8), refinements=("+pc", "@16",
+                                                                                    "@4"))
+    # "@16" wins over "8+pc"; "@4" is scored on "16+pc" and loses
+    assert best == "16+pc" and set(scores) == {0, 8, "8+pc", "16+pc", "4+pc"}
+    assert model.config.context_refit == 16 and model.config.context_refit_counts
+    # origins 30, 31 with leads 1, 2: windows 32 and 40 both reach back to snapshot k
+    seen.clear()
+    best, scores = choose_context_refit(model, g, [30, 31], 2, (0, 8),
+                                        refinements=("+pc", "@32", "@40"))
+    assert best == "32+pc" and (40, True) not in seen
+
+
 def test_train_refines_the_chosen_refit_with_the_counts_on_known_truth(tmp_path):
     """Through ``select_context_refit`` (what ``train`` calls): on never-recurring pairs the
     counts are appended to the chosen refit and recorded in the folder's config."""

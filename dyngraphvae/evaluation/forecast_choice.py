@@ -30,7 +30,7 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models.refit import refit_negatives, stratified_pairs
 from dyngraphvae.models.rolling import predictive_pair_probs
 
-__all__ = ["choose_context_refit", "pair_log_score", "refit_settings"]
+__all__ = ["choose_context_refit", "pair_log_score", "refined", "refit_settings"]
 
 
 def _score_pairs(graph: TemporalGraph, origins: Sequence[int], horizon: int, model: Any,
@@ -108,6 +108,29 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
             "context_refit_level": "ar1" if flags.get("ar", False) else "iid"}
 
 
+def refined(candidate: int | str, step: str) -> str:
+    """A greedy step on a refit candidate: ``"+x"`` appends the suffix (``"10+rates"``,
+    ``"+pc"`` → ``"10+rates+pc"``); ``"@V"`` replaces the window (``"10+rates+pc"``, ``"@20"`` →
+    ``"20+rates+pc"``)."""
+    head, _, tail = str(candidate).partition("+")
+    if step.startswith("+"):
+        out = f"{candidate}{step}"
+    elif step.startswith("@") and step[1:].isdigit() and int(step[1:]) > 0:
+        out = step[1:] + (f"+{tail}" if tail else "")
+    else:
+        raise ValueError(f"choose_context_refit: a refinement is a suffix '+x' or a window "
+                         f"'@V' with V > 0, got {step!r}")
+    refit_settings(out)  # validates the result
+    return out if "+" in out else int(out)
+
+
+def _same_rows(window: int, new: int, origins: Sequence[int], horizon: int) -> bool:
+    """Whether windows ``window`` and ``new`` read the same snapshots at every origin and lead
+    (both reach back to the first usable one, snapshot ``k``)."""
+    return all(max(k, int(o) - window) == max(k, int(o) - new)
+               for o in origins for k in range(1, int(horizon) + 1))
+
+
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
                          horizon: int, windows: Sequence[int | str] = (0, 10), *,
                          num_samples: int = 20, seed: int = 0,
@@ -116,10 +139,12 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
     """Score ``model``'s forecasts from the validation ``origins`` with each refit candidate in
     ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"``, ``"W+rates"``, each
     with optional suffixes; :func:`pair_log_score`, the same pairs for all) and set the best's
-    settings on ``model.config`` (ties: the earlier candidate). ``refinements`` (suffixes such
-    as ``"+pc"``) are greedy forward steps: each is appended to the best refit so far (none to
-    ``W = 0``), scored, and kept if it scores higher. A candidate's score does not depend on the
-    others, so the greedy pick is the best of the windows and the refinement scored.
+    settings on ``model.config`` (ties: the earlier candidate). ``refinements`` are greedy
+    forward steps on the best refit so far (none on ``W = 0``), each scored and kept if it scores
+    higher: a suffix such as ``"+pc"`` is appended to it, and ``"@V"`` replaces its window by
+    ``V`` (:func:`refined`). A step that leaves the candidate's rows unchanged (a window longer
+    than every origin's history, as far as the first window reached) is skipped. A candidate's
+    score does not depend on the others, so the greedy pick is the best of those scored.
     Returns ``(best, {candidate: score})``. A model without an edge context keeps its settings
     and returns ``(context_refit, {})``."""
     c = model.config
@@ -143,10 +168,13 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
         for w in windows:
             score(w)
         best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
-        for suffix in refinements:
+        for step in refinements:
             if settings[best]["context_refit"] == 0:
                 break
-            w = f"{best}{suffix}"
+            w = refined(best, step)
+            if w in scores or (step.startswith("@") and _same_rows(
+                    settings[best]["context_refit"], int(step[1:]), origins, horizon)):
+                continue
             settings[w] = refit_settings(w)
             if score(w) > scores[best]:
                 best = w

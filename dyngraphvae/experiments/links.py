@@ -116,7 +116,7 @@ class HistoryStackedLinks:
 
 def _choose_refit(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
                   windows: Sequence[int | str], seed: int, info: dict[str, Any],
-                  num_samples: int = 20) -> None:
+                  num_samples: int = 20, refinements: Sequence[str] = ()) -> None:
     """Choose the model's per-origin refit among ``windows`` on the validation ``origins``
     (:func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, on a copy of the
     config: the choice is this model's own) and record it, its scores and its seconds in
@@ -126,7 +126,8 @@ def _choose_refit(model: Any, graph: TemporalGraph, origins: Sequence[int], hori
     model.config = dataclasses.replace(model.config)
     t0 = time.perf_counter()
     best, scores = choose_context_refit(model, graph, origins, horizon, tuple(windows),
-                                        num_samples=num_samples, seed=seed)
+                                        num_samples=num_samples, seed=seed,
+                                        refinements=tuple(refinements))
     info.update(context_refit=best, refit_scores={str(w): v for w, v in scores.items()},
                 refit_choice_seconds=time.perf_counter() - t0)
 
@@ -143,10 +144,12 @@ def vgrnn_link_protocol(
     baselines: bool = True,
     vgae_epochs: int = 200,
     refit_windows: Sequence[int | str] | None = None,
+    refit_refinements: Sequence[str] = (),
 ) -> dict[str, Any]:
     r"""VGRNN dynamic link prediction and new-link prediction (module docstring).
 
-    ``refit_windows``: choose the per-origin refit among these candidates for each seed on the
+    ``refit_windows``: choose the per-origin refit among these candidates, then the greedy
+    ``refit_refinements`` (``choose_context_refit``'s ``refinements``), for each seed on the
     validation snapshots (one-step forecasts, the pairwise log score,
     :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`) before any test
     snapshot is forecast; the choice is recorded in ``training[i]["context_refit"]``.
@@ -184,7 +187,7 @@ def vgrnn_link_protocol(
             infos.append(info)
             if refit_windows is not None:
                 _choose_refit(model, graph[:first_test], list(split.val_steps), 1,
-                              refit_windows, int(seed), info)
+                              refit_windows, int(seed), info, refinements=refit_refinements)
             steps = split.val_steps + split.test_steps
             gen = torch.Generator().manual_seed(10_000 + int(seed))
             t0 = time.perf_counter()
@@ -499,7 +502,8 @@ def link_forecast_protocol(
     num_origins: int = 1,
     train_end: int | None = None,
     score_validation: bool = True,
-    refit_windows: Sequence[int] | None = None,
+    refit_windows: Sequence[int | str] | None = None,
+    refit_refinements: Sequence[str] = (),
 ) -> dict[str, Any]:
     r"""Link forecasting at horizons ``1..H`` from one or many origins, next to persistence,
     edge frequency and EdgeBank (unlimited memory, ``edgebank``, and the test span's window,
@@ -515,7 +519,8 @@ def link_forecast_protocol(
     ``T ∈ [T_0 − num_val, T_0 − H]``, are scored the same way and reported under
     ``"validation"``: choose settings on those, never on the test origins. With
     ``refit_windows`` (e.g. ``(0, 10)``) each trained model's ``context_refit`` is chosen among
-    them on those validation origins by the pairwise log score
+    them on those validation origins by the pairwise log score, then refined by the greedy
+    steps ``refit_refinements``
     (:func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`), before any origin is
     scored; ``training`` records the choice and the scores.
 
@@ -569,7 +574,7 @@ def link_forecast_protocol(
         t0 = time.perf_counter()
         if refit_windows is not None:
             _choose_refit(model, graph, val, H, refit_windows, int(seed), info,
-                          num_samples=num_samples)
+                          num_samples=num_samples, refinements=refit_refinements)
         runs.append(_score_link_origins(model, graph, test, H, seed=int(seed), generator=gen,
                                         **score_kw))
         if val:
