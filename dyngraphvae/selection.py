@@ -42,9 +42,10 @@ __all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "REFIT_REFINEMENTS", "REFIT_WI
 #: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
 REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
 
-#: then greedy steps on the best refit (none on ``W = 0``): ``"+pc"``, the undecayed pair counts
-#: (``context_refit_counts``), kept where they score higher (``docs/results.md``, section 3s)
-REFIT_REFINEMENTS: tuple[str, ...] = ("+pc",)
+#: then greedy steps on the best refit (none on ``W = 0``), each kept where it scores higher:
+#: ``"+pc"``, the undecayed pair counts (``context_refit_counts``, ``docs/results.md`` 3s), then
+#: ``"@20"``, the window doubled (3t)
+REFIT_REFINEMENTS: tuple[str, ...] = ("+pc", "@20")
 
 #: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
 #: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)
