@@ -286,7 +286,9 @@ def test_train_refines_the_chosen_refit_with_the_counts_on_known_truth(tmp_path)
     tc = TrainConfig(val_snapshots=3, seed=0)
     save_model(model, tmp_path, train_config=tc)
     rec = select_context_refit(model, g, tc, tmp_path, windows=(0, 8), num_samples=4)
-    assert REFIT_REFINEMENTS == ("+pc",)
-    assert rec["chosen"] == "8+pc" and set(rec["scores"]) == {"0", "8", "8+pc"}
+    assert REFIT_REFINEMENTS == ("+pc", "@20")
+    # 20 reaches back further than 8 from the validation origins, so "@20" is scored too
+    assert set(rec["scores"]) == {"0", "8", "8+pc", "20+pc"}
+    assert rec["chosen"] in ("8+pc", "20+pc") and rec["scores"]["8+pc"] > rec["scores"]["8"]
     saved = ForecasterConfig.load(tmp_path / "config.json")
-    assert saved.context_refit == 8 and saved.context_refit_counts
+    assert saved.context_refit == int(rec["chosen"].split("+")[0]) and saved.context_refit_counts
