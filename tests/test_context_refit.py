@@ -238,3 +238,38 @@ def test_refit_of_the_simpler_contexts(context):
     want = model.edge_decoder.logits(fc.z[:, 1], pairs) + state.lead_terms[1].pair_logits(
         aged(model.decoder_contexts(g, 8)[8].edges, cfg.context_decay), pairs)[0]
     torch.testing.assert_close(fc.edge_logits(pairs)[:, 1], want)
+
+
+@pytest.mark.parametrize("origins", [list(range(6, 19)), [6, 9, 12, 13, 17, 18]])
+def test_a_pruned_cache_gives_the_same_refits_and_stays_bounded(origins):
+    """``prune_refit_cache`` between the origins of a rolling evaluation drops only what no later
+    origin reads: every refit equals the unpruned cache's (the same pair draws), while the rows
+    and the per-origin history sums stop growing with the number of origins."""
+    from dyngraphvae.models.refit import prune_refit_cache
+
+    g = _graph(t=20)
+    model = _model(g, context_refit=3, context_refit_degrees=True, context_refit_counts=True,
+                   context_refit_neighbours=True)
+    leads = 2
+    out, sizes = [], []
+    for prune in (False, True):
+        gen = torch.Generator().manual_seed(7)
+        states = engine.filtered_states(model, g, max(origins), 2, gen)
+        contexts = model.decoder_contexts(g, max(origins))
+        cache: dict = {}
+        weights = []
+        for i, t in enumerate(origins):
+            if prune:
+                prune_refit_cache(cache, model.config, origins[i:], leads)
+            terms = refit_lead_terms(model, g, t, leads, states, contexts, generator=gen,
+                                     cache=cache)
+            weights.append(torch.cat([term.weight_vector() for term in terms]))
+            if prune:
+                sizes.append({name: len(cache[name]) for name in
+                              ("rows", "paths", "degrees", "counts", "union")})
+        out.append(torch.stack(weights))
+    torch.testing.assert_close(out[0], out[1], rtol=0, atol=0)
+    # rows: targets t − 3 .. t − 1 at each lead; sums: origins t − 4 .. t plus none older
+    assert max(s["rows"] for s in sizes) == 3 * leads
+    assert max(max(s[n] for s in sizes) for n in ("paths", "degrees", "counts", "union")) <= 6
+    assert len(cache["rows"]) < len(origins) * leads

@@ -65,6 +65,7 @@ as fitted, and the latent adds what counting cannot.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -83,8 +84,8 @@ from dyngraphvae.models.random_effect import (
 from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["RefitTerm", "count_columns", "cumulative_degrees", "degree_columns", "map_logistic",
-           "neighbour_column", "refit_lead_terms", "refit_negatives", "stratified_pairs",
-           "with_extra_columns"]
+           "neighbour_column", "prune_refit_cache", "refit_lead_terms", "refit_negatives",
+           "stratified_pairs", "with_extra_columns"]
 
 
 class RefitTerm(EdgeContextTerm):
@@ -449,6 +450,28 @@ def latent_rows(row: tuple) -> tuple:
     x, y, w, off = row
     x = torch.cat([x[:, :-1], off.unsqueeze(1).to(x.dtype), x[:, -1:]], 1)
     return x, y, w, torch.zeros_like(off)
+
+
+def prune_refit_cache(cache: dict, config: Any, remaining: Sequence[int], leads: int) -> None:
+    """Drop from a rolling evaluation's ``cache`` (:func:`refit_lead_terms`) what no origin in
+    ``remaining`` will read: the rows of targets ``s < t − W`` and the latent paths and history
+    sums of origins ``o < t − W − leads + 1``, ``t = min(remaining)``, ``W = context_refit``
+    (the latest history sum stays, to be continued). A pruned entry is never rebuilt, so the
+    pair draws, and every refit, are those of the unpruned cache; memory stays bounded by the
+    window instead of growing with the number of origins (on uci_collegemsg each lead's row
+    holds about 20,000 pairs, and each latent path ``S × N × d`` per lead)."""
+    if not remaining:
+        return
+    first = min(int(t) for t in remaining) - int(config.context_refit)
+    rows = cache.get("rows", {})
+    for key in [key for key in rows if key[0] < first]:
+        del rows[key]
+    first -= int(leads) - 1
+    for name in ("paths", "degrees", "counts", "union"):
+        store = cache.get(name, {})
+        latest = max(store, default=None)
+        for o in [o for o in store if o < first and o != latest]:
+            del store[o]
 
 
 def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: list[Tensor],

@@ -178,12 +178,12 @@ def _rolling_forecast_autoregressive(model: Any, graph: TemporalGraph, org: Tens
             t_max = int(org.max())
             states = engine.filtered_states(model, graph, t_max, S, generator)
             contexts = model.decoder_contexts(graph, t_max)  # entry T: context of G_{≤T}
-            fcs, cache = [], {}
-            for t in org.tolist():
+            fcs, cache, order = [], {}, org.tolist()
+            for i, t in enumerate(order):
                 state = FilterState(z=states[t], posterior=None, summary=None,
                                     num_snapshots=int(t), context=contexts[t],
                                     lead_terms=_refit(model, graph, t, H, states, contexts,
-                                                      generator, cache))
+                                                      generator, cache, order[i:]))
                 fcs.append(model.forecast(state, H, S, generator=generator))
     finally:
         model.train(was_training)
@@ -211,14 +211,16 @@ def _refits(model: Any) -> bool:
 
 def _refit(model: Any, graph: TemporalGraph, origin: int, horizon: int, states: list[Tensor],
            contexts: list[DecoderContext], generator: torch.Generator | None,
-           cache: dict) -> list | None:
+           cache: dict, remaining: Sequence[int]) -> list | None:
     """The refitted term of every step ``0..horizon-1`` from ``origin`` (steps beyond
-    ``context_refit_leads`` share the last lead's), or ``None`` without ``context_refit``."""
+    ``context_refit_leads`` share the last lead's), or ``None`` without ``context_refit``.
+    ``remaining``: this origin and those still to come, whose rows the cache keeps."""
     if not _refits(model):
         return None
-    from dyngraphvae.models.refit import refit_lead_terms
+    from dyngraphvae.models.refit import prune_refit_cache, refit_lead_terms
 
     leads = min(int(horizon), model.config.context_refit_leads)
+    prune_refit_cache(cache, model.config, remaining, leads)
     terms = refit_lead_terms(model, graph, origin, leads, states, contexts, generator=generator,
                              cache=cache)
     return [terms[min(k, leads - 1)] for k in range(int(horizon))]
@@ -278,7 +280,8 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                 if not present:
                     out.append([None] * H)
                     continue
-                terms = _refit(model, graph, int(t), H, states, contexts, generator, cache)
+                terms = _refit(model, graph, int(t), H, states, contexts, generator, cache,
+                               [int(o) for o in origins[i:]])
                 if terms is not None and getattr(terms[0], "snapshot_scale", None) is not None:
                     # the refit's own effect replaces the trained one
                     offsets, scales = zip(*(engine.step_effect(model, terms[k], S, generator)
