@@ -123,7 +123,8 @@ def main() -> None:
                          "'+pc' (append the pair counts) or '@V' (window V), as dyngraphvae "
                          "train takes them (selection.REFIT_REFINEMENTS: +pc @20)")
     ap.add_argument("--refit-prior", type=float, default=1.0,
-                    help="ForecasterConfig.context_refit_prior (the prior scale)")
+                    help="ForecasterConfig.context_refit_prior (the prior scale; with "
+                         "--context-refit auto each candidate sets its own, '~σ', default 1)")
     ap.add_argument("--refit-degrees", action="store_true",
                     help="ForecasterConfig.context_refit_degrees (degree columns)")
     ap.add_argument("--refit-degree-form", default="cumulative", choices=["cumulative", "rate"],

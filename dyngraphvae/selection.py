@@ -42,10 +42,12 @@ __all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "REFIT_REFINEMENTS", "REFIT_WI
 #: ``docs/results.md``, sections 3i, 3j, 3k and 3m)
 REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rates+cn")
 
-#: then greedy steps on the best refit (none on ``W = 0``), each kept where it scores higher:
-#: ``"+pc"``, the undecayed pair counts (``context_refit_counts``, ``docs/results.md`` 3s), then
-#: ``"@20"``, the window doubled (3t)
-REFIT_REFINEMENTS: tuple[str, ...] = ("+pc", "@20")
+#: then greedy steps, each kept where it scores higher than the best so far: ``"+pc"``, the
+#: undecayed pair counts (``context_refit_counts``, ``docs/results.md`` 3s), and ``"@20"``, the
+#: window doubled (3t), on the best candidate (none on ``W = 0``); then the refit's prior scale
+#: ``"~0.3"`` and ``"~3"`` (``context_refit_prior``, 3t) on the best refit, also where ``W = 0``
+#: is best
+REFIT_REFINEMENTS: tuple[str, ...] = ("+pc", "@20", "~0.3", "~3")
 
 #: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
 #: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)

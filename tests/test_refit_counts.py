@@ -195,7 +195,7 @@ def test_known_truth_pairs_that_never_recur_are_learned_and_chosen():
     assert refit_settings("10+rates+cn+pc+lw+ar") == {
         "context_refit": 10, "context_refit_degrees": True, "context_refit_degree_form": "rate",
         "context_refit_neighbours": True, "context_refit_counts": True,
-        "context_refit_latent": True, "context_refit_level": "ar1"}
+        "context_refit_latent": True, "context_refit_level": "ar1", "context_refit_prior": 1.0}
     for bad in ("0+pc", "10+pc+cn"):
         with pytest.raises(ValueError, match="pc"):
             refit_settings(bad)
@@ -244,6 +244,55 @@ def test_refined_appends_a_suffix_or_replaces_the_window():
             refined("10+rates", bad)
 
 
+def test_the_prior_scale_ends_a_candidate():
+    from dyngraphvae.evaluation.forecast_choice import refined
+
+    assert refit_settings("10+rates+pc~0.3")["context_refit_prior"] == 0.3
+    assert refit_settings("10+rates+pc")["context_refit_prior"] == 1.0
+    assert refit_settings("10~2")["context_refit"] == 10
+    assert refined("10+pc~0.3", "@20") == "20+pc~0.3"
+    assert refined("10~0.3", "+pc") == "10+pc~0.3"
+    assert refined("20+degrees+pc~0.3", "~0.1") == "20+degrees+pc~0.1"
+    for bad in ("0~0.3", "10~0", "10~-1", "10~x", "10~nan", "10~0.3+pc"):
+        with pytest.raises(ValueError):
+            refit_settings(bad)
+
+
+def test_the_prior_step_refines_the_best_refit_even_where_w0_is_best(monkeypatch):
+    """``"~σ"`` steps: applied to the best *refit* scored (not to ``W = 0``), chosen only if
+    higher than the best overall, and the config ends with the pick's prior scale."""
+    import dyngraphvae.evaluation.forecast_choice as fc
+
+    g = _rating_graph(t=30)
+    model = _model(g, context_refit=8, context_refit_counts=False)
+    table = {(0, False, 1.0): -2.0, (8, False, 1.0): -3.0, (8, True, 1.0): -2.9,
+             (8, False, 0.3): -1.5, (8, True, 0.3): -2.5, (8, True, 0.1): -2.4}
+    seen: list = []
+
+    def fake(model, graph, origins, horizon, **kw):
+        c = model.config
+        seen.append((c.context_refit, c.context_refit_degrees, c.context_refit_prior))
+        return table[seen[-1]]
+
+    monkeypatch.setattr(fc, "pair_log_score", fake)
+    best, scores = choose_context_refit(model, g, [20, 21], 2, (0, 8, "8+degrees"),
+                                        refinements=("+pc", "~0.3"))
+    # "+pc" is not tried on W = 0; "~0.3" goes to the best refit, "8+degrees" (-2.9)
+    assert seen == [(0, False, 1.0), (8, False, 1.0), (8, True, 1.0), (8, True, 0.3)]
+    assert best == 0 and model.config.context_refit == 0  # -2.5 < -2.0: W = 0 stays
+    assert model.config.context_refit_prior == 1.0
+    table[(8, True, 0.3)] = -1.0
+    best, scores = choose_context_refit(model, g, [20, 21], 2, (0, 8, "8+degrees"),
+                                        refinements=("+pc", "~0.3", "~0.1"))
+    # "~0.1" is applied to the best refit so far, "8+degrees~0.3" (-1.0), and loses
+    assert best == "8+degrees~0.3" and "8+degrees~0.1" in scores
+    assert model.config.context_refit == 8 and model.config.context_refit_prior == 0.3
+    table[(8, True, 0.1)] = -0.5
+    best, _ = choose_context_refit(model, g, [20, 21], 2, (0, 8, "8+degrees"),
+                                   refinements=("~0.3", "~0.1"))
+    assert best == "8+degrees~0.1" and model.config.context_refit_prior == 0.1
+
+
 def test_the_window_step_replaces_the_window_of_the_best_refit(monkeypatch):
     """``"@V"`` steps: scored on the best refit so far, kept only if higher, skipped where the
     new window reads the same snapshots as the old at every origin (a short history)."""
@@ -286,9 +335,12 @@ def test_train_refines_the_chosen_refit_with_the_counts_on_known_truth(tmp_path)
     tc = TrainConfig(val_snapshots=3, seed=0)
     save_model(model, tmp_path, train_config=tc)
     rec = select_context_refit(model, g, tc, tmp_path, windows=(0, 8), num_samples=4)
-    assert REFIT_REFINEMENTS == ("+pc", "@20")
-    # 20 reaches back further than 8 from the validation origins, so "@20" is scored too
-    assert set(rec["scores"]) == {"0", "8", "8+pc", "20+pc"}
-    assert rec["chosen"] in ("8+pc", "20+pc") and rec["scores"]["8+pc"] > rec["scores"]["8"]
+    assert REFIT_REFINEMENTS[:2] == ("+pc", "@20")
+    # 20 reaches back further than 8 from the validation origins, so "@20" is scored too, then
+    # the prior scales of the best refit
+    assert {"0", "8", "8+pc", "20+pc"} <= set(rec["scores"])
+    assert len(rec["scores"]) == 4 + len(REFIT_REFINEMENTS) - 2
+    assert "+pc" in rec["chosen"] and rec["scores"]["8+pc"] > rec["scores"]["8"]
     saved = ForecasterConfig.load(tmp_path / "config.json")
     assert saved.context_refit == int(rec["chosen"].split("+")[0]) and saved.context_refit_counts
+    assert saved.context_refit_prior == float(rec["chosen"].partition("~")[2] or 1)

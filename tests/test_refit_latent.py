@@ -102,6 +102,6 @@ def test_known_truth_a_noise_latent_is_turned_down_and_the_candidate_wins():
         "context_refit": 10, "context_refit_degrees": True, "context_refit_degree_form": "rate",
         "context_refit_neighbours": True, "context_refit_counts": False,
         "context_refit_latent": True,
-        "context_refit_level": "iid"}
+        "context_refit_level": "iid", "context_refit_prior": 1.0}
     with pytest.raises(ValueError, match="lw"):
         refit_settings("0+lw")

@@ -21,6 +21,7 @@ trade-off measured in ``docs/results.md`` (section 3i).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,8 +86,15 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
     (with the common-neighbour column, ``context_refit_neighbours``), then in ``"+pc"`` (the
     undecayed pair counts, ``context_refit_counts``), then in ``"+lw"`` (the latent score's
     weight refitted too, ``context_refit_latent``) and then in ``"+ar"`` (the snapshot effect's
-    persistent level, ``context_refit_level="ar1"``)."""
-    spec, rest, flags = candidate, [], {}
+    persistent level, ``context_refit_level="ar1"``); last, ``"~σ"`` sets the refit's prior
+    scale ``context_refit_prior`` (``σ > 0``; default 1)."""
+    spec, rest, flags, prior = candidate, [], {}, 1.0
+    if isinstance(candidate, str) and "~" in candidate:
+        candidate, _, sigma = candidate.partition("~")
+        prior = _positive_float(sigma)
+        if prior is None or candidate.strip() == "0":
+            raise ValueError(f"choose_context_refit: '~σ' (the refit's prior scale, σ > 0) "
+                             f"ends a candidate with W > 0, got {candidate}~{sigma}")
     if isinstance(candidate, str):
         window, *rest = candidate.split("+")
         for suffix in ("ar", "lw", "pc", "cn"):  # the reverse of their order
@@ -105,23 +113,37 @@ def refit_settings(candidate: int | str) -> dict[str, Any]:
             "context_refit_neighbours": flags.get("cn", False),
             "context_refit_counts": flags.get("pc", False),
             "context_refit_latent": flags.get("lw", False),
-            "context_refit_level": "ar1" if flags.get("ar", False) else "iid"}
+            "context_refit_level": "ar1" if flags.get("ar", False) else "iid",
+            "context_refit_prior": prior}
 
 
-def refined(candidate: int | str, step: str) -> str:
+def _positive_float(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def refined(candidate: int | str, step: str) -> int | str:
     """A greedy step on a refit candidate: ``"+x"`` appends the suffix (``"10+rates"``,
     ``"+pc"`` → ``"10+rates+pc"``); ``"@V"`` replaces the window (``"10+rates+pc"``, ``"@20"`` →
-    ``"20+rates+pc"``)."""
-    head, _, tail = str(candidate).partition("+")
+    ``"20+rates+pc"``); ``"~σ"`` sets the prior scale (``"20+rates+pc"``, ``"~0.3"`` →
+    ``"20+rates+pc~0.3"``). A prior scale stays last."""
+    body, _, sigma = str(candidate).partition("~")
+    head, _, tail = body.partition("+")
     if step.startswith("+"):
-        out = f"{candidate}{step}"
+        body = f"{body}{step}"
     elif step.startswith("@") and step[1:].isdigit() and int(step[1:]) > 0:
-        out = step[1:] + (f"+{tail}" if tail else "")
+        body = step[1:] + (f"+{tail}" if tail else "")
+    elif step.startswith("~") and _positive_float(step[1:]) is not None:
+        sigma = step[1:]
     else:
-        raise ValueError(f"choose_context_refit: a refinement is a suffix '+x' or a window "
-                         f"'@V' with V > 0, got {step!r}")
+        raise ValueError(f"choose_context_refit: a refinement is a suffix '+x', a window '@V' "
+                         f"with V > 0 or a prior scale '~σ' with σ > 0, got {step!r}")
+    out = f"{body}~{sigma}" if sigma else body
     refit_settings(out)  # validates the result
-    return out if "+" in out else int(out)
+    return int(out) if out.isdigit() else out
 
 
 def _same_rows(window: int, new: int, origins: Sequence[int], horizon: int) -> bool:
@@ -140,11 +162,13 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
     ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"``, ``"W+rates"``, each
     with optional suffixes; :func:`pair_log_score`, the same pairs for all) and set the best's
     settings on ``model.config`` (ties: the earlier candidate). ``refinements`` are greedy
-    forward steps on the best refit so far (none on ``W = 0``), each scored and kept if it scores
-    higher: a suffix such as ``"+pc"`` is appended to it, and ``"@V"`` replaces its window by
-    ``V`` (:func:`refined`). A step that leaves the candidate's rows unchanged (a window longer
-    than every origin's history, as far as the first window reached) is skipped. A candidate's
-    score does not depend on the others, so the greedy pick is the best of those scored.
+    forward steps (:func:`refined`), each scored and kept if it scores higher than the best so
+    far: a suffix such as ``"+pc"`` is appended to the best so far and ``"@V"`` replaces its
+    window by ``V`` (neither when ``W = 0`` is best); ``"~σ"`` sets the prior scale of the best
+    *refit* scored so far, also where ``W = 0`` is best (a tighter prior can make a refit win
+    there). A window step that leaves the rows unchanged (a window longer than every origin's
+    history, as far as the first window reached) is skipped. A candidate's score does not depend
+    on the others, so the greedy pick is the best of those scored.
     Returns ``(best, {candidate: score})``. A model without an edge context keeps its settings
     and returns ``(context_refit, {})``."""
     c = model.config
@@ -169,9 +193,15 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
             score(w)
         best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
         for step in refinements:
-            if settings[best]["context_refit"] == 0:
-                break
-            w = refined(best, step)
+            base = best
+            if step.startswith("~"):  # the best refit, whatever is best overall
+                refits = [w for w in scores if settings[w]["context_refit"] > 0]
+                if not refits:
+                    continue
+                base = max(refits, key=scores.__getitem__)
+            elif settings[best]["context_refit"] == 0:
+                continue
+            w = refined(base, step)
             if w in scores or (step.startswith("@") and _same_rows(
                     settings[best]["context_refit"], int(step[1:]), origins, horizon)):
                 continue
