@@ -45,9 +45,9 @@ REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rat
 #: then greedy steps, each kept where it scores higher than the best so far: ``"+pc"``, the
 #: undecayed pair counts (``context_refit_counts``, ``docs/results.md`` 3s), and ``"@20"``, the
 #: window doubled (3t), on the best candidate (none on ``W = 0``); then the refit's prior scale
-#: ``"~0.3"`` and ``"~3"`` (``context_refit_prior``, 3t) on the best refit, also where ``W = 0``
-#: is best
-REFIT_REFINEMENTS: tuple[str, ...] = ("+pc", "@20", "~0.3", "~3")
+#: ``"~0.3"``, ``"~3"`` and ``"~0.1"`` (``context_refit_prior``, 3t) on the best refit, also
+#: where ``W = 0`` is best
+REFIT_REFINEMENTS: tuple[str, ...] = ("+pc", "@20", "~0.3", "~3", "~0.1")
 
 #: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
 #: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)
