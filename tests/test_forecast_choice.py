@@ -111,12 +111,14 @@ def test_the_refit_wins_where_the_trained_level_is_off():
 
 def test_a_refit_held_at_the_trained_weights_ties_and_keeps_the_earlier_window():
     g = _graph()
-    # the prior pins the refit to the trained weights (and no effect moves its intercept)
-    model = _model(g, context_refit_prior=1e-7, context_refit_effect=False)
+    # the prior ("~σ", the candidate's own scale) pins the refit to the trained weights (and no
+    # effect moves its intercept)
+    model = _model(g, context_refit_effect=False)
     # at h = 1 the direct forecast with the trained weights is the iterated one (they differ in
     # law from h = 2, where the iterated one reads its samples): a tie keeps window 0
-    best1, scores1 = choose_context_refit(model, g, [8, 9, 10], 1, (0, 4), num_samples=3)
-    assert scores1[0] == pytest.approx(scores1[4], abs=1e-6) and best1 == 0
+    best1, scores1 = choose_context_refit(model, g, [8, 9, 10], 1, (0, "4~1e-7"), num_samples=3)
+    assert scores1[0] == pytest.approx(scores1["4~1e-7"], abs=1e-6) and best1 == 0
+    assert model.config.context_refit_prior == 1.0  # the pick's (W = 0 has the default)
 
 
 def test_choice_checks_and_models_without_a_context():
