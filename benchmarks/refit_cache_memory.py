@@ -23,24 +23,21 @@ import sys
 import time
 
 import torch
+from results_links import refit_candidates
+from score_timing import saved_choice
 
 
 def _run(args: argparse.Namespace, prune: bool) -> dict:
     import dyngraphvae.models.refit as refit
-    from dyngraphvae.cli_io import load_data
     from dyngraphvae.evaluation.forecast_choice import choose_context_refit
-    from dyngraphvae.training.io import load_saved
 
     torch.set_num_threads(1)
     if not prune:
         refit.prune_refit_cache = lambda *a, **k: None
-    saved = load_saved(args.model)
-    model = saved.model.eval()
-    meta = saved.metadata
-    graph = load_data(args.dataset, args.data_root)[: int(meta["history_snapshots"])]
-    h = int(meta["refit_selection"]["horizon"])
+    saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
+    h = int(sel["horizon"])
     origins = list(range(args.first_origin, len(graph) - h + 1))
-    cand = int(args.candidate) if args.candidate.isdigit() else args.candidate
+    (cand,) = refit_candidates([args.candidate])
     t = time.perf_counter()
     _, scores = choose_context_refit(model, graph, origins, h, (cand,), num_samples=20,
                                      seed=int(saved.train_config.seed))

@@ -43,6 +43,18 @@ def unweighted(g: TemporalGraph) -> TemporalGraph:
                          name=g.name)
 
 
+def add_refit_refinements(ap: argparse.ArgumentParser) -> None:
+    """``--refit-refinements``, shared by the protocol scripts (default: none, as their stored
+    runs were made)."""
+    from dyngraphvae.selection import REFIT_REFINEMENTS
+
+    ap.add_argument("--refit-refinements", nargs="*", default=[],
+                    help="with --context-refit auto: greedy steps after the candidates, '+x' "
+                         "(a suffix appended), '@V' (the window replaced) or '~σ' (the prior "
+                         "scale of the best refit; forecast_choice.refined); dyngraphvae train "
+                         f"takes {' '.join(REFIT_REFINEMENTS)}")
+
+
 def refit_candidates(values: list[str]) -> tuple[int | str, ...]:
     """Command-line refit candidates: ``"10"`` → ``10``, ``"10+degrees"``, ``"10+rates"`` as given
     (:func:`~dyngraphvae.evaluation.forecast_choice.refit_settings`)."""
@@ -118,10 +130,7 @@ def main() -> None:
     ap.add_argument("--refit-candidates", nargs="+", default=["0", "10"],
                     help="with --context-refit auto: the candidates (W, 'W+degrees' or "
                          "'W+rates', each optionally ending in '+cn', then '+pc')")
-    ap.add_argument("--refit-refinements", nargs="*", default=[],
-                    help="with --context-refit auto: greedy steps on the best candidate, "
-                         "'+pc' (append the pair counts) or '@V' (window V), as dyngraphvae "
-                         "train takes them (selection.REFIT_REFINEMENTS: +pc @20)")
+    add_refit_refinements(ap)
     ap.add_argument("--refit-prior", type=float, default=1.0,
                     help="ForecasterConfig.context_refit_prior (the prior scale; with "
                          "--context-refit auto each candidate sets its own, '~σ', default 1)")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from results_links import refit_candidates
+from results_links import add_refit_refinements, refit_candidates
 
 from dyngraphvae.data import load_dataset
 from dyngraphvae.experiments import vgrnn_link_protocol
@@ -65,10 +65,7 @@ def main() -> None:
     ap.add_argument("--refit-candidates", nargs="+",
                     default=["0", "10", "10+degrees", "10+rates", "10+rates+cn"],
                     help="with --context-refit auto: the candidates (refit_settings)")
-    ap.add_argument("--refit-refinements", nargs="*", default=[],
-                    help="with --context-refit auto: greedy steps on the best candidate, "
-                         "'+pc' (append the pair counts) or '@V' (window V), as dyngraphvae "
-                         "train takes them (selection.REFIT_REFINEMENTS: +pc @20)")
+    add_refit_refinements(ap)
     ap.add_argument("--tag", default="", help="suffix of the output file")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
                     help="output folder (default: benchmarks/results, wherever it is run from)")

@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import torch
+from results_links import refit_candidates
 
 from dyngraphvae.cli_io import load_data
 from dyngraphvae.evaluation.forecast_choice import choose_context_refit
 from dyngraphvae.training.io import load_saved
+
+
+def saved_choice(folder: str, dataset: str, data_root: str | None) -> tuple[Any, Any, Any, dict]:
+    """``(saved, model, history, refit_selection)`` of a ``dyngraphvae train`` folder: the model
+    in eval mode, the dataset cut to the training history, and the manifest's choice record
+    (validation origins, horizon, scores)."""
+    saved = load_saved(folder)
+    meta = saved.metadata
+    history = load_data(dataset, data_root)[: int(meta["history_snapshots"])]
+    return saved, saved.model.eval(), history, meta["refit_selection"]
 
 
 def main() -> None:
@@ -29,15 +41,11 @@ def main() -> None:
     ap.add_argument("--candidates", nargs="+", default=["0"])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    saved = load_saved(args.model)
-    model = saved.model.eval()
-    sel = saved.metadata["refit_selection"]
-    graph = load_data(args.dataset, args.data_root)[: int(saved.metadata["history_snapshots"])]
+    saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
     print(f"{len(sel['origins'])} validation origins, h = 1..{sel['horizon']}, "
           f"{graph.num_nodes} nodes")
     print("| candidate | seconds | score per target edge |\n|---|---|---|")
-    for cand in args.candidates:
-        c = int(cand) if cand.isdigit() else cand
+    for cand, c in zip(args.candidates, refit_candidates(args.candidates), strict=True):
         t = time.perf_counter()
         _, scores = choose_context_refit(model, graph, sel["origins"], sel["horizon"], (c,),
                                          num_samples=20, seed=int(saved.train_config.seed))

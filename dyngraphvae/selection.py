@@ -155,8 +155,8 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
     the validation snapshots of ``history`` and record it in the model folder ``out_dir``
     (``config.json``; ``manifest.json`` under ``"refit_selection"``). The refit changes forecasts
     only, so the trained model is scored as it is with each window, then with each of
-    ``refinements`` applied to the best refit so far (greedy: a suffix appended, or ``"@V"``
-    its window replaced):
+    ``refinements`` applied greedily (a suffix appended or ``"@V"`` a window replaced on the best
+    so far, ``"~σ"`` a prior scale set on the best refit; each kept where it scores higher):
     :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, the pairwise log score
     of forecasts from the origins whose targets lie in the validation block, at horizons
     ``1..min(horizon, num_val)``. Returns the record, or ``None`` (nothing changed) when the model

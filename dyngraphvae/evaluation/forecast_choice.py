@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from dyngraphvae.data.temporal_graph import TemporalGraph
-from dyngraphvae.models.refit import refit_negatives, stratified_pairs
+from dyngraphvae.models.refit import refit_negatives, stratified_pairs, window_steps
 from dyngraphvae.models.rolling import predictive_pair_probs
 
 __all__ = ["choose_context_refit", "pair_log_score", "refined", "refit_settings"]
@@ -131,7 +131,7 @@ def refined(candidate: int | str, step: str) -> int | str:
     ``"20+rates+pc"``); ``"~σ"`` sets the prior scale (``"20+rates+pc"``, ``"~0.3"`` →
     ``"20+rates+pc~0.3"``). A prior scale stays last."""
     body, _, sigma = str(candidate).partition("~")
-    head, _, tail = body.partition("+")
+    tail = body.partition("+")[2]
     if step.startswith("+"):
         body = f"{body}{step}"
     elif step.startswith("@") and step[1:].isdigit() and int(step[1:]) > 0:
@@ -148,8 +148,8 @@ def refined(candidate: int | str, step: str) -> int | str:
 
 def _same_rows(window: int, new: int, origins: Sequence[int], horizon: int) -> bool:
     """Whether windows ``window`` and ``new`` read the same snapshots at every origin and lead
-    (both reach back to the first usable one, snapshot ``k``)."""
-    return all(max(k, int(o) - window) == max(k, int(o) - new)
+    (:func:`~dyngraphvae.models.refit.window_steps`)."""
+    return all(window_steps(o, k, window) == window_steps(o, k, new)
                for o in origins for k in range(1, int(horizon) + 1))
 
 
@@ -203,7 +203,7 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
                 continue
             w = refined(base, step)
             if w in scores or (step.startswith("@") and _same_rows(
-                    settings[best]["context_refit"], int(step[1:]), origins, horizon)):
+                    settings[base]["context_refit"], int(step[1:]), origins, horizon)):
                 continue
             settings[w] = refit_settings(w)
             if score(w) > scores[best]:

@@ -85,7 +85,7 @@ from dyngraphvae.nn.adjacency import STRATUM_BUDGET_FACTOR, num_valid_pairs
 
 __all__ = ["RefitTerm", "count_columns", "cumulative_degrees", "degree_columns", "map_logistic",
            "neighbour_column", "prune_refit_cache", "refit_lead_terms", "refit_negatives",
-           "stratified_pairs", "with_extra_columns"]
+           "stratified_pairs", "window_steps", "with_extra_columns"]
 
 
 class RefitTerm(EdgeContextTerm):
@@ -452,6 +452,13 @@ def latent_rows(row: tuple) -> tuple:
     return x, y, w, torch.zeros_like(off)
 
 
+def window_steps(origin: int, lead: int, window: int) -> range:
+    """The target snapshots of a lead-``lead`` refit from ``origin`` with window ``W``:
+    ``max(lead, origin − W) .. origin − 1`` (a target ``s`` needs the origin ``s − lead + 1 ≥ 1``
+    before it)."""
+    return range(max(int(lead), int(origin) - int(window)), int(origin))
+
+
 def prune_refit_cache(cache: dict, config: Any, remaining: Sequence[int], leads: int) -> None:
     """Drop from a rolling evaluation's ``cache`` (:func:`refit_lead_terms`) what no origin in
     ``remaining`` will read: the rows of targets ``s < t − W`` and the latent paths and history
@@ -515,7 +522,7 @@ def refit_lead_terms(model: Any, graph: Any, origin: int, leads: int, states: li
     for k in range(1, int(leads) + 1):
         term = model.context_term(k)
         rows = []
-        steps = list(range(max(k, int(origin) - window), int(origin)))
+        steps = list(window_steps(origin, k, window))
         for s in steps:
             key = (s, k)
             if key not in cached:

@@ -281,7 +281,7 @@ def _autoregressive_pair_probs(model: Any, graph: TemporalGraph, origins: Sequen
                     out.append([None] * H)
                     continue
                 terms = _refit(model, graph, int(t), H, states, contexts, generator, cache,
-                               [int(o) for o in origins[i:]])
+                               origins[i:])
                 if terms is not None and getattr(terms[0], "snapshot_scale", None) is not None:
                     # the refit's own effect replaces the trained one
                     offsets, scales = zip(*(engine.step_effect(model, terms[k], S, generator)
