@@ -46,13 +46,17 @@ def unweighted(g: TemporalGraph) -> TemporalGraph:
 def add_refit_refinements(ap: argparse.ArgumentParser) -> None:
     """``--refit-refinements``, shared by the protocol scripts (default: none, as their stored
     runs were made)."""
-    from dyngraphvae.selection import REFIT_REFINEMENTS
+    from dyngraphvae.selection import REFIT_REFINEMENTS, REFIT_STEP_MARGIN
 
     ap.add_argument("--refit-refinements", nargs="*", default=[],
                     help="with --context-refit auto: greedy steps after the candidates, '+x' "
                          "(a suffix appended), '@V' (the window replaced) or '~σ' (the prior "
                          "scale of the best refit; forecast_choice.refined); dyngraphvae train "
                          f"takes {' '.join(REFIT_REFINEMENTS)}")
+    ap.add_argument("--refit-step-margin", type=float, default=0.0,
+                    help="keep a step only where it gains more than this many standard errors "
+                         "(origins as clusters; forecast_choice.gain_standard_error; dyngraphvae "
+                         f"train takes {REFIT_STEP_MARGIN:g})")
 
 
 def refit_candidates(values: list[str]) -> tuple[int | str, ...]:
@@ -181,7 +185,8 @@ def main() -> None:
                                  num_val=args.num_val, train_kwargs=tk,
                                  refit_windows=(refit_candidates(args.refit_candidates)
                                                 if args.context_refit == "auto" else None),
-                                 refit_refinements=tuple(args.refit_refinements))
+                                 refit_refinements=tuple(args.refit_refinements),
+                                 refit_step_margin=args.refit_step_margin)
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     res["edge_weights"] = "dropped (unweighted graph)"

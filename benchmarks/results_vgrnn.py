@@ -82,7 +82,8 @@ def main() -> None:
     res = vgrnn_link_protocol(g, cfg, seeds=args.seeds, num_samples=args.samples, train_kwargs=tk,
                               refit_windows=(refit_candidates(args.refit_candidates) if auto
                                              else None),
-                              refit_refinements=tuple(args.refit_refinements))
+                              refit_refinements=tuple(args.refit_refinements),
+                              refit_step_margin=args.refit_step_margin)
     res["wall_seconds"] = time.perf_counter() - t0
     res["dataset"] = args.dataset
     out = Path(args.out)

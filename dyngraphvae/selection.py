@@ -31,7 +31,8 @@ from dyngraphvae.models.rolling import predictive_pair_probs
 from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
-__all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "REFIT_REFINEMENTS", "REFIT_WINDOWS",
+__all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "REFIT_REFINEMENTS", "REFIT_STEP_MARGIN",
+           "REFIT_WINDOWS",
            "choose_forecasts", "fit_and_select",
            "refit_validation_origins", "select_context_refit", "select_node_effect",
            "selection_line", "validation_link_auc"]
@@ -48,6 +49,10 @@ REFIT_WINDOWS: tuple[int | str, ...] = (0, 10, "10+degrees", "10+rates", "10+rat
 #: ``"~0.3"``, ``"~3"`` and ``"~0.1"`` (``context_refit_prior``, 3t) on the best refit, also
 #: where ``W = 0`` is best
 REFIT_REFINEMENTS: tuple[str, ...] = ("+pc", "@20", "~0.3", "~3", "~0.1")
+
+#: a step is kept only where its gain exceeds this many standard errors of the gain (origins as
+#: clusters, ``forecast_choice.gain_standard_error``; ``docs/results.md`` 3u)
+REFIT_STEP_MARGIN: float = 0.0
 
 #: above this many nodes ``train`` leaves the node effects off: their fit holds a few dense
 #: ``N × N`` float64 matrices per snapshot (0.5 GB at 3,783 nodes, 8 GB at 15,000)
@@ -149,14 +154,16 @@ def refit_validation_origins(history: TemporalGraph, train_config: TrainConfig,
 def select_context_refit(model: Any, history: TemporalGraph, train_config: TrainConfig,
                          out_dir: str | Path, *, windows: Sequence[int | str] = REFIT_WINDOWS,
                          refinements: Sequence[str] = REFIT_REFINEMENTS, horizon: int = 5,
-                         num_samples: int = 20) -> dict[str, Any] | None:
+                         num_samples: int = 20, step_margin: float = REFIT_STEP_MARGIN
+                         ) -> dict[str, Any] | None:
     """Choose the model's per-origin refit (``ForecasterConfig.context_refit`` and
     ``context_refit_degrees``, :func:`~dyngraphvae.evaluation.forecast_choice.refit_settings`) on
     the validation snapshots of ``history`` and record it in the model folder ``out_dir``
     (``config.json``; ``manifest.json`` under ``"refit_selection"``). The refit changes forecasts
     only, so the trained model is scored as it is with each window, then with each of
     ``refinements`` applied greedily (a suffix appended or ``"@V"`` a window replaced on the best
-    so far, ``"~σ"`` a prior scale set on the best refit; each kept where it scores higher):
+    so far, ``"~σ"`` a prior scale set on the best refit; each kept where it scores higher by
+    more than ``step_margin`` standard errors of the gain):
     :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, the pairwise log score
     of forecasts from the origins whose targets lie in the validation block, at horizons
     ``1..min(horizon, num_val)``. Returns the record, or ``None`` (nothing changed) when the model
@@ -171,9 +178,11 @@ def select_context_refit(model: Any, history: TemporalGraph, train_config: Train
         return None
     best, scores = choose_context_refit(model.eval(), history, origins, h, tuple(windows),
                                         num_samples=num_samples, seed=train_config.seed,
-                                        refinements=tuple(refinements))
+                                        refinements=tuple(refinements),
+                                        step_margin=step_margin)
     record = {"chosen": best, "by": "pairwise log score per target edge of the forecasts from "
               "the validation origins", "origins": origins, "horizon": h,
+              "step_margin": step_margin,
               "scores": {str(w): v for w, v in scores.items()}}
     out_dir = Path(out_dir)
     model.config.save(out_dir / CONFIG_FILE)

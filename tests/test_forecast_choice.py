@@ -17,6 +17,7 @@ from dyngraphvae.evaluation.forecast_choice import (
     _score_pairs,
     choose_context_refit,
     pair_log_score,
+    pair_log_scores,
 )
 from dyngraphvae.models import ForecasterConfig, TemporalGraphVAE
 from dyngraphvae.models.refit import stratified_pairs
@@ -94,9 +95,14 @@ def test_pair_log_score_is_the_weighted_log_likelihood_of_the_forecast():
                                   torch.Generator().manual_seed(0))
     want = []
     for row, prow in zip(pairs, probs, strict=True):
-        for (_, y, w), q in zip(row, prow, strict=True):
-            want.append(float((w * (y * q.log() + (1 - y) * (1 - q).log())).sum() / y.sum()))
-    assert got == pytest.approx(sum(want) / len(want), rel=1e-9)
+        want.append([float((w * (y * q.log() + (1 - y) * (1 - q).log())).sum() / y.sum())
+                     for (_, y, w), q in zip(row, prow, strict=True)])
+    rows = pair_log_scores(model, g, origins, H, num_samples=3, seed=0, pairs=pairs)
+    assert [len(r) for r in rows] == [H, H]  # one row per origin, one score per h
+    for r, wr in zip(rows, want, strict=True):
+        assert r == pytest.approx(wr, rel=1e-9)
+    flat = [v for r in want for v in r]
+    assert got == pytest.approx(sum(flat) / len(flat), rel=1e-9)
 
 
 def test_the_refit_wins_where_the_trained_level_is_off():

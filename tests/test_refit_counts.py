@@ -213,9 +213,9 @@ def test_the_greedy_step_appends_the_counts_to_the_best_refit_only(monkeypatch):
     def fake(model, graph, origins, horizon, **kw):
         c = model.config
         key = (c.context_refit, c.context_refit_degrees, c.context_refit_counts)
-        return table[key]
+        return [[table[key]]]
 
-    monkeypatch.setattr(fc, "pair_log_score", fake)
+    monkeypatch.setattr(fc, "pair_log_scores", fake)
     table.update({(0, False, False): -3.0, (8, False, False): -2.0, (8, True, False): -2.5,
                   (8, False, True): -1.0, (8, True, True): -0.5})
     best, scores = choose_context_refit(model, g, [12, 13], 1, (0, 8, "8+degrees"),
@@ -272,9 +272,9 @@ def test_the_prior_step_refines_the_best_refit_even_where_w0_is_best(monkeypatch
     def fake(model, graph, origins, horizon, **kw):
         c = model.config
         seen.append((c.context_refit, c.context_refit_degrees, c.context_refit_prior))
-        return table[seen[-1]]
+        return [[table[seen[-1]]]]
 
-    monkeypatch.setattr(fc, "pair_log_score", fake)
+    monkeypatch.setattr(fc, "pair_log_scores", fake)
     best, scores = choose_context_refit(model, g, [20, 21], 2, (0, 8, "8+degrees"),
                                         refinements=("+pc", "~0.3"))
     # "+pc" is not tried on W = 0; "~0.3" goes to the best refit, "8+degrees" (-2.9)
@@ -307,9 +307,9 @@ def test_the_window_step_replaces_the_window_of_the_best_refit(monkeypatch):
     def fake(model, graph, origins, horizon, **kw):
         c = model.config
         seen.append((c.context_refit, c.context_refit_counts))
-        return table[seen[-1]]
+        return [[table[seen[-1]]]]
 
-    monkeypatch.setattr(fc, "pair_log_score", fake)
+    monkeypatch.setattr(fc, "pair_log_scores", fake)
     best, scores = choose_context_refit(model, g, [30, 31], 2, (0, 8), refinements=("+pc", "@16",
                                                                                     "@4"))
     # "@16" wins over "8+pc"; "@4" is scored on "16+pc" and loses

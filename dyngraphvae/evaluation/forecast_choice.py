@@ -22,7 +22,7 @@ trade-off measured in ``docs/results.md`` (section 3i).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -31,7 +31,8 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models.refit import refit_negatives, stratified_pairs, window_steps
 from dyngraphvae.models.rolling import predictive_pair_probs
 
-__all__ = ["choose_context_refit", "pair_log_score", "refined", "refit_settings"]
+__all__ = ["choose_context_refit", "gain_standard_error", "greedy_refit_choice", "mean_score",
+           "pair_log_score", "pair_log_scores", "refined", "refit_settings"]
 
 
 def _score_pairs(graph: TemporalGraph, origins: Sequence[int], horizon: int, model: Any,
@@ -52,11 +53,12 @@ def _score_pairs(graph: TemporalGraph, origins: Sequence[int], horizon: int, mod
     return out
 
 
-def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int, *,
-                   num_samples: int = 20, seed: int = 0, negatives: int | None = None,
-                   pairs: list[list[tuple | None]] | None = None) -> float:
-    """Mean over the ``(origin, h)`` of the estimated pairwise log score per edge of the target
-    (module docstring) of ``model``'s forecasts; higher is better. ``pairs``: precomputed
+def pair_log_scores(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int, *,
+                    num_samples: int = 20, seed: int = 0, negatives: int | None = None,
+                    pairs: list[list[tuple | None]] | None = None) -> list[list[float | None]]:
+    """The estimated pairwise log score per edge of the target (module docstring) of
+    ``model``'s forecast from each origin at each ``h = 1..horizon``, one row per origin
+    (``None`` where the target has no edge); higher is better. ``pairs``: precomputed
     :func:`_score_pairs` rows (so that candidates share them)."""
     if pairs is None:
         pairs = _score_pairs(graph, origins, horizon, model,
@@ -64,18 +66,62 @@ def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], hor
     requests = [[None if r is None else r[0] for r in row] for row in pairs]
     probs = predictive_pair_probs(model, graph, list(origins), horizon, num_samples, requests,
                                   torch.Generator().manual_seed(int(seed)))
-    scores = []
+    out = []
     for row, prow in zip(pairs, probs, strict=True):
+        scores: list[float | None] = []
         for r, p in zip(row, prow, strict=True):
             if r is None:
+                scores.append(None)
                 continue
             _, y, w = r
             p = p.double().clamp(1e-12, 1 - 1e-12)
             ll = (w * (y * p.log() + (1 - y) * (1 - p).log())).sum()
             scores.append(float(ll / y.sum()))
-    if not scores:
+        out.append(scores)
+    return out
+
+
+def mean_score(rows: list[list[float | None]]) -> float:
+    """The mean over the ``(origin, h)`` with a score (:func:`pair_log_scores`)."""
+    flat = [v for row in rows for v in row if v is not None]
+    if not flat:
         raise ValueError("pair_log_score: no (origin, h) has a target with an edge")
-    return sum(scores) / len(scores)
+    return sum(flat) / len(flat)
+
+
+def pair_log_score(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int, *,
+                   num_samples: int = 20, seed: int = 0, negatives: int | None = None,
+                   pairs: list[list[tuple | None]] | None = None) -> float:
+    """Mean over the ``(origin, h)`` of :func:`pair_log_scores`."""
+    return mean_score(pair_log_scores(model, graph, origins, horizon, num_samples=num_samples,
+                                      seed=seed, negatives=negatives, pairs=pairs))
+
+
+def gain_standard_error(base: list[list[float | None]], new: list[list[float | None]]) -> float:
+    r"""The standard error of ``mean_score(new) − mean_score(base)`` for scores of the same
+    pairs (:func:`pair_log_scores` rows), with the origins as independent clusters: the
+    forecasts of one origin share its history and latent paths, so its horizons are not
+    independent. With differences :math:`d_{oh}`, :math:`n` rows in all, :math:`m` origins and
+    :math:`\bar d` the mean difference,
+
+    .. math::
+        \mathrm{SE} = \frac{1}{n}
+            \sqrt{\frac{m}{m - 1} \sum_o \Big(\sum_h (d_{oh} - \bar d)\Big)^2},
+
+    the cluster-robust standard error of a mean (Liang and Zeger 1986). With one origin its
+    ``(origin, h)`` rows are the clusters (the plain :math:`s / \sqrt{n}`); with one row,
+    ``inf``."""
+    diffs = [[b - a for a, b in zip(ra, rb, strict=True) if a is not None and b is not None]
+             for ra, rb in zip(base, new, strict=True)]
+    clusters = [d for d in diffs if d]
+    if len(clusters) < 2:
+        clusters = [[v] for d in diffs for v in d]
+    n, m = sum(len(d) for d in clusters), len(clusters)
+    if m < 2:
+        return math.inf
+    mean = sum(v for d in clusters for v in d) / n
+    resid = [sum(v - mean for v in d) for d in clusters]
+    return math.sqrt(m / (m - 1) * sum(r * r for r in resid)) / n
 
 
 def refit_settings(candidate: int | str) -> dict[str, Any]:
@@ -153,22 +199,65 @@ def _same_rows(window: int, new: int, origins: Sequence[int], horizon: int) -> b
                for o in origins for k in range(1, int(horizon) + 1))
 
 
+def greedy_refit_choice(rows: Callable[[int | str], list[list[float | None]]],
+                        windows: Sequence[int | str], refinements: Sequence[str] = (), *,
+                        origins: Sequence[int] = (), horizon: int = 1, step_margin: float = 0.0
+                        ) -> tuple[int | str, dict[int | str, float]]:
+    """The choice among refit candidates, given ``rows(candidate)``, their
+    :func:`pair_log_scores` on shared pairs. The best of ``windows`` (ties: the earlier), then
+    each of ``refinements`` greedily (:func:`refined`): a suffix ``"+x"`` or a window ``"@V"`` on
+    the best so far (neither when ``W = 0`` is best; a window step that reads the same
+    snapshots as the window it replaces at every origin and lead is skipped), a prior scale
+    ``"~σ"`` on the best *refit* scored so far, also where ``W = 0`` is best overall. A step is
+    kept if it beats the best so far by more than ``step_margin`` standard errors of the gain
+    (:func:`gain_standard_error`; ``0``: by anything). Returns ``(best, {candidate: score})``."""
+    if not windows:
+        raise ValueError("choose_context_refit: no candidate windows")
+    settings = {w: refit_settings(w) for w in windows}
+    scores: dict[int | str, float] = {}
+    table: dict[int | str, list[list[float | None]]] = {}
+
+    def score(w: int | str) -> float:
+        table[w] = rows(w)
+        scores[w] = mean_score(table[w])
+        return scores[w]
+
+    for w in windows:
+        score(w)
+    best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
+    for step in refinements:
+        base = best
+        if step.startswith("~"):  # the best refit, whatever is best overall
+            refits = [w for w in scores if settings[w]["context_refit"] > 0]
+            if not refits:
+                continue
+            base = max(refits, key=scores.__getitem__)
+        elif settings[best]["context_refit"] == 0:
+            continue
+        w = refined(base, step)
+        if w in scores or (step.startswith("@") and _same_rows(
+                settings[base]["context_refit"], int(step[1:]), origins, horizon)):
+            continue
+        settings[w] = refit_settings(w)
+        gain = score(w) - scores[best]
+        if gain > (step_margin * gain_standard_error(table[best], table[w]) if step_margin
+                   else 0.0):
+            best = w
+    return best, scores
+
+
 def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int],
                          horizon: int, windows: Sequence[int | str] = (0, 10), *,
                          num_samples: int = 20, seed: int = 0,
-                         refinements: Sequence[str] = ()
+                         refinements: Sequence[str] = (), step_margin: float = 0.0
                          ) -> tuple[int | str, dict[int | str, float]]:
     """Score ``model``'s forecasts from the validation ``origins`` with each refit candidate in
     ``windows`` (:func:`refit_settings`: a window ``W``, ``"W+degrees"``, ``"W+rates"``, each
-    with optional suffixes; :func:`pair_log_score`, the same pairs for all) and set the best's
-    settings on ``model.config`` (ties: the earlier candidate). ``refinements`` are greedy
-    forward steps (:func:`refined`), each scored and kept if it scores higher than the best so
-    far: a suffix such as ``"+pc"`` is appended to the best so far and ``"@V"`` replaces its
-    window by ``V`` (neither when ``W = 0`` is best); ``"~σ"`` sets the prior scale of the best
-    *refit* scored so far, also where ``W = 0`` is best (a tighter prior can make a refit win
-    there). A window step that leaves the rows unchanged (a window longer than every origin's
-    history, as far as the first window reached) is skipped. A candidate's score does not depend
-    on the others, so the greedy pick is the best of those scored.
+    with optional suffixes; :func:`pair_log_scores`, the same pairs for all), then with each of
+    ``refinements`` greedily, and set the pick's settings on ``model.config``
+    (:func:`greedy_refit_choice`: a step is kept if it beats the best so far by more than
+    ``step_margin`` standard errors of the gain). A candidate's score does not depend on the
+    others, so the greedy pick is a function of the scores of those visited.
     Returns ``(best, {candidate: score})``. A model without an edge context keeps its settings
     and returns ``(context_refit, {})``."""
     c = model.config
@@ -176,41 +265,21 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
         return int(c.context_refit), {}
     if not windows:
         raise ValueError("choose_context_refit: no candidate windows")
-    settings = {w: refit_settings(w) for w in windows}
     pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
-    scores: dict[int | str, float] = {}
-    was = {k: getattr(c, k) for k in settings[windows[0]]}
+    was = {k: getattr(c, k) for k in refit_settings(windows[0])}
 
-    def score(w: int | str) -> float:
-        for k, v in settings[w].items():
+    def rows(w: int | str) -> list[list[float | None]]:
+        for k, v in refit_settings(w).items():
             setattr(c, k, v)
-        scores[w] = pair_log_score(model, graph, origins, horizon, num_samples=num_samples,
-                                   seed=seed, pairs=pairs)
-        return scores[w]
+        return pair_log_scores(model, graph, origins, horizon, num_samples=num_samples,
+                               seed=seed, pairs=pairs)
 
     try:
-        for w in windows:
-            score(w)
-        best = max(scores, key=lambda w: (scores[w], -list(windows).index(w)))
-        for step in refinements:
-            base = best
-            if step.startswith("~"):  # the best refit, whatever is best overall
-                refits = [w for w in scores if settings[w]["context_refit"] > 0]
-                if not refits:
-                    continue
-                base = max(refits, key=scores.__getitem__)
-            elif settings[best]["context_refit"] == 0:
-                continue
-            w = refined(base, step)
-            if w in scores or (step.startswith("@") and _same_rows(
-                    settings[base]["context_refit"], int(step[1:]), origins, horizon)):
-                continue
-            settings[w] = refit_settings(w)
-            if score(w) > scores[best]:
-                best = w
+        best, scores = greedy_refit_choice(rows, windows, refinements, origins=origins,
+                                           horizon=horizon, step_margin=step_margin)
     finally:
         for k, v in was.items():
             setattr(c, k, v)
-    for k, v in settings[best].items():
+    for k, v in refit_settings(best).items():
         setattr(c, k, v)
     return best, scores

@@ -116,7 +116,8 @@ class HistoryStackedLinks:
 
 def _choose_refit(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int,
                   windows: Sequence[int | str], seed: int, info: dict[str, Any],
-                  num_samples: int = 20, refinements: Sequence[str] = ()) -> None:
+                  num_samples: int = 20, refinements: Sequence[str] = (),
+                  step_margin: float = 0.0) -> None:
     """Choose the model's per-origin refit among ``windows`` on the validation ``origins``
     (:func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`, on a copy of the
     config: the choice is this model's own) and record it, its scores and its seconds in
@@ -127,7 +128,7 @@ def _choose_refit(model: Any, graph: TemporalGraph, origins: Sequence[int], hori
     t0 = time.perf_counter()
     best, scores = choose_context_refit(model, graph, origins, horizon, tuple(windows),
                                         num_samples=num_samples, seed=seed,
-                                        refinements=tuple(refinements))
+                                        refinements=tuple(refinements), step_margin=step_margin)
     info.update(context_refit=best, refit_scores={str(w): v for w, v in scores.items()},
                 refit_choice_seconds=time.perf_counter() - t0)
 
@@ -145,11 +146,13 @@ def vgrnn_link_protocol(
     vgae_epochs: int = 200,
     refit_windows: Sequence[int | str] | None = None,
     refit_refinements: Sequence[str] = (),
+    refit_step_margin: float = 0.0,
 ) -> dict[str, Any]:
     r"""VGRNN dynamic link prediction and new-link prediction (module docstring).
 
     ``refit_windows``: choose the per-origin refit among these candidates, then the greedy
-    ``refit_refinements`` (``choose_context_refit``'s ``refinements``), for each seed on the
+    ``refit_refinements`` (``choose_context_refit``'s ``refinements``, each kept if it gains more
+    than ``refit_step_margin`` standard errors), for each seed on the
     validation snapshots (one-step forecasts, the pairwise log score,
     :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`) before any test
     snapshot is forecast; the choice is recorded in ``training[i]["context_refit"]``.
@@ -187,7 +190,8 @@ def vgrnn_link_protocol(
             infos.append(info)
             if refit_windows is not None:
                 _choose_refit(model, graph[:first_test], list(split.val_steps), 1,
-                              refit_windows, int(seed), info, refinements=refit_refinements)
+                              refit_windows, int(seed), info, refinements=refit_refinements,
+                              step_margin=refit_step_margin)
             steps = split.val_steps + split.test_steps
             gen = torch.Generator().manual_seed(10_000 + int(seed))
             t0 = time.perf_counter()
@@ -504,6 +508,7 @@ def link_forecast_protocol(
     score_validation: bool = True,
     refit_windows: Sequence[int | str] | None = None,
     refit_refinements: Sequence[str] = (),
+    refit_step_margin: float = 0.0,
 ) -> dict[str, Any]:
     r"""Link forecasting at horizons ``1..H`` from one or many origins, next to persistence,
     edge frequency and EdgeBank (unlimited memory, ``edgebank``, and the test span's window,
@@ -520,9 +525,9 @@ def link_forecast_protocol(
     ``"validation"``: choose settings on those, never on the test origins. With
     ``refit_windows`` (e.g. ``(0, 10)``) each trained model's ``context_refit`` is chosen among
     them on those validation origins by the pairwise log score, then refined by the greedy
-    steps ``refit_refinements``
-    (:func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`), before any origin is
-    scored; ``training`` records the choice and the scores.
+    steps ``refit_refinements`` (each kept if it gains more than ``refit_step_margin`` standard
+    errors; :func:`~dyngraphvae.evaluation.forecast_choice.choose_context_refit`), before any
+    origin is scored; ``training`` records the choice and the scores.
 
     **Forecast.** One filtering pass gives every origin (:func:`rolling_forecast`; for an
     autoregressive decoder, :func:`_autoregressive_pair_probs`, the same law at the scored pairs
@@ -574,7 +579,8 @@ def link_forecast_protocol(
         t0 = time.perf_counter()
         if refit_windows is not None:
             _choose_refit(model, graph, val, H, refit_windows, int(seed), info,
-                          num_samples=num_samples, refinements=refit_refinements)
+                          num_samples=num_samples, refinements=refit_refinements,
+                          step_margin=refit_step_margin)
         runs.append(_score_link_origins(model, graph, test, H, seed=int(seed), generator=gen,
                                         **score_kw))
         if val:

@@ -1,0 +1,98 @@
+"""Nested validation of ``train``'s refit choice: plain greedy steps against steps kept only where
+their gain exceeds ``k`` standard errors (``choose_context_refit(step_margin=k)``).
+
+    export DYNGRAPHVAE_DATA=../shared/datasets
+    python benchmarks/refit_step_margin.py --model <dyngraphvae train folder> \
+        --dataset uci_collegemsg --margins 0 1 \
+        --out benchmarks/results/refit_step_margin_uci_collegemsg_s0.json
+
+The validation origins of the saved model (its manifest's ``refit_selection``) are split into an
+early half A and a late half B. Each rule chooses among ``train``'s candidates and steps
+(``selection.REFIT_WINDOWS``, ``REFIT_REFINEMENTS``) on A, and its pick is scored on B; then the
+other way round. Every candidate visited is scored once on all validation origins
+(:func:`~dyngraphvae.evaluation.forecast_choice.pair_log_scores`, the pairs seeded per target and
+origin, so a subset's rows are those a choice on the subset alone would see, up to the Monte
+Carlo stream), and the choices read the rows of their half. Also printed: each rule's pick on
+all validation origins (what ``train`` would record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from score_timing import saved_choice
+
+from dyngraphvae.evaluation.forecast_choice import (
+    _score_pairs,
+    greedy_refit_choice,
+    mean_score,
+    pair_log_scores,
+    refit_settings,
+)
+from dyngraphvae.models.refit import refit_negatives
+from dyngraphvae.selection import REFIT_REFINEMENTS, REFIT_WINDOWS
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="model folder of dyngraphvae train")
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--margins", nargs="+", type=float, default=[0.0, 1.0])
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
+    origins, horizon, seed = list(sel["origins"]), int(sel["horizon"]), int(saved.train_config.seed)
+    c = model.config
+    pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
+    memo: dict = {}
+    seconds: dict = {}
+
+    def rows(w):
+        if w not in memo:
+            t = time.perf_counter()
+            for k, v in refit_settings(w).items():
+                setattr(c, k, v)
+            memo[w] = pair_log_scores(model, graph, origins, horizon, num_samples=20, seed=seed,
+                                      pairs=pairs)
+            seconds[str(w)] = time.perf_counter() - t
+            print(f"  scored {w}: {mean_score(memo[w]):.6f} ({seconds[str(w)]:.0f} s)", flush=True)
+        return memo[w]
+
+    half = len(origins) // 2
+    parts = {"A": list(range(half)), "B": list(range(half, len(origins))),
+             "all": list(range(len(origins)))}
+    out = {"model": args.model, "dataset": args.dataset, "origins": origins, "horizon": horizon,
+           "halves": {k: [origins[i] for i in v] for k, v in parts.items()}, "cases": []}
+    print(f"{len(origins)} validation origins {origins[0]}..{origins[-1]}, h = 1..{horizon}; "
+          f"A = first {half}" + ("" if half else " (one origin: no split)"))
+    splits = (("A", "B"), ("B", "A"), ("all", None)) if half else (("all", None),)
+    for fit, held in splits:
+        idx = parts[fit]
+        sub = [origins[i] for i in idx]
+        for k in args.margins:
+            pick, _ = greedy_refit_choice(lambda w, idx=idx: [rows(w)[i] for i in idx],
+                                          REFIT_WINDOWS, REFIT_REFINEMENTS, origins=sub,
+                                          horizon=horizon, step_margin=k)
+            case = {"chosen_on": fit, "margin": k, "pick": str(pick)}
+            if held is not None:
+                case["held_out"] = held
+                case["held_out_score"] = mean_score([rows(pick)[i] for i in parts[held]])
+            out["cases"].append(case)
+    print("\n| chosen on | margin (SE) | pick | score on the other half |\n|---|---|---|---|")
+    for case in out["cases"]:
+        score = f"{case['held_out_score']:.5f}" if "held_out_score" in case else "–"
+        print(f"| {case['chosen_on']} | {case['margin']:g} | `{case['pick']}` | {score} |")
+    out["rows"] = {str(w): r for w, r in memo.items()}
+    out["seconds"] = seconds
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
