@@ -13,7 +13,12 @@ other way round. Every candidate visited is scored once on all validation origin
 (:func:`~dyngraphvae.evaluation.forecast_choice.pair_log_scores`, the pairs seeded per target and
 origin, so a subset's rows are those a choice on the subset alone would see, up to the Monte
 Carlo stream), and the choices read the rows of their half. Also printed: each rule's pick on
-all validation origins (what ``train`` would record).
+all validation origins (what ``train`` would record). ``--ablate '~'`` also chooses without the
+steps that start with ``~`` and prints what keeping them gains on the held-out half;
+``--rows-from`` reuses a JSON this script wrote (``docs/results.md`` 3u):
+
+    python benchmarks/refit_step_margin.py --margins 0 --ablate '~' \
+        --rows-from benchmarks/results/refit_step_margin_uci_collegemsg_s0.json
 """
 
 from __future__ import annotations
@@ -38,31 +43,52 @@ from dyngraphvae.selection import REFIT_REFINEMENTS, REFIT_WINDOWS
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, help="model folder of dyngraphvae train")
-    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--model", default=None, help="model folder of dyngraphvae train")
+    ap.add_argument("--dataset", default=None)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--margins", nargs="+", type=float, default=[0.0, 1.0])
+    ap.add_argument("--ablate", default=None,
+                    help="also choose with the steps that start with this prefix left out "
+                         "(e.g. '~') and print the held-out gain of keeping them")
+    ap.add_argument("--rows-from", default=None,
+                    help="a JSON this script wrote: reuse its scored rows (no model needed)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
-    origins, horizon, seed = list(sel["origins"]), int(sel["horizon"]), int(saved.train_config.seed)
-    c = model.config
-    pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
     memo: dict = {}
     seconds: dict = {}
+    if args.rows_from:
+        with open(args.rows_from) as f:
+            stored = json.load(f)
+        origins, horizon = list(stored["origins"]), int(stored["horizon"])
+        args.model, args.dataset = stored["model"], stored["dataset"]
+        memo.update({int(k) if k.isdigit() else k: v for k, v in stored["rows"].items()})
+    scorer: dict = {}
 
     def rows(w):
         if w not in memo:
+            if not scorer:  # the model is loaded only where a row is missing
+                saved, model, graph, sel = saved_choice(args.model, args.dataset,
+                                                        args.data_root)
+                seed = int(saved.train_config.seed)
+                scorer.update(model=model, graph=graph, seed=seed, pairs=_score_pairs(
+                    graph, origins, horizon, model, refit_negatives(model.config), seed))
             t = time.perf_counter()
             for k, v in refit_settings(w).items():
-                setattr(c, k, v)
-            memo[w] = pair_log_scores(model, graph, origins, horizon, num_samples=20, seed=seed,
-                                      pairs=pairs)
+                setattr(scorer["model"].config, k, v)
+            memo[w] = pair_log_scores(scorer["model"], scorer["graph"], origins, horizon,
+                                      num_samples=20, seed=scorer["seed"],
+                                      pairs=scorer["pairs"])
             seconds[str(w)] = time.perf_counter() - t
             print(f"  scored {w}: {mean_score(memo[w]):.6f} ({seconds[str(w)]:.0f} s)", flush=True)
         return memo[w]
 
+    if not args.rows_from:
+        saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
+        origins, horizon, seed = list(sel["origins"]), int(sel["horizon"]), int(
+            saved.train_config.seed)
+        scorer.update(model=model, graph=graph, seed=seed, pairs=_score_pairs(
+            graph, origins, horizon, model, refit_negatives(model.config), seed))
     half = len(origins) // 2
     parts = {"A": list(range(half)), "B": list(range(half, len(origins))),
              "all": list(range(len(origins)))}
@@ -74,19 +100,33 @@ def main() -> None:
     for fit, held in splits:
         idx = parts[fit]
         sub = [origins[i] for i in idx]
+        steps = {"": REFIT_REFINEMENTS}
+        if args.ablate:
+            steps["ablated"] = tuple(r for r in REFIT_REFINEMENTS if not r.startswith(args.ablate))
         for k in args.margins:
-            pick, _ = greedy_refit_choice(lambda w, idx=idx: [rows(w)[i] for i in idx],
-                                          REFIT_WINDOWS, REFIT_REFINEMENTS, origins=sub,
-                                          horizon=horizon, step_margin=k)
-            case = {"chosen_on": fit, "margin": k, "pick": str(pick)}
-            if held is not None:
-                case["held_out"] = held
-                case["held_out_score"] = mean_score([rows(pick)[i] for i in parts[held]])
+            case = {"chosen_on": fit, "margin": k}
+            for tag, refinements in steps.items():
+                pick, _ = greedy_refit_choice(lambda w, idx=idx: [rows(w)[i] for i in idx],
+                                              REFIT_WINDOWS, refinements, origins=sub,
+                                              horizon=horizon, step_margin=k)
+                case["pick" + (tag and "_" + tag)] = str(pick)
+                if held is not None:
+                    case["held_out"] = held
+                    case["held_out_score" + (tag and "_" + tag)] = mean_score(
+                        [rows(pick)[i] for i in parts[held]])
             out["cases"].append(case)
     print("\n| chosen on | margin (SE) | pick | score on the other half |\n|---|---|---|---|")
     for case in out["cases"]:
         score = f"{case['held_out_score']:.5f}" if "held_out_score" in case else "–"
         print(f"| {case['chosen_on']} | {case['margin']:g} | `{case['pick']}` | {score} |")
+    if args.ablate:
+        print(f"\n| chosen on | margin (SE) | pick without '{args.ablate}' steps | its score on "
+              "the other half | gain of the steps |\n|---|---|---|---|---|")
+        for case in out["cases"]:
+            if "held_out_score" in case:
+                a = case["held_out_score_ablated"]
+                print(f"| {case['chosen_on']} | {case['margin']:g} | `{case['pick_ablated']}` | "
+                      f"{a:.5f} | {case['held_out_score'] - a:+.4f} |")
     out["rows"] = {str(w): r for w, r in memo.items()}
     out["seconds"] = seconds
     if args.out:
