@@ -33,9 +33,8 @@ import time
 import torch
 from results_links import refit_candidates, unweighted
 
-import dyngraphvae.evaluation.forecast_choice as fcm
 from dyngraphvae.data import load_dataset
-from dyngraphvae.evaluation.forecast_choice import choose_context_refit
+from dyngraphvae.evaluation.forecast_choice import candidate_rows, greedy_refit_choice
 from dyngraphvae.experiments.links import link_protocol_origins
 from dyngraphvae.experiments.runs import train_forecaster
 from dyngraphvae.models import ForecasterConfig
@@ -85,34 +84,27 @@ def main() -> None:
                   val_samples=4, window=2, overshooting=1.0, overshooting_shared=False)
         model, info = train_forecaster(cfg, g[:T0], seed=seed, val_snapshots=10, **tk)
         t0 = time.perf_counter()
-        seconds: list[float] = []
-        memo: dict = {}
+        scored = candidate_rows(model, g, val, H, num_samples=args.samples, seed=seed)
+        seconds: dict[str, float] = {}
 
-        def rows(*a, _score=fcm.pair_log_scores, _memo=memo, _seconds=seconds, **k):
+        def rows(w, _seconds=seconds, _scored=scored):
             # every candidate is scored once; the choices with each margin read the same rows
-            key = tuple(getattr(a[0].config, f) for f in sorted(fcm.refit_settings(0)))
-            if key not in _memo:
-                t = time.perf_counter()
-                _memo[key] = _score(*a, **k)
-                _seconds.append(time.perf_counter() - t)
-            return _memo[key]
+            t = time.perf_counter()
+            out = _scored(w)
+            _seconds.setdefault(str(w), time.perf_counter() - t)
+            return out
 
-        fcm.pair_log_scores, plain = rows, fcm.pair_log_scores
         picks, scores = {}, {}
-        try:
-            for margin in args.margins:
-                best, visited = choose_context_refit(
-                    model, g, val, H, candidates, num_samples=args.samples, seed=seed,
-                    refinements=tuple(args.refinements), step_margin=margin)
-                picks[str(margin)] = best
-                scores.update(visited)
-        finally:
-            fcm.pair_log_scores = plain
+        for margin in args.margins:
+            picks[str(margin)], visited = greedy_refit_choice(
+                rows, candidates, tuple(args.refinements), origins=val, horizon=H,
+                step_margin=margin)
+            scores.update(visited)
         row = {"seed": seed, "best_val_elbo_per_step": info["best_val_elbo_per_step"],
                "epochs": info["epochs"], "scores": scores,
                "chosen": picks[str(args.margins[0])], "chosen_by_margin": picks,
                "choice_seconds": time.perf_counter() - t0,
-               **({"scoring_seconds": seconds} if args.time_candidates else {})}
+               **({"candidate_seconds": seconds} if args.time_candidates else {})}
         print(json.dumps(row), flush=True)
         out.append(row)
     if args.out:

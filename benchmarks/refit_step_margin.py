@@ -31,13 +31,10 @@ import torch
 from score_timing import saved_choice
 
 from dyngraphvae.evaluation.forecast_choice import (
-    _score_pairs,
+    candidate_rows,
     greedy_refit_choice,
     mean_score,
-    pair_log_scores,
-    refit_settings,
 )
-from dyngraphvae.models.refit import refit_negatives
 from dyngraphvae.selection import REFIT_REFINEMENTS, REFIT_WINDOWS
 
 
@@ -57,38 +54,33 @@ def main() -> None:
     torch.set_num_threads(1)
     memo: dict = {}
     seconds: dict = {}
+    scorer: list = []  # the saved model's candidate_rows, built only where a row is missing
+
+    def load() -> tuple[list[int], int]:
+        saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
+        scorer.append(candidate_rows(model, graph, sel["origins"], int(sel["horizon"]),
+                                     num_samples=20, seed=int(saved.train_config.seed)))
+        return list(sel["origins"]), int(sel["horizon"])
+
     if args.rows_from:
         with open(args.rows_from) as f:
             stored = json.load(f)
         origins, horizon = list(stored["origins"]), int(stored["horizon"])
         args.model, args.dataset = stored["model"], stored["dataset"]
         memo.update({int(k) if k.isdigit() else k: v for k, v in stored["rows"].items()})
-    scorer: dict = {}
+    else:
+        origins, horizon = load()
 
     def rows(w):
         if w not in memo:
-            if not scorer:  # the model is loaded only where a row is missing
-                saved, model, graph, sel = saved_choice(args.model, args.dataset,
-                                                        args.data_root)
-                seed = int(saved.train_config.seed)
-                scorer.update(model=model, graph=graph, seed=seed, pairs=_score_pairs(
-                    graph, origins, horizon, model, refit_negatives(model.config), seed))
+            if not scorer:
+                load()
             t = time.perf_counter()
-            for k, v in refit_settings(w).items():
-                setattr(scorer["model"].config, k, v)
-            memo[w] = pair_log_scores(scorer["model"], scorer["graph"], origins, horizon,
-                                      num_samples=20, seed=scorer["seed"],
-                                      pairs=scorer["pairs"])
+            memo[w] = scorer[0](w)
             seconds[str(w)] = time.perf_counter() - t
             print(f"  scored {w}: {mean_score(memo[w]):.6f} ({seconds[str(w)]:.0f} s)", flush=True)
         return memo[w]
 
-    if not args.rows_from:
-        saved, model, graph, sel = saved_choice(args.model, args.dataset, args.data_root)
-        origins, horizon, seed = list(sel["origins"]), int(sel["horizon"]), int(
-            saved.train_config.seed)
-        scorer.update(model=model, graph=graph, seed=seed, pairs=_score_pairs(
-            graph, origins, horizon, model, refit_negatives(model.config), seed))
     half = len(origins) // 2
     parts = {"A": list(range(half)), "B": list(range(half, len(origins))),
              "all": list(range(len(origins)))}

@@ -32,10 +32,8 @@ from dyngraphvae.training import TrainConfig, fit
 from dyngraphvae.training.lightning_module import num_validation_snapshots
 
 __all__ = ["NODE_EFFECT_MAX_NODES", "REFIT_KEYS", "REFIT_REFINEMENTS", "REFIT_STEP_MARGIN",
-           "REFIT_WINDOWS",
-           "choose_forecasts", "fit_and_select",
-           "refit_validation_origins", "select_context_refit", "select_node_effect",
-           "selection_line", "validation_link_auc"]
+           "REFIT_WINDOWS", "choose_forecasts", "fit_and_select", "refit_validation_origins",
+           "select_context_refit", "select_node_effect", "selection_line", "validation_link_auc"]
 
 #: refit candidates ``dyngraphvae train`` chooses from (``ForecasterConfig.context_refit``; 0: off;
 #: ``"10+degrees"`` / ``"10+rates"``: with ``context_refit_degrees``, cumulative / as log rates;

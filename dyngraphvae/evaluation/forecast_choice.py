@@ -31,8 +31,8 @@ from dyngraphvae.data.temporal_graph import TemporalGraph
 from dyngraphvae.models.refit import refit_negatives, stratified_pairs, window_steps
 from dyngraphvae.models.rolling import predictive_pair_probs
 
-__all__ = ["choose_context_refit", "gain_standard_error", "greedy_refit_choice", "mean_score",
-           "pair_log_score", "pair_log_scores", "refined", "refit_settings"]
+__all__ = ["candidate_rows", "choose_context_refit", "gain_standard_error", "greedy_refit_choice",
+           "mean_score", "pair_log_score", "pair_log_scores", "refined", "refit_settings"]
 
 
 def _score_pairs(graph: TemporalGraph, origins: Sequence[int], horizon: int, model: Any,
@@ -199,6 +199,33 @@ def _same_rows(window: int, new: int, origins: Sequence[int], horizon: int) -> b
                for o in origins for k in range(1, int(horizon) + 1))
 
 
+def candidate_rows(model: Any, graph: TemporalGraph, origins: Sequence[int], horizon: int, *,
+                   num_samples: int = 20, seed: int = 0
+                   ) -> Callable[[int | str], list[list[float | None]]]:
+    """``rows(candidate)``: the :func:`pair_log_scores` of ``model``'s forecasts from
+    ``origins`` with a refit candidate's settings (:func:`refit_settings`), on pairs shared by
+    every candidate, each candidate scored once. ``model.config`` is as it was after each call."""
+    c = model.config
+    pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
+    memo: dict[int | str, list[list[float | None]]] = {}
+
+    def rows(w: int | str) -> list[list[float | None]]:
+        if w not in memo:
+            settings = refit_settings(w)
+            was = {k: getattr(c, k) for k in settings}
+            try:
+                for k, v in settings.items():
+                    setattr(c, k, v)
+                memo[w] = pair_log_scores(model, graph, origins, horizon,
+                                          num_samples=num_samples, seed=seed, pairs=pairs)
+            finally:
+                for k, v in was.items():
+                    setattr(c, k, v)
+        return memo[w]
+
+    return rows
+
+
 def greedy_refit_choice(rows: Callable[[int | str], list[list[float | None]]],
                         windows: Sequence[int | str], refinements: Sequence[str] = (), *,
                         origins: Sequence[int] = (), horizon: int = 1, step_margin: float = 0.0
@@ -263,23 +290,9 @@ def choose_context_refit(model: Any, graph: TemporalGraph, origins: Sequence[int
     c = model.config
     if getattr(model, "edge_context", None) is None or not origins:
         return int(c.context_refit), {}
-    if not windows:
-        raise ValueError("choose_context_refit: no candidate windows")
-    pairs = _score_pairs(graph, origins, horizon, model, refit_negatives(c), seed)
-    was = {k: getattr(c, k) for k in refit_settings(windows[0])}
-
-    def rows(w: int | str) -> list[list[float | None]]:
-        for k, v in refit_settings(w).items():
-            setattr(c, k, v)
-        return pair_log_scores(model, graph, origins, horizon, num_samples=num_samples,
-                               seed=seed, pairs=pairs)
-
-    try:
-        best, scores = greedy_refit_choice(rows, windows, refinements, origins=origins,
-                                           horizon=horizon, step_margin=step_margin)
-    finally:
-        for k, v in was.items():
-            setattr(c, k, v)
+    rows = candidate_rows(model, graph, origins, horizon, num_samples=num_samples, seed=seed)
+    best, scores = greedy_refit_choice(rows, windows, refinements, origins=origins,
+                                       horizon=horizon, step_margin=step_margin)
     for k, v in refit_settings(best).items():
         setattr(c, k, v)
     return best, scores
